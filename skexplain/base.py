@@ -5,7 +5,7 @@ import numbers
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from ._model import ScoreFunction
@@ -120,13 +120,21 @@ class BaseExplainer(BaseEstimator):
     Parameters
     ----------
     model : estimator, skorch net, torch.nn.Module or callable
-        The fitted model to explain.
+        The fitted model to explain. ``sklearn.base.clone`` (and so GridSearchCV) keeps this
+        very model in the clone rather than an unfitted copy.
     """
 
     _parameter_constraints = {"model": "no_validation"}
 
     def __init__(self, model):
         self.model = model
+
+    def __sklearn_clone__(self):
+        # The explained model is already fitted: a clone (as made by GridSearchCV) must keep
+        # it as it is, not refit-ready, while every other parameter is cloned as usual.
+        params = self.get_params(deep=False)
+        model = params.pop("model")
+        return type(self)(model=model, **clone(params, safe=False))
 
     def fit(self, X, y=None):
         """Learn what the method needs from reference data.

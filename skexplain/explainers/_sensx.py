@@ -58,7 +58,9 @@ class SensXExplainer(BaseExplainer):
         Largest variation of the score (in score units) counted as stable.
     lower, upper : float or array-like of shape feature_shape, default=None
         Global domain; None takes the per-feature min / max of the data passed to ``fit``.
-        The domain is widened to contain each explained instance.
+        The domain is widened to contain each explained instance. A feature constant in the
+        reference data has no range and gets attribution 0: for one-hot sequences pass
+        ``lower=0, upper=1``.
     feature_groups : array-like of shape feature_shape or (n_features,), default=None
         A group label for every feature (image patches, genes of a pathway). A group moves
         as one; its step is the L2 norm of its change and its effect is credited to the group,

@@ -1,0 +1,184 @@
+import pickle
+
+import joblib
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV
+from sklearn.neural_network import MLPClassifier
+
+from skexplain.explainers import SensXExplainer
+from skexplain.explainers._sensx import characteristic_delta
+
+
+def _linear(w):
+    def model(X):
+        return X.reshape(len(X), -1) @ w
+
+    return model
+
+
+@pytest.fixture(scope="module")
+def planted():
+    """20 features; the label depends only on features 3 and 7 (XOR-like)."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(3000, 20))
+    y = (X[:, 3] * X[:, 7] > 0).astype(int)
+    model = MLPClassifier((32, 16), max_iter=600, random_state=0).fit(X, y)
+    confident = X[model.predict_proba(X)[:, 1] > 0.95][:10]
+    return X, model, confident
+
+
+def test_linear_model_attributions_equal_absolute_weights():
+    # Every step of a walk on f(x) = w.x changes f by w_j dx_j, so mu*_j = |w_j| exactly.
+    rng = np.random.default_rng(0)
+    w = rng.normal(size=12)
+    X = rng.normal(size=(50, 12))
+    explainer = SensXExplainer(_linear(w), n_walks=3, delta=0.3, random_state=0).fit(X)
+    E = explainer.explain(X[:4])
+    np.testing.assert_allclose(E.values, np.tile(np.abs(w), (4, 1)), rtol=1e-9)
+    assert E.info["delta_star"].tolist() == [0.3] * 4
+
+
+def test_planted_features_ranked_first(planted):
+    X, model, confident = planted
+    E = SensXExplainer(model, n_walks=30, random_state=0).fit(X).explain(confident, target=1)
+    top2 = E.top_features(2).to_numpy()
+    assert all(set(row) == {"x3", "x7"} for row in top2)
+    assert E.values.shape == (len(confident), 20) and np.all(E.values >= 0)
+    assert np.all((E.info["delta_star"] > 0) & (E.info["delta_star"] <= 1))
+    assert E.info["stability_profile"].shape == (len(confident), 20, 3)
+
+
+def test_identical_for_any_n_jobs_and_backend(planted):
+    X, model, confident = planted
+    explainer = SensXExplainer(model, n_walks=25, n_profile_samples=200, random_state=3)
+    explainer.fit(X)
+    serial = explainer.set_params(n_jobs=1).explain(confident[:4]).values
+    parallel = explainer.set_params(n_jobs=2).explain(confident[:4]).values
+    with joblib.parallel_config(backend="threading", n_jobs=2):
+        threads = explainer.set_params(n_jobs=None).explain(confident[:4]).values
+    np.testing.assert_array_equal(serial, parallel)
+    np.testing.assert_array_equal(serial, threads)
+
+
+def test_random_state_controls_the_result(planted):
+    X, model, confident = planted
+    explainer = SensXExplainer(model, n_walks=5, delta=0.5).fit(X)
+    a = explainer.set_params(random_state=1).explain(confident[:2]).values
+    b = explainer.set_params(random_state=1).explain(confident[:2]).values
+    c = explainer.set_params(random_state=2).explain(confident[:2]).values
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_batch_size_does_not_change_the_result():
+    rng = np.random.default_rng(0)
+    w = rng.normal(size=9)
+    X = rng.normal(size=(40, 9))
+
+    def model(X):
+        return 1 / (1 + np.exp(-X @ w))
+
+    calls = []
+
+    def counted(X):
+        calls.append(len(X))
+        return model(X)
+
+    base = SensXExplainer(model, n_walks=12, random_state=0).fit(X).explain(X[:2]).values
+    small = SensXExplainer(counted, n_walks=12, batch_size=7, random_state=0).fit(X)
+    np.testing.assert_allclose(small.explain(X[:2]).values, base, rtol=1e-12)
+    assert max(calls) <= 7
+
+
+def test_sparse_dense_and_dataframe_agree(planted):
+    X, model, confident = planted
+    Xs = np.where(np.abs(X) < 0.5, 0.0, X)
+    dense = SensXExplainer(model, n_walks=5, random_state=0).fit(Xs).explain(Xs[:3]).values
+    sparse = SensXExplainer(model, n_walks=5, random_state=0).fit(sp.csr_matrix(Xs))
+    np.testing.assert_array_equal(sparse.explain(sp.csr_matrix(Xs[:3])).values, dense)
+
+
+def test_sequence_input_finds_planted_motif_positions():
+    # Score = how well positions 10..13 spell ACGT; every other position is irrelevant.
+    motif = np.zeros((4, 30))
+    motif[[0, 1, 2, 3], [10, 11, 12, 13]] = 1.0
+
+    def model(X):
+        return 1 / (1 + np.exp(-(4 * (X * motif).sum(axis=(1, 2)) - 8)))
+
+    rng = np.random.default_rng(0)
+    X = np.eye(4)[rng.integers(0, 4, size=(200, 30))].transpose(0, 2, 1)
+    X[:, :, 10:14] = motif[:, 10:14]
+    # The motif is fixed in every reference sequence, so the one-hot domain is given.
+    explainer = SensXExplainer(model, n_walks=10, lower=0.0, upper=1.0, random_state=0)
+    E = explainer.fit(X).explain(X[:3])
+    assert E.values.shape == (3, 4, 30)
+    per_position = E.values.sum(axis=1)
+    assert all(set(np.argsort(-row)[:4]) == {10, 11, 12, 13} for row in per_position)
+    assert E.feature_names[4 * 0 + 10] == "x0_10"
+
+
+def test_image_input_with_patch_groups_on_a_torch_model():
+    torch.manual_seed(0)
+    module = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 1),
+                                 torch.nn.Sigmoid()).eval()
+    with torch.no_grad():
+        module[1].weight.zero_()
+        module[1].weight.view(3, 8, 8)[:, :4, :4] = 0.5  # only the top-left patch matters
+    patches = np.broadcast_to((np.arange(8)[:, None] // 4) * 2 + np.arange(8)[None] // 4,
+                              (3, 8, 8))
+    X = np.random.default_rng(0).uniform(size=(20, 3, 8, 8))
+    explainer = SensXExplainer(module, n_walks=4, delta=1.0, feature_groups=patches,
+                               random_state=0).fit(X)
+    E = explainer.explain(X[:2])
+    assert E.values.shape == (2, 4)
+    assert E.feature_names.tolist() == ["0", "1", "2", "3"]
+    assert np.all(E.values[:, 0] > 0) and np.all(E.values[:, 1:] == 0)
+    assert E.info["axes"] == ("sample", "group")
+
+
+def test_insensitive_instances_are_reported():
+    X = np.random.default_rng(0).normal(size=(30, 4))
+    explainer = SensXExplainer(lambda X: np.full(len(X), 0.7), n_walks=3, random_state=0)
+    with pytest.warns(UserWarning, match="2 of 2 instances are insensitive"):
+        E = explainer.fit(X).explain(X[:2])
+    assert E.info["insensitive"].tolist() == [True, True]
+    assert np.all(E.values == 0) and np.all(E.info["delta_star"] == 0)
+
+
+def test_characteristic_delta_rule():
+    grid = np.array([0.25, 0.5, 0.75, 1.0])
+    q1 = np.array([[0.9, 0.5, 0.46, 0.46], [0.9, 0.2, 0.0, 0.0], [0.9, 0.9, 0.9, 0.9]])
+    q99 = np.array([[1.0, 0.55, 0.5, 0.5], [1.0, 1.0, 1.0, 1.0], [0.95, 0.95, 0.95, 0.95]])
+    delta_star, insensitive = characteristic_delta(q1, q99, grid, tau=0.1)
+    # row 0: the tail after 0.25 spans 0.46..0.55 -> 0.25; row 1: never stable -> 1.0;
+    # row 2: the whole grid spans 0.05 -> insensitive.
+    assert delta_star.tolist() == [0.25, 1.0, 0.0]
+    assert insensitive.tolist() == [False, False, True]
+
+
+def test_domain_bounds_and_groups_are_validated():
+    X = np.random.default_rng(0).normal(size=(10, 3))
+    with pytest.raises(ValueError, match="lower must not exceed upper"):
+        SensXExplainer(_linear(np.ones(3)), lower=1.0, upper=0.0).fit(X)
+    with pytest.raises(ValueError, match="feature_groups has shape"):
+        SensXExplainer(_linear(np.ones(3)), feature_groups=[0, 1]).fit(X)
+    with pytest.raises(ValueError, match="delta_grid"):
+        SensXExplainer(_linear(np.ones(3)), delta_grid=[0.5, 2.0]).fit(X)
+
+
+def test_clone_pickle_and_grid_search(planted):
+    X, model, confident = planted
+    explainer = SensXExplainer(model, n_walks=5, n_profile_samples=50, random_state=0)
+    assert clone(explainer).get_params()["n_walks"] == 5
+    fitted = explainer.fit(X)
+    restored = pickle.loads(pickle.dumps(fitted))
+    np.testing.assert_array_equal(restored.explain(confident[:2]).values,
+                                  fitted.explain(confident[:2]).values)
+    assert fitted.score(confident[:5]) > 0.05  # top-ranked features matter more than random
+    search = GridSearchCV(explainer, {"n_walks": [2, 6]}, cv=2).fit(confident)
+    assert search.best_params_["n_walks"] in (2, 6)
