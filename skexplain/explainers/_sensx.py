@@ -26,10 +26,10 @@ class SensXExplainer(BaseExplainer):
     (R = the global range of each feature) and records the 1 %, 50 % and 99 % quantiles of
     the model's score on uniform samples from each box (the stability profile); (2) picks the
     characteristic ``delta*``, the first delta after which the envelope ``max q99 - min q1``
-    over all larger boxes stays within ``tau`` (the TMLR rule; the bioRxiv version used the
-    median curve instead); (3) runs ``n_walks`` Morris-style walks from the instance to a
-    random endpoint in the ``delta*`` box, changing one feature (or feature group) at a time
-    in random order, and averages the absolute elementary effects ``|dy| / |dx|`` (Morris
+    over all larger boxes stays within ``tau`` (the TMLR rule, ``delta_rule="envelope"``; the
+    bioRxiv version's median curve, ``max q50 - min q50``, is ``delta_rule="median"``); (3)
+    runs ``n_walks`` Morris-style walks from the instance to a random endpoint in the
+    ``delta*`` box, changing one feature (or feature group) at a time in random order, and averages the absolute elementary effects ``|dy| / |dx|`` (Morris
     mu*). Instances whose score varies by at most ``tau`` over the whole grid are reported as
     insensitive (``delta* = 0``, all attributions 0) in ``info["insensitive"]``.
 
@@ -54,6 +54,10 @@ class SensXExplainer(BaseExplainer):
         Deltas of the stability profile; None means ``linspace(0.05, 1, 20)``.
     n_profile_samples : int, default=1000
         Uniform samples per delta in the stability profile.
+    delta_rule : {"envelope", "median"}, default="envelope"
+        Which profile curves must stay within ``tau``: the 1 % / 99 % envelope (TMLR) or the
+        median (bioRxiv). The envelope rule often gives ``delta* = 1`` for low-dimensional
+        classifiers, whose score spans both classes in large boxes.
     tau : float, default=0.1
         Largest variation of the score (in score units) counted as stable.
     lower, upper : float or array-like of shape feature_shape, default=None
@@ -122,6 +126,7 @@ class SensXExplainer(BaseExplainer):
         "delta": [StrOptions({"auto"}), Interval(Real, 0, 1, closed="right")],
         "delta_grid": ["array-like", None],
         "n_profile_samples": [Interval(Integral, 2, None, closed="left")],
+        "delta_rule": [StrOptions({"envelope", "median"})],
         "tau": [Interval(Real, 0, None, closed="left")],
         "lower": ["array-like", Real, None],
         "upper": ["array-like", Real, None],
@@ -134,14 +139,15 @@ class SensXExplainer(BaseExplainer):
 
     def __init__(
         self, model, *, n_walks=50, delta="auto", delta_grid=None, n_profile_samples=1000,
-        tau=0.1, lower=None, upper=None, feature_groups=None, batch_size="auto", n_jobs=None,
-        random_state=None, verbose=0,
+        delta_rule="envelope", tau=0.1, lower=None, upper=None, feature_groups=None,
+        batch_size="auto", n_jobs=None, random_state=None, verbose=0,
     ):
         super().__init__(model)
         self.n_walks = n_walks
         self.delta = delta
         self.delta_grid = delta_grid
         self.n_profile_samples = n_profile_samples
+        self.delta_rule = delta_rule
         self.tau = tau
         self.lower = lower
         self.upper = upper
@@ -218,8 +224,9 @@ class SensXExplainer(BaseExplainer):
                                             "feature")}
         if self.delta == "auto":
             quantiles = self._stability_profiles(X, target, lower, upper, profile_seeds)
+            low, high = (0, 2) if self.delta_rule == "envelope" else (1, 1)
             delta_star, insensitive = characteristic_delta(
-                quantiles[..., 0], quantiles[..., 2], self.delta_grid_, self.tau
+                quantiles[..., low], quantiles[..., high], self.delta_grid_, self.tau
             )
             info.update(stability_profile=quantiles, delta_grid=self.delta_grid_)
             if insensitive.any():
@@ -282,13 +289,14 @@ def walk_box(x, lower, upper, delta):
     return np.maximum(lower, x - half_width), np.minimum(upper, x + half_width)
 
 
-def characteristic_delta(q1, q99, delta_grid, tau):
-    """SensX's delta* from the stability profile (TMLR rule).
+def characteristic_delta(q_low, q_high, delta_grid, tau):
+    """SensX's delta* from the stability profile.
 
     Parameters
     ----------
-    q1, q99 : ndarray of shape (n_samples, n_deltas)
-        1 % and 99 % quantiles of the score in the box of each delta.
+    q_low, q_high : ndarray of shape (n_samples, n_deltas)
+        Lower and upper profile curves: the 1 % and 99 % quantiles of the score in each
+        delta box (TMLR rule), or the median twice (bioRxiv rule).
     delta_grid : ndarray of shape (n_deltas,)
         Sorted deltas.
     tau : float
@@ -297,13 +305,13 @@ def characteristic_delta(q1, q99, delta_grid, tau):
     Returns
     -------
     delta_star : ndarray of shape (n_samples,)
-        First ``delta_j`` whose tail envelope ``max_{l>j} q99_l - min_{l>j} q1_l`` is at most
+        First ``delta_j`` whose tail variation ``max_{l>j} q_high_l - min_{l>j} q_low_l`` is at most
         ``tau``; 1.0 when none is; 0 for insensitive instances.
     insensitive : ndarray of shape (n_samples,), bool
         Instances whose envelope over the whole grid is at most ``tau``.
     """
-    tail_max = np.maximum.accumulate(q99[:, ::-1], axis=1)[:, ::-1]
-    tail_min = np.minimum.accumulate(q1[:, ::-1], axis=1)[:, ::-1]
+    tail_max = np.maximum.accumulate(q_high[:, ::-1], axis=1)[:, ::-1]
+    tail_min = np.minimum.accumulate(q_low[:, ::-1], axis=1)[:, ::-1]
     stable = (tail_max[:, 1:] - tail_min[:, 1:]) <= tau
     delta_star = np.where(stable.any(axis=1), delta_grid[np.argmax(stable, axis=1)], 1.0)
     insensitive = (tail_max[:, 0] - tail_min[:, 0]) <= tau
