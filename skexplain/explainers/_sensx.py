@@ -22,16 +22,17 @@ MIN_STEP = 1e-12
 class SensXExplainer(BaseExplainer):
     """SensX local feature attribution (model-agnostic, sensitivity-based).
 
-    For each instance, SensX (1) scans boxes of growing half-width ``delta * R`` around it
-    (R = the global range of each feature) and records the 1 %, 50 % and 99 % quantiles of
-    the model's score on uniform samples from each box (the stability profile); (2) picks the
+    For each instance, SensX (1) scans boxes of growing half-width ``delta * R`` around it (R =
+    the global range of each feature) and records the 1 %, 50 % and 99 % quantiles of the
+    model's score on uniform samples from each box (the stability profile); (2) picks the
     characteristic ``delta*``, the first delta after which the envelope ``max q99 - min q1``
     over all larger boxes stays within ``tau`` (the TMLR rule, ``delta_rule="envelope"``; the
     bioRxiv version's median curve, ``max q50 - min q50``, is ``delta_rule="median"``); (3)
     runs ``n_walks`` Morris-style walks from the instance to a random endpoint in the
-    ``delta*`` box, changing one feature (or feature group) at a time in random order, and averages the absolute elementary effects ``|dy| / |dx|`` (Morris
-    mu*). Instances whose score varies by at most ``tau`` over the whole grid are reported as
-    insensitive (``delta* = 0``, all attributions 0) in ``info["insensitive"]``.
+    ``delta*`` box, changing one feature (or feature group) at a time in random order, and
+    averages the absolute elementary effects ``|dy| / |dx|`` (Morris mu*). Instances whose
+    score varies by at most ``tau`` over the whole grid are reported as insensitive (``delta* =
+    0``, all attributions 0) in ``info["insensitive"]``.
 
     Cost per instance: ``len(delta_grid) * n_profile_samples`` model evaluations for the
     profile (none when ``delta`` is fixed) plus ``n_walks * (n_units + 1)`` for the walks,
