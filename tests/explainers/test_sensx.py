@@ -182,3 +182,25 @@ def test_clone_pickle_and_grid_search(planted):
     assert fitted.score(confident[:5]) > 0.05  # top-ranked features matter more than random
     search = GridSearchCV(explainer, {"n_walks": [2, 6]}, cv=2).fit(confident)
     assert search.best_params_["n_walks"] in (2, 6)
+
+
+def test_dask_backend_gives_identical_results(planted):
+    distributed = pytest.importorskip("dask.distributed")
+    X, model, confident = planted
+    explainer = SensXExplainer(model, n_walks=20, n_profile_samples=100, random_state=0).fit(X)
+    local = explainer.explain(confident[:3]).values
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        with distributed.Client(cluster), joblib.parallel_config(backend="dask"):
+            remote = explainer.explain(confident[:3]).values
+    np.testing.assert_array_equal(local, remote)
+
+
+def test_median_rule_uses_the_median_curve(planted):
+    X, model, confident = planted
+    explainer = SensXExplainer(model, n_walks=2, n_profile_samples=200, delta_rule="median",
+                               random_state=0).fit(X)
+    E = explainer.explain(confident[:3])
+    q50 = E.info["stability_profile"][..., 1]
+    expected, _ = characteristic_delta(q50, q50, explainer.delta_grid_, explainer.tau)
+    np.testing.assert_array_equal(E.info["delta_star"], expected)
