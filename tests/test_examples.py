@@ -1,0 +1,25 @@
+"""The README's main example runs on the bundled real data and finds known marker genes."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "plot_single_cell_gene_importance.py"
+
+
+@pytest.mark.slow
+def test_single_cell_example_ranks_known_markers_high():
+    pytest.importorskip("scanpy")
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLE)], capture_output=True, text=True, timeout=600, check=True
+    )
+    ranks = {
+        gene: int(rank) for gene, rank in re.findall(r"([A-Z0-9]+) (\d+)(?:,|$)", result.stdout,
+                                                     flags=re.MULTILINE)
+    }
+    assert max(ranks["CD79A"], ranks["CD79B"], ranks["MS4A1"]) <= 10
+    assert min(ranks["GNLY"], ranks["GZMB"]) <= 3 and ranks["NKG7"] <= 20
+    assert "saved" in result.stdout
