@@ -5,6 +5,7 @@ estimator (``predict_proba``, else ``decision_function``, else ``predict``), a s
 torch ``nn.Module`` or a plain callable. Every explainer goes through :class:`ScoreFunction`.
 """
 
+import sys
 import warnings
 
 import numpy as np
@@ -141,20 +142,16 @@ def _output_names(model, method):
     return classes
 
 
+# A model can only be a torch module or skorch net if that library is already imported, so
+# looking in sys.modules avoids importing torch for scikit-learn models and callables.
 def _is_torch_module(model):
-    try:
-        import torch
-    except ImportError:  # pragma: no cover - torch is a hard dependency
-        return False
-    return isinstance(model, torch.nn.Module)
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(model, torch.nn.Module)
 
 
 def _is_skorch_net(model):
-    try:
-        from skorch import NeuralNet
-    except ImportError:  # pragma: no cover - skorch is a hard dependency
-        return False
-    return isinstance(model, NeuralNet)
+    skorch = sys.modules.get("skorch")
+    return skorch is not None and isinstance(model, skorch.NeuralNet)
 
 
 def _as_model_frame(model, X):

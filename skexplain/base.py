@@ -180,7 +180,8 @@ class BaseExplainer(BaseEstimator):
             Instances to explain.
         target : None, int, label or array-like of shape (n_samples,), default=None
             Output to explain: None for each instance's highest-scoring output, an int for an
-            output index, a class label, or one of these per instance.
+            output index (as in captum, even when the class labels are integers), another
+            value for a class label (as in ``classes_``), or one of these per instance.
 
         Returns
         -------
@@ -200,10 +201,10 @@ class BaseExplainer(BaseEstimator):
         values, info = self._explain(X, target)
         info = {"target": target, **info}
         names = self._feature_names_out()
-        feature_axes = self.feature_shape_ if len(names) == self.n_features_in_ else names.shape
+        unit_shape = self.feature_shape_ if self._feature_groups() is None else names.shape
         return Explanation(
-            values.reshape((len(X),) + tuple(feature_axes)),
-            data=X.reshape((len(X),) + self.feature_shape_),
+            values.reshape((len(X),) + tuple(unit_shape)),
+            data=X.reshape((len(X),) + self.feature_shape_).copy(),
             base_values=scores[np.arange(len(X)), target],
             feature_names=names,
             output_names=self.score_function_.output_names,

@@ -5,6 +5,7 @@ import pytest
 from sklearn.utils.estimator_checks import (
     check_dont_overwrite_parameters,
     check_get_params_invariance,
+    check_n_features_in,
     check_no_attributes_set_in_init,
     check_set_params,
 )
@@ -16,22 +17,26 @@ def _linear_model(X):
     return X.reshape(len(X), -1).sum(axis=1)
 
 
-EXPLAINERS = [SensXExplainer(_linear_model, n_walks=2, n_profile_samples=10)]
+def _explainers():
+    return [SensXExplainer(_linear_model, n_walks=2, n_profile_samples=10)]
+
+
 CHECKS = [
     check_no_attributes_set_in_init,
     check_get_params_invariance,
     check_set_params,
     check_dont_overwrite_parameters,
+    check_n_features_in,
 ]
 
 
-@pytest.mark.parametrize("explainer", EXPLAINERS, ids=lambda e: type(e).__name__)
+@pytest.mark.parametrize("explainer", _explainers(), ids=lambda e: type(e).__name__)
 @pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__)
 def test_sklearn_checks(explainer, check):
     check(type(explainer).__name__, explainer)
 
 
-@pytest.mark.parametrize("explainer", EXPLAINERS, ids=lambda e: type(e).__name__)
+@pytest.mark.parametrize("explainer", _explainers(), ids=lambda e: type(e).__name__)
 def test_input_is_not_modified(explainer):
     X = np.random.default_rng(0).normal(size=(20, 5))
     original = X.copy()

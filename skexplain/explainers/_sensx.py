@@ -32,7 +32,9 @@ class SensXExplainer(BaseExplainer):
     ``delta*`` box, changing one feature (or feature group) at a time in random order, and
     averages the absolute elementary effects ``|dy| / |dx|`` (Morris mu*). Instances whose
     score varies by at most ``tau`` over the whole grid are reported as insensitive (``delta* =
-    0``, all attributions 0) in ``info["insensitive"]``.
+    0``, all attributions 0) in ``info["insensitive"]``; this is judged on the 1 % / 99 %
+    envelope whichever ``delta_rule`` is used. Row i of a result depends only on
+    ``random_state``, the instance and i.
 
     Cost per instance: ``len(delta_grid) * n_profile_samples`` model evaluations for the
     profile (none when ``delta`` is fixed) plus ``n_walks * (n_units + 1)`` for the walks,
@@ -172,15 +174,20 @@ class SensXExplainer(BaseExplainer):
             return np.asarray(value.toarray() if sp.issparse(value) else value).ravel()
         value = np.asarray(bound, dtype=np.float64)
         if not np.all(np.isfinite(value)):
-            raise ValueError(f"The domain bound {'lower' if reduce == 'min' else 'upper'} "
-                             "contains NaN or infinity.")
-        return np.broadcast_to(value, self.feature_shape_).ravel().copy()
+            raise ValueError("The domain bounds lower and upper must be finite.")
+        try:
+            return np.broadcast_to(value, self.feature_shape_).ravel().copy()
+        except ValueError:
+            raise ValueError(
+                f"A domain bound has shape {value.shape}; expected a scalar or an array "
+                f"broadcastable to the feature shape {self.feature_shape_}."
+            ) from None
 
     def _check_delta_grid(self):
         if self.delta_grid is None:
             return DEFAULT_DELTA_GRID
         grid = np.sort(np.asarray(self.delta_grid, dtype=np.float64).ravel())
-        if grid.size < 2 or grid[0] <= 0 or grid[-1] > 1:
+        if grid.size < 2 or not np.all((grid > 0) & (grid <= 1)):
             raise ValueError("delta_grid needs at least two deltas, each in (0, 1].")
         return grid
 
@@ -212,12 +219,10 @@ class SensXExplainer(BaseExplainer):
         return self.batch_size
 
     def _explain(self, X, target):
-        rng = check_random_state(self.random_state)
         n_samples = len(X)
-        n_tasks_per_instance = -(-self.n_walks // WALKS_PER_TASK)
-        max_seed = np.iinfo(np.int32).max
-        profile_seeds = rng.randint(max_seed, size=n_samples)
-        walk_seeds = rng.randint(max_seed, size=(n_samples, n_tasks_per_instance))
+        n_walk_tasks = -(-self.n_walks // WALKS_PER_TASK)
+        seeds = _instance_seeds(self.random_state, n_samples, 1 + n_walk_tasks)
+        profile_seeds, walk_seeds = seeds[:, 0], seeds[:, 1:]
         lower = np.minimum(self.lower_, X)  # the domain always contains the instance
         upper = np.maximum(self.upper_, X)
 
@@ -226,9 +231,12 @@ class SensXExplainer(BaseExplainer):
         if self.delta == "auto":
             quantiles = self._stability_profiles(X, target, lower, upper, profile_seeds)
             low, high = (0, 2) if self.delta_rule == "envelope" else (1, 1)
-            delta_star, insensitive = characteristic_delta(
+            delta_star = characteristic_delta(
                 quantiles[..., low], quantiles[..., high], self.delta_grid_, self.tau
             )
+            envelope = quantiles[..., 2].max(axis=1) - quantiles[..., 0].min(axis=1)
+            insensitive = envelope <= self.tau
+            delta_star[insensitive] = 0.0
             info.update(stability_profile=quantiles, delta_grid=self.delta_grid_)
             if insensitive.any():
                 warnings.warn(
@@ -306,17 +314,22 @@ def characteristic_delta(q_low, q_high, delta_grid, tau):
     Returns
     -------
     delta_star : ndarray of shape (n_samples,)
-        First ``delta_j`` whose tail variation ``max_{l>j} q_high_l - min_{l>j} q_low_l`` is at most
-        ``tau``; 1.0 when none is; 0 for insensitive instances.
-    insensitive : ndarray of shape (n_samples,), bool
-        Instances whose envelope over the whole grid is at most ``tau``.
+        First ``delta_j`` whose tail variation ``max_{l>j} q_high_l - min_{l>j} q_low_l`` is
+        at most ``tau``; 1.0 (the global box) when none is.
     """
     tail_max = np.maximum.accumulate(q_high[:, ::-1], axis=1)[:, ::-1]
     tail_min = np.minimum.accumulate(q_low[:, ::-1], axis=1)[:, ::-1]
     stable = (tail_max[:, 1:] - tail_min[:, 1:]) <= tau
-    delta_star = np.where(stable.any(axis=1), delta_grid[np.argmax(stable, axis=1)], 1.0)
-    insensitive = (tail_max[:, 0] - tail_min[:, 0]) <= tau
-    return np.where(insensitive, 0.0, delta_star), insensitive
+    return np.where(stable.any(axis=1), delta_grid[np.argmax(stable, axis=1)], 1.0)
+
+
+def _instance_seeds(random_state, n_samples, n_seeds):
+    """Seeds of shape (n_samples, n_seeds); row i depends only on random_state and i."""
+    root = check_random_state(random_state).randint(np.iinfo(np.int32).max)
+    return np.array(
+        [np.random.SeedSequence(root, spawn_key=(i,)).generate_state(n_seeds)
+         for i in range(n_samples)]
+    )
 
 
 def stability_profile(score, x, target, lower, upper, delta_grid, n_samples, batch_size, seed):
