@@ -35,7 +35,7 @@ TOP = 10
 MARKERS = {
     "CD19+ B": ["CD79A", "CD79B", "MS4A1"],
     "CD56+ NK": ["NKG7", "GNLY", "GZMB", "CST7"],
-    "CD14+ Monocyte": ["FTL", "AIF1", "LST1", "TYROBP", "FCER1G"],
+    "CD14+ Monocyte": ["S100A8", "LYZ", "FTL", "AIF1", "LST1"],
 }
 
 # %%
