@@ -212,7 +212,7 @@ class BaseExplainer(BaseEstimator):
         )
 
     def _explain(self, X, target):
-        """Return (values of shape (n_samples, n_features), info dict)."""
+        """Return (values of shape (n_samples, n_units), info); a unit is a feature or group."""
         raise NotImplementedError
 
     def _feature_names_out(self):
