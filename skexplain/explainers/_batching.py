@@ -62,7 +62,7 @@ def score_blocks(score, blocks, batch_size):
         n_pending += len(block)
         if n_pending < batch_size:
             continue
-        stacked, stacked_targets = np.vstack(rows), np.concatenate(targets)
+        stacked, stacked_targets = _stack(rows), np.concatenate(targets)
         start = 0
         while n_pending - start >= batch_size:
             stop = start + batch_size
@@ -71,8 +71,12 @@ def score_blocks(score, blocks, batch_size):
         rows, targets = [stacked[start:]], [stacked_targets[start:]]
         n_pending -= start
     if n_pending:
-        flush(np.vstack(rows), np.concatenate(targets))
+        flush(_stack(rows), np.concatenate(targets))
     return np.concatenate(out) if out else np.zeros(0)
+
+
+def _stack(rows):
+    return rows[0] if len(rows) == 1 else np.vstack(rows)  # no copy of a lone block
 
 
 def score_in_batches(score, target, chunks, batch_size):

@@ -83,7 +83,7 @@ class _PerturbationExplainer(BaseExplainer):
 
     # --- explained units -------------------------------------------------------------------
 
-    def _check_units(self, stride=None):
+    def _check_units(self):
         """Units for LIME and KernelSHAP: feature groups, position windows or None (features)."""
         if self.feature_groups is not None:
             groups, names = groups_from_labels(self.feature_groups, self.feature_shape_)
@@ -91,7 +91,7 @@ class _PerturbationExplainer(BaseExplainer):
             return groups, np.asarray([str(name) for name in names], dtype=object)
         if len(self.feature_shape_) >= 2:
             window = self._check_window()
-            windows, spans = position_windows(self.feature_shape_, window, stride or window)
+            windows, spans = position_windows(self.feature_shape_, window, window)
             self.unit_kind_ = "position" if window == 1 else "window"
             return windows, span_names(spans)
         self.unit_kind_ = "feature"
@@ -317,9 +317,10 @@ class InSilicoMutagenesis(_PerturbationExplainer):
     Every single-nucleotide substitution of each sequence in ``[start, end)`` is scored; the
     raw effect of base c at position i is ``f(x with base c at i) - f(x)``, 0 at the
     reference base and outside ``[start, end)``. The mutants of one sequence are built
-    batch by batch and scored ``batch_size`` per model call, with the reference itself in
-    the same stream: the cost is that of a plain batched loop over the ``(C - 1) * (end -
-    start)`` mutants, plus one row.
+    batch by batch, in float32 (exact for one-hot input, and what torch models take, so
+    they are not converted again), and scored ``batch_size`` per model call with the
+    reference in the same stream: the cost is that of a plain batched loop over the
+    ``(C - 1) * (end - start)`` mutants, plus one row.
 
     Reductions (``reduction``):
 
@@ -445,12 +446,16 @@ class InSilicoMutagenesis(_PerturbationExplainer):
         bases = np.tile(np.arange(n_channels), (len(positions), 1))
         alternative = bases[bases != reference[positions, None]]
         position = np.repeat(positions, n_channels - 1)
+        # Row 0 "mutates" position 0 to its own base: the reference, scored in the same stream.
+        edit_position = np.concatenate([[0], position])
+        edit_base = np.concatenate([[reference[0]], alternative])
+        x32 = x.astype(np.float32)  # exact for one-hot input, and what torch models take
 
         def mutants():
-            yield x[None]
-            for start in range(0, len(position), batch_size):
-                p, b = position[start:start + batch_size], alternative[start:start + batch_size]
-                rows = np.repeat(x[None], len(p), axis=0)
+            for start in range(0, len(edit_position), batch_size):
+                p = edit_position[start:start + batch_size]
+                b = edit_base[start:start + batch_size]
+                rows = np.repeat(x32[None], len(p), axis=0)
                 k = np.arange(len(p))
                 rows[k, reference[p] * length + p] = 0.0
                 rows[k, b * length + p] = 1.0
@@ -461,7 +466,7 @@ class InSilicoMutagenesis(_PerturbationExplainer):
             effects[alternative, position] = scores[1:] - scores[0]
             return self._reduce(effects).ravel(), {}
 
-        return mutants(), self._rows_per_instance(), finish
+        return mutants(), len(edit_position), finish
 
     def _reduce(self, effects):
         if self.reduction == "mean_centred":
@@ -819,13 +824,12 @@ class KernelShapExplainer(_PerturbationExplainer):
 
     def _summarise(self, X):
         n_rows = X.shape[0]
-        dense = X.toarray() if sp.issparse(X) else X
         if n_rows <= self.n_background:
-            return dense.copy(), np.full(n_rows, 1.0 / n_rows)
+            return _dense_rows(X, np.arange(n_rows)), np.full(n_rows, 1.0 / n_rows)
         rng = check_random_state(self.random_state)
         if self.background == "sample":
             rows = np.sort(rng.choice(n_rows, self.n_background, replace=False))
-            return dense[rows], np.full(self.n_background, 1.0 / self.n_background)
+            return _dense_rows(X, rows), np.full(self.n_background, 1.0 / self.n_background)
         kmeans = KMeans(self.n_background, n_init=1, random_state=rng).fit(X)
         counts = np.bincount(kmeans.labels_, minlength=self.n_background)
         return kmeans.cluster_centers_, counts / n_rows
@@ -875,6 +879,11 @@ class KernelShapExplainer(_PerturbationExplainer):
             return values, {}
 
         return coalition_rows(), 1 + n_background * len(coalitions), finish
+
+
+def _dense_rows(X, rows):
+    """Rows of X as a new dense float64 array (X dense or CSR)."""
+    return X[rows].toarray() if sp.issparse(X) else X[rows]
 
 
 def shapley_coalitions(n_players, n_coalitions, rng):
