@@ -282,12 +282,16 @@ default="mean"
                       for start, stop in self._spans]
 
         def occluded_rows():
-            yield x[None]
-            jobs = [(unit, draw) for unit in range(len(occluded)) for draw in range(draws)]
+            # The instance itself comes first, in the first batch.
+            jobs = [None] + [(unit, draw) for unit in range(len(occluded))
+                             for draw in range(draws)]
             for start in range(0, len(jobs), batch_size):
                 chunk = jobs[start:start + batch_size]
                 rows = np.repeat(x[None], len(chunk), axis=0)
-                for row, (unit, draw) in zip(rows, chunk, strict=True):
+                for row, job in zip(rows, chunk, strict=True):
+                    if job is None:
+                        continue
+                    unit, draw = job
                     if self._baseline_row is None:
                         self._shuffle_window(row, self._spans[unit], orders[unit][draw])
                     else:
