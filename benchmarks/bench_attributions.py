@@ -304,7 +304,7 @@ def main(argv=None):
         "",
     ]
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text("\n".join(header) + "\n\n".join(sections) + "\n")
+    args.output.write_text("\n".join(header) + "\n" + "\n\n".join(sections) + "\n")
 
 
 if __name__ == "__main__":
