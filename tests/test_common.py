@@ -10,7 +10,7 @@ from sklearn.utils.estimator_checks import (
     check_set_params,
 )
 
-from skexplain.explainers import SensXExplainer
+from skexplain.explainers import KernelShapExplainer, LimeExplainer, Occlusion, SensXExplainer
 
 
 def _linear_model(X):
@@ -18,7 +18,12 @@ def _linear_model(X):
 
 
 def _explainers():
-    return [SensXExplainer(_linear_model, n_walks=2, n_profile_samples=10)]
+    return [
+        SensXExplainer(_linear_model, n_walks=2, n_profile_samples=10),
+        Occlusion(_linear_model, window=2),
+        LimeExplainer(_linear_model, n_samples=20),
+        KernelShapExplainer(_linear_model, n_background=3, n_samples=10),
+    ]
 
 
 CHECKS = [

@@ -5,17 +5,15 @@ from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
-from joblib import Parallel, delayed
-from sklearn.utils import check_random_state
+from joblib import delayed
 from sklearn.utils._param_validation import Interval, StrOptions
-from tqdm.auto import tqdm
 
 from ..base import BaseExplainer
+from ._batching import instance_seeds, resolve_batch_size, run_tasks, score_in_batches
+from ._groups import groups_from_labels
 
 DEFAULT_DELTA_GRID = np.linspace(0.05, 1.0, 20)
 WALKS_PER_TASK = 10  # fixed, so that the split of work (and the result) never depends on n_jobs
-AUTO_BATCH_VALUES = 2**23  # "auto" batch_size keeps one batch under 64 MiB of float64
-MAX_AUTO_BATCH = 4096
 MIN_STEP = 1e-12
 
 
@@ -194,16 +192,7 @@ class SensXExplainer(BaseExplainer):
     def _check_groups(self):
         if self.feature_groups is None:
             return None, None
-        labels = np.asarray(self.feature_groups)
-        if labels.shape not in (self.feature_shape_, (self.n_features_in_,)):
-            raise ValueError(
-                f"feature_groups has shape {labels.shape}; expected one label per feature, "
-                f"shape {self.feature_shape_} or ({self.n_features_in_},)."
-            )
-        names, codes = np.unique(labels.ravel(), return_inverse=True)
-        order = np.argsort(codes, kind="stable")
-        groups = np.split(order, np.cumsum(np.bincount(codes))[:-1])
-        return groups, names
+        return groups_from_labels(self.feature_groups, self.feature_shape_)
 
     def _feature_names_out(self):
         if self.group_names_ is not None:
@@ -214,14 +203,12 @@ class SensXExplainer(BaseExplainer):
         return self.feature_groups_
 
     def _batch_size(self):
-        if self.batch_size == "auto":
-            return max(1, min(MAX_AUTO_BATCH, AUTO_BATCH_VALUES // self.n_features_in_))
-        return self.batch_size
+        return resolve_batch_size(self.batch_size, self.n_features_in_)
 
     def _explain(self, X, target):
         n_samples = len(X)
         n_walk_tasks = -(-self.n_walks // WALKS_PER_TASK)
-        seeds = _instance_seeds(self.random_state, n_samples, 1 + n_walk_tasks)
+        seeds = instance_seeds(self.random_state, n_samples, 1 + n_walk_tasks)
         profile_seeds, walk_seeds = seeds[:, 0], seeds[:, 1:]
         lower = np.minimum(self.lower_, X)  # the domain always contains the instance
         upper = np.maximum(self.upper_, X)
@@ -287,9 +274,7 @@ class SensXExplainer(BaseExplainer):
         return values / self.n_walks
 
     def _run(self, tasks, total, description):
-        parallel = Parallel(n_jobs=self.n_jobs, return_as="generator")
-        return list(tqdm(parallel(tasks), total=total, desc=description,
-                         disable=not self.verbose))
+        return run_tasks(tasks, total, self.n_jobs, self.verbose, description)
 
 
 def walk_box(x, lower, upper, delta):
@@ -321,15 +306,6 @@ def characteristic_delta(q_low, q_high, delta_grid, tau):
     tail_min = np.minimum.accumulate(q_low[:, ::-1], axis=1)[:, ::-1]
     stable = (tail_max[:, 1:] - tail_min[:, 1:]) <= tau
     return np.where(stable.any(axis=1), delta_grid[np.argmax(stable, axis=1)], 1.0)
-
-
-def _instance_seeds(random_state, n_samples, n_seeds):
-    """Seeds of shape (n_samples, n_seeds); row i depends only on random_state and i."""
-    root = check_random_state(random_state).randint(np.iinfo(np.int32).max)
-    return np.array(
-        [np.random.SeedSequence(root, spawn_key=(i,)).generate_state(n_seeds)
-         for i in range(n_samples)]
-    )
 
 
 def stability_profile(score, x, target, lower, upper, delta_grid, n_samples, batch_size, seed):
@@ -401,23 +377,3 @@ def _walk_states(x, z, order, groups, chunk):
         rows[:, columns] = np.where(reached, z[columns], current[columns])
         current = rows[-1]
         yield rows
-
-
-def score_in_batches(score, target, chunks, batch_size):
-    """Score a stream of row blocks, at most ``batch_size`` rows per model call.
-
-    Returns
-    -------
-    scores : ndarray of shape (n_rows,)
-        The ``target`` column of the scores, in stream order.
-    """
-    out, pending, n_pending = [], [], 0
-    for rows in chunks:
-        if pending and n_pending + len(rows) > batch_size:
-            out.append(score(np.vstack(pending))[:, target])
-            pending, n_pending = [], 0
-        pending.append(rows)
-        n_pending += len(rows)
-    if pending:
-        out.append(score(np.vstack(pending))[:, target])
-    return np.concatenate(out)

@@ -1,0 +1,1019 @@
+"""Perturbation attributions: occlusion, in silico mutagenesis, LIME and KernelSHAP.
+
+All four are model-agnostic: they only call the model's scoring function, ``batch_size`` rows
+per call, on perturbed copies of each instance. Instances are processed in blocks by joblib
+workers (``n_jobs``); the blocks depend only on ``batch_size``, and every random draw of
+instance i comes from a seed that depends only on ``random_state`` and i, so results are
+identical for any ``n_jobs`` and joblib backend.
+"""
+
+import itertools
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.sparse as sp
+from joblib import delayed
+from scipy.special import comb
+from sklearn.cluster import KMeans
+from sklearn.linear_model import LassoLarsIC, Ridge, lars_path
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from ..base import BaseExplainer
+from ._batching import instance_seeds, resolve_batch_size, run_tasks, score_blocks
+from ._groups import groups_from_labels, position_windows, span_names
+
+_COMMON_CONSTRAINTS = {
+    "model": "no_validation",
+    "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+    "n_jobs": [Integral, None],
+    "verbose": ["verbose"],
+}
+_BASELINE = [StrOptions({"mean", "zeros", "shuffle"}), Real, "array-like"]
+
+
+class _PerturbationExplainer(BaseExplainer):
+    """Shared machinery: explained units, baselines, and batched, parallel perturbation plans.
+
+    A subclass implements ``_plan(x, target, rng, batch_size)`` returning ``(chunks, n_rows,
+    finish)``: an iterable of row blocks (perturbed copies of the flattened instance x, at
+    most ``batch_size`` rows each, drawn lazily), their total number of rows, and a function
+    mapping the target scores of those rows to ``(values, extras)``, extras being a dict of
+    per-instance scalars reported in ``info``.
+    """
+
+    _random = False  # whether the method draws random numbers (then it has random_state)
+
+    def _batch_size(self):
+        return resolve_batch_size(self.batch_size, self.n_features_in_)
+
+    def _explain(self, X, target):
+        batch_size = self._batch_size()
+        if self._random:
+            seeds = instance_seeds(self.random_state, len(X), 1)[:, 0]
+        else:
+            seeds = np.zeros(len(X), dtype=np.uint32)
+        per_task = max(1, batch_size // self._rows_per_instance())
+        starts = range(0, len(X), per_task)
+        tasks = (
+            delayed(self._explain_block)(
+                X[s:s + per_task], target[s:s + per_task], seeds[s:s + per_task], batch_size
+            )
+            for s in starts
+        )
+        results = run_tasks(tasks, len(starts), self.n_jobs, self.verbose, type(self).__name__)
+        values = np.concatenate([values for values, _ in results])
+        extras = {key: np.concatenate([extra[key] for _, extra in results])
+                  for key in results[0][1]}
+        return values, {"method": self._method, "axes": self._axes(), **extras}
+
+    def _explain_block(self, X, target, seeds, batch_size):
+        plans = [self._plan(x, t, np.random.default_rng(seed), batch_size)
+                 for x, t, seed in zip(X, target, seeds, strict=True)]
+        blocks = ((rows, t) for (chunks, _, _), t in zip(plans, target, strict=True)
+                  for rows in chunks)
+        scores = score_blocks(self.score_function_, blocks, batch_size)
+        bounds = np.cumsum([0] + [n_rows for _, n_rows, _ in plans])
+        finished = [finish(scores[a:b]) for (_, _, finish), a, b
+                    in zip(plans, bounds[:-1], bounds[1:], strict=True)]
+        values = np.stack([values for values, _ in finished])
+        extras = {key: np.array([extra[key] for _, extra in finished])
+                  for key in finished[0][1]}
+        return values, extras
+
+    # --- explained units -------------------------------------------------------------------
+
+    def _check_units(self):
+        """Units for LIME and KernelSHAP: feature groups, position windows or None (features)."""
+        if self.feature_groups is not None:
+            groups, names = groups_from_labels(self.feature_groups, self.feature_shape_)
+            self.unit_kind_ = "group"
+            return groups, np.asarray([str(name) for name in names], dtype=object)
+        if len(self.feature_shape_) >= 2:
+            window = self._check_window()
+            windows, spans = position_windows(self.feature_shape_, window, window)
+            self.unit_kind_ = "position" if window == 1 else "window"
+            return windows, span_names(spans)
+        self.unit_kind_ = "feature"
+        return None, None
+
+    def _check_window(self):
+        length = self.feature_shape_[-1]
+        if self.window > length:
+            raise ValueError(f"window={self.window} is longer than the input ({length}).")
+        return self.window
+
+    def _feature_groups(self):
+        return self.units_
+
+    def _feature_names_out(self):
+        if self.units_ is not None:
+            return self.unit_names_
+        return super()._feature_names_out()
+
+    def _axes(self):
+        if self.units_ is not None:
+            return ("sample", self.unit_kind_)
+        if len(self.feature_shape_) == 2:
+            return ("sample", "channel", "position")
+        return ("sample",) + ("feature",) * len(self.feature_shape_)
+
+    def _n_units(self):
+        return self.n_features_in_ if self.units_ is None else len(self.units_)
+
+    def _unit_of_feature(self):
+        """Unit index of every feature (units are disjoint and cover every feature)."""
+        if self.units_ is None:
+            return np.arange(self.n_features_in_)
+        index = np.empty(self.n_features_in_, dtype=int)
+        for unit, members in enumerate(self.units_):
+            index[members] = unit
+        return index
+
+    # --- baselines -------------------------------------------------------------------------
+
+    def _check_baseline(self):
+        """Baseline row of shape (n_features,), or None for "shuffle"."""
+        baseline = self.baseline
+        if isinstance(baseline, str):
+            if baseline == "shuffle":
+                if len(self.feature_shape_) < 2 or self.feature_groups is not None:
+                    raise ValueError(
+                        'baseline="shuffle" permutes the positions of sequence windows: it '
+                        "needs (n_samples, n_channels, length) input and no feature_groups."
+                    )
+                return None
+            if baseline == "mean":
+                return self.baseline_.copy()
+            return np.zeros(self.n_features_in_)
+        value = np.asarray(baseline, dtype=np.float64)
+        if not np.all(np.isfinite(value)):
+            raise ValueError("baseline must be finite.")
+        try:
+            return np.broadcast_to(value, self.feature_shape_).ravel().copy()
+        except ValueError:
+            raise ValueError(
+                f"baseline has shape {value.shape}; expected a scalar or an array "
+                f"broadcastable to the feature shape {self.feature_shape_}."
+            ) from None
+
+
+class Occlusion(_PerturbationExplainer):
+    """Occlusion: the score lost when a sliding window of the input is replaced by a baseline.
+
+    Windows of ``window`` consecutive positions, ``stride`` apart, slide along the last axis:
+    over features for tabular input ``(n_samples, n_features)``, over positions for
+    sequences ``(n_samples, n_channels, length)``, every channel of a window being occluded
+    together. The last window is cut at the end of the input, so every position is covered.
+    The attribution of a feature is the mean, over the windows that contain it, of
+    ``f(x) - f(x with the window occluded)`` (positive when occluding lowers the score):
+    the convention of captum's ``Occlusion``, whose results this reproduces. With
+    ``feature_groups`` each group is occluded as one and gets its own score change.
+
+    Cost per instance: one model call row per window (``n_shuffles`` rows with
+    ``baseline="shuffle"``) plus the instance itself.
+
+    Parameters
+    ----------
+    model : estimator, skorch net, torch.nn.Module or callable
+        The fitted model.
+    window : int, default=1
+        Width of the window, in positions (sequences) or features (tabular).
+    stride : int, default=None
+        Step between window starts, at most ``window``; None means ``window`` (disjoint).
+    baseline : {"mean", "zeros", "shuffle"}, float or array-like of shape feature_shape, \
+default="mean"
+        What an occluded window becomes: the mean of the data passed to ``fit`` (0.25 per
+        base for one-hot DNA), zeros, a given value, or for sequences ``"shuffle"``: the
+        window's own positions in a random order (keeps its composition), averaged over
+        ``n_shuffles`` draws.
+    n_shuffles : int, default=10
+        Random orders per window with ``baseline="shuffle"``.
+    feature_groups : array-like of shape feature_shape or (n_features,), default=None
+        A group label per feature; groups replace the windows and the values then have
+        shape (n_samples, n_groups), groups in sorted label order.
+    batch_size : int or "auto", default="auto"
+        Rows per model call; "auto" is ``min(4096, 2**23 // n_features)``.
+    n_jobs : int, default=None
+        Number of joblib workers over blocks of instances.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the shuffles (the only random part).
+    verbose : int, default=0
+        Show a progress bar when > 0.
+
+    Attributes
+    ----------
+    units_ : list of ndarray of int or None
+        Member features of each group, or None (values per feature).
+    baseline_ : ndarray of shape (n_features,)
+        Mean of the reference data.
+    n_features_in_, feature_shape_, feature_names_in_
+        As for every explainer.
+
+    References
+    ----------
+    Zeiler & Fergus, "Visualizing and understanding convolutional networks", ECCV (2014).
+    Zhou & Troyanskaya, "Predicting effects of noncoding variants with deep learning-based
+    sequence model" (DeepSEA), Nature Methods 12 (2015).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skexplain.explainers import Occlusion
+    >>> X = np.random.default_rng(0).normal(size=(50, 4))
+    >>> model = lambda X: X @ np.array([0.0, 2.0, 0.0, -1.0])
+    >>> E = Occlusion(model, baseline="zeros").fit(X).explain(X[:1])
+    >>> np.allclose(E.values, X[:1] * [0.0, 2.0, 0.0, -1.0])
+    True
+    """
+
+    _parameter_constraints = {
+        **_COMMON_CONSTRAINTS,
+        "window": [Interval(Integral, 1, None, closed="left")],
+        "stride": [Interval(Integral, 1, None, closed="left"), None],
+        "baseline": _BASELINE,
+        "n_shuffles": [Interval(Integral, 1, None, closed="left")],
+        "feature_groups": ["array-like", None],
+        "random_state": ["random_state"],
+    }
+    _method = "occlusion"
+    _random = True
+
+    def __init__(
+        self, model, *, window=1, stride=None, baseline="mean", n_shuffles=10,
+        feature_groups=None, batch_size="auto", n_jobs=None, random_state=None, verbose=0,
+    ):
+        super().__init__(model)
+        self.window = window
+        self.stride = stride
+        self.baseline = baseline
+        self.n_shuffles = n_shuffles
+        self.feature_groups = feature_groups
+        self.batch_size = batch_size
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _fit(self, X):
+        self._baseline_row = self._check_baseline()
+        if self.feature_groups is not None:
+            self.units_, self.unit_names_ = self._check_units()
+            self._occluded = self.units_
+            return
+        self.units_ = self.unit_names_ = None
+        window = self._check_window()
+        stride = window if self.stride is None else self.stride
+        if stride > window:
+            raise ValueError(
+                f"stride={stride} is larger than window={window}: positions between windows "
+                "would never be occluded."
+            )
+        self._occluded, self._spans = position_windows(self.feature_shape_, window, stride)
+
+    def _rows_per_instance(self):
+        draws = self.n_shuffles if self._baseline_row is None else 1
+        return 1 + len(self._occluded) * draws
+
+    def _plan(self, x, target, rng, batch_size):
+        occluded = self._occluded
+        draws = 1 if self._baseline_row is not None else self.n_shuffles
+        if self._baseline_row is None:
+            orders = [[rng.permutation(np.arange(start, stop)) for _ in range(draws)]
+                      for start, stop in self._spans]
+
+        def occluded_rows():
+            # The instance itself comes first, in the first batch.
+            jobs = [None] + [(unit, draw) for unit in range(len(occluded))
+                             for draw in range(draws)]
+            for start in range(0, len(jobs), batch_size):
+                chunk = jobs[start:start + batch_size]
+                rows = np.repeat(x[None], len(chunk), axis=0)
+                for row, job in zip(rows, chunk, strict=True):
+                    if job is None:
+                        continue
+                    unit, draw = job
+                    if self._baseline_row is None:
+                        self._shuffle_window(row, self._spans[unit], orders[unit][draw])
+                    else:
+                        row[occluded[unit]] = self._baseline_row[occluded[unit]]
+                yield rows
+
+        def finish(scores):
+            drops = scores[0] - scores[1:].reshape(len(occluded), draws).mean(axis=1)
+            if self.units_ is not None:
+                return drops, {}
+            total, count = np.zeros(x.size), np.zeros(x.size)
+            for members, drop in zip(occluded, drops, strict=True):
+                total[members] += drop
+                count[members] += 1
+            return total / count, {}
+
+        return occluded_rows(), self._rows_per_instance(), finish
+
+    def _shuffle_window(self, row, span, order):
+        grid = row.reshape(-1, self.feature_shape_[-1])  # a view: channels x positions
+        grid[:, span[0]:span[1]] = grid[:, order]
+
+
+class InSilicoMutagenesis(_PerturbationExplainer):
+    """In silico saturation mutagenesis (ISM) of one-hot sequences.
+
+    Every single-nucleotide substitution of each sequence in ``[start, end)`` is scored; the
+    raw effect of base c at position i is ``f(x with base c at i) - f(x)``, 0 at the
+    reference base and outside ``[start, end)``. The mutants of one sequence are built
+    batch by batch, in float32 (exact for one-hot input, and what torch models take, so
+    they are not converted again), and scored ``batch_size`` per model call with the
+    reference in the same stream: the cost is that of a plain batched loop over the
+    ``(C - 1) * (end - start)`` mutants, plus one row.
+
+    Reductions (``reduction``):
+
+    - ``"mean_centred"`` (default): the raw effects minus their mean over the C bases at
+      each position, shape (n_samples, C, L); for a linear model ``f = sum(W * x)`` this is
+      ``W - mean_c W`` exactly. At the reference base it is minus the mean substitution
+      effect, the usual per-base importance: ``E.values * E.data`` keeps only that base
+      (tangermeme's ``saturation_mutagenesis`` with ``hypothetical=False``; the full map
+      is its ``hypothetical=True``; Majdandzic et al. 2023).
+    - ``None``: the raw effects, shape (n_samples, C, L).
+    - ``"l2"``: the L2 norm over the C bases of the raw effects at each position, shape
+      (n_samples, L); positions are then the explained units (``feature_names`` ``pos0``,
+      ``pos1``, ...), and ``score`` deletes whole positions.
+
+    Parameters
+    ----------
+    model : estimator, skorch net, torch.nn.Module or callable
+        The fitted model of one-hot sequences of shape (n, C, L).
+    reduction : {"mean_centred", "l2"} or None, default="mean_centred"
+        See above.
+    start, end : int, default=None
+        Mutated positions ``[start, end)``; None means the whole sequence. Negative values
+        count from the end, as in Python slices.
+    batch_size : int or "auto", default="auto"
+        Rows per model call; "auto" is ``min(4096, 2**23 // n_features)``.
+    n_jobs : int, default=None
+        Number of joblib workers over blocks of sequences.
+    verbose : int, default=0
+        Show a progress bar when > 0.
+
+    Attributes
+    ----------
+    start_, end_ : int
+        Mutated positions, resolved.
+    units_ : list of ndarray of int or None
+        The features of each position with ``reduction="l2"``, else None.
+    n_features_in_, feature_shape_, feature_names_in_
+        As for every explainer.
+
+    Raises
+    ------
+    ValueError
+        In ``fit``, if the input is not of shape (n, C, L) or the range is empty; in
+        ``explain``, if a sequence is not one-hot (each position exactly one 1, zeros
+        elsewhere).
+
+    References
+    ----------
+    Alipanahi et al., "Predicting the sequence specificities of DNA- and RNA-binding
+    proteins by deep learning" (DeepBind), Nature Biotechnology 33 (2015).
+    Majdandzic, Rajesh & Koo, "Correcting gradient-based interpretations of deep neural
+    networks for genomics", Genome Biology 24 (2023).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skexplain.explainers import InSilicoMutagenesis
+    >>> W = np.random.default_rng(0).normal(size=(4, 12))
+    >>> model = lambda X: (X * W).sum(axis=(1, 2))
+    >>> X = np.eye(4)[np.random.default_rng(1).integers(0, 4, size=(3, 12))].transpose(0, 2, 1)
+    >>> E = InSilicoMutagenesis(model).fit(X).explain(X)
+    >>> np.allclose(E.values, W - W.mean(axis=0))
+    True
+    """
+
+    _parameter_constraints = {
+        **_COMMON_CONSTRAINTS,
+        "reduction": [StrOptions({"mean_centred", "l2"}), None],
+        "start": [Integral, None],
+        "end": [Integral, None],
+    }
+    _method = "ism"
+
+    def __init__(self, model, *, reduction="mean_centred", start=None, end=None,
+                 batch_size="auto", n_jobs=None, verbose=0):
+        super().__init__(model)
+        self.reduction = reduction
+        self.start = start
+        self.end = end
+        self.batch_size = batch_size
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+
+    def _fit(self, X):
+        if len(self.feature_shape_) != 2 or self.feature_shape_[0] < 2:
+            raise ValueError(
+                "InSilicoMutagenesis needs one-hot sequences of shape (n_samples, n_channels, "
+                f"length), n_channels >= 2; got feature shape {self.feature_shape_}."
+            )
+        n_channels, length = self.feature_shape_
+        self.start_, self.end_, _ = slice(self.start, self.end).indices(length)
+        if self.start_ >= self.end_:
+            raise ValueError(
+                f"No position to mutate: start={self.start}, end={self.end} select an empty "
+                f"range of a sequence of length {length}."
+            )
+        self.units_ = self.unit_names_ = None
+        if self.reduction == "l2":
+            self.units_ = [np.arange(n_channels) * length + i for i in range(length)]
+            self.unit_names_ = span_names([(i, i + 1) for i in range(length)])
+            self.unit_kind_ = "position"
+
+    def _check_explain_input(self, X):
+        X = super()._check_explain_input(X)
+        grid = X.reshape((len(X),) + self.feature_shape_)
+        binary = (grid == 0) | (grid == 1)
+        if not (binary.all() and np.all(grid.sum(axis=1) == 1)):
+            bad = np.flatnonzero(~(binary.all(axis=1) & (grid.sum(axis=1) == 1)).all(axis=1))
+            raise ValueError(
+                "InSilicoMutagenesis needs one-hot sequences: every position must have "
+                f"exactly one channel equal to 1 and the others 0; sequences {bad[:5].tolist()}"
+                f"{' ...' if len(bad) > 5 else ''} are not."
+            )
+        return X
+
+    def _rows_per_instance(self):
+        return 1 + (self.feature_shape_[0] - 1) * (self.end_ - self.start_)
+
+    def _plan(self, x, target, rng, batch_size):
+        n_channels, length = self.feature_shape_
+        reference = x.reshape(n_channels, length).argmax(axis=0)
+        positions = np.arange(self.start_, self.end_)
+        bases = np.tile(np.arange(n_channels), (len(positions), 1))
+        alternative = bases[bases != reference[positions, None]]
+        position = np.repeat(positions, n_channels - 1)
+        # Row 0 "mutates" position 0 to its own base: the reference, scored in the same stream.
+        edit_position = np.concatenate([[0], position])
+        edit_base = np.concatenate([[reference[0]], alternative])
+        x32 = x.astype(np.float32)  # exact for one-hot input, and what torch models take
+
+        def mutants():
+            for start in range(0, len(edit_position), batch_size):
+                p = edit_position[start:start + batch_size]
+                b = edit_base[start:start + batch_size]
+                rows = np.repeat(x32[None], len(p), axis=0)
+                k = np.arange(len(p))
+                rows[k, reference[p] * length + p] = 0.0
+                rows[k, b * length + p] = 1.0
+                yield rows
+
+        def finish(scores):
+            effects = np.zeros((n_channels, length))
+            effects[alternative, position] = scores[1:] - scores[0]
+            return self._reduce(effects).ravel(), {}
+
+        return mutants(), len(edit_position), finish
+
+    def _reduce(self, effects):
+        if self.reduction == "mean_centred":
+            centred = effects - effects.mean(axis=0)
+            centred[:, :self.start_] = centred[:, self.end_:] = 0.0
+            return centred
+        if self.reduction == "l2":
+            return np.sqrt((effects ** 2).sum(axis=0))
+        return effects
+
+
+class LimeExplainer(_PerturbationExplainer):
+    """LIME: a locally weighted linear surrogate of the model around each instance.
+
+    Two modes, as in the ``lime`` package:
+
+    - Tabular input (n_samples, n_features) without ``feature_groups`` (lime's
+      ``LimeTabularExplainer`` with ``discretize_continuous=False``): ``n_samples`` points
+      ``mean + scale * N(0, 1)`` are drawn from the per-feature mean and standard deviation
+      of the data passed to ``fit`` (features constant there get scale 1), the instance
+      itself first. Features are standardised with that mean and scale, each sample is
+      weighted by ``sqrt(exp(-d**2 / kernel_width**2))``, d its Euclidean distance to the
+      standardised instance, and a ridge regression (alpha 1) of the target score on the
+      standardised features gives the values: score change per standard deviation.
+    - Sequences (n, C, L), or any input with ``feature_groups`` (lime's image and text
+      explainers): the interpretable features are units, windows of ``window`` positions
+      (all channels) or groups, each switched on (kept) or off (replaced by the
+      ``baseline``) at random with probability 1/2, the instance (all on) first; the
+      weights use the cosine distance of the on/off vector to all-on, and the ridge
+      regression is on the on/off vectors. Values have shape (n_samples, n_units).
+
+    Parameters
+    ----------
+    model : estimator, skorch net, torch.nn.Module or callable
+        The fitted model.
+    n_samples : int, default=5000
+        Perturbed samples per instance (including the instance).
+    kernel_width : float, default=None
+        Width of the exponential kernel; None means ``0.75 * sqrt(n_features)`` for tabular
+        input and 0.25 for units (lime's defaults).
+    feature_selection : {"auto", "none", "forward_selection", "highest_weights", \
+"lasso_path"}, default="auto"
+        How to keep ``n_features_to_select`` features, as in lime: "auto" is forward
+        selection for at most 6 features, else highest weights. Unselected features get 0.
+    n_features_to_select : int, default=None
+        Features (or units) in the surrogate; None keeps all of them (no selection).
+    window : int, default=1
+        Width of the units of sequence input, in positions (disjoint windows).
+    baseline : {"mean", "zeros", "shuffle"}, float or array-like, default="mean"
+        What a unit switched off becomes: the mean of the fit data, zeros, a value, or for
+        sequences ``"shuffle"``: that part of a random permutation of the instance's
+        positions (one permutation per instance). Unused for tabular input.
+    feature_groups : array-like of shape feature_shape or (n_features,), default=None
+        A group label per feature; groups are then the units.
+    batch_size : int or "auto", default="auto"
+        Rows per model call; "auto" is ``min(4096, 2**23 // n_features)``.
+    n_jobs : int, default=None
+        Number of joblib workers over blocks of instances.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the perturbed samples.
+    verbose : int, default=0
+        Show a progress bar when > 0.
+
+    Attributes
+    ----------
+    mean_, scale_ : ndarray of shape (n_features,)
+        Statistics of the fit data that tabular sampling and standardisation use.
+    units_ : list of ndarray of int or None
+        Member features of each unit; None for tabular input (values per feature).
+    n_features_in_, feature_shape_, feature_names_in_
+        As for every explainer.
+
+    Notes
+    -----
+    ``info`` holds, per instance, the surrogate's ``intercept``, its weighted R^2
+    (``score``) and its prediction at the instance (``local_prediction``).
+
+    References
+    ----------
+    Ribeiro, Singh & Guestrin, "'Why should I trust you?': Explaining the predictions of any
+    classifier", KDD (2016).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skexplain.explainers import LimeExplainer
+    >>> X = np.random.default_rng(0).normal(size=(200, 5))
+    >>> model = lambda X: X @ np.array([0.0, 3.0, 0.0, 0.0, -1.0])
+    >>> E = LimeExplainer(model, n_samples=500, random_state=0).fit(X).explain(X[:2])
+    >>> E.top_features(2)
+        1   2
+    0  x1  x4
+    1  x1  x4
+    """
+
+    _parameter_constraints = {
+        **_COMMON_CONSTRAINTS,
+        "n_samples": [Interval(Integral, 2, None, closed="left")],
+        "kernel_width": [Interval(Real, 0, None, closed="neither"), None],
+        "feature_selection": [StrOptions({"auto", "none", "forward_selection",
+                                          "highest_weights", "lasso_path"})],
+        "n_features_to_select": [Interval(Integral, 1, None, closed="left"), None],
+        "window": [Interval(Integral, 1, None, closed="left")],
+        "baseline": _BASELINE,
+        "feature_groups": ["array-like", None],
+        "random_state": ["random_state"],
+    }
+    _method = "lime"
+    _random = True
+
+    def __init__(
+        self, model, *, n_samples=5000, kernel_width=None, feature_selection="auto",
+        n_features_to_select=None, window=1, baseline="mean", feature_groups=None,
+        batch_size="auto", n_jobs=None, random_state=None, verbose=0,
+    ):
+        super().__init__(model)
+        self.n_samples = n_samples
+        self.kernel_width = kernel_width
+        self.feature_selection = feature_selection
+        self.n_features_to_select = n_features_to_select
+        self.window = window
+        self.baseline = baseline
+        self.feature_groups = feature_groups
+        self.batch_size = batch_size
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _fit(self, X):
+        self.units_, self.unit_names_ = self._check_units()
+        self.mean_, self.scale_ = _mean_and_scale(X)
+        if self.units_ is not None:
+            self._off_row = self._check_baseline()
+        default_width = 0.75 * np.sqrt(self.n_features_in_) if self.units_ is None else 0.25
+        self.kernel_width_ = default_width if self.kernel_width is None else self.kernel_width
+
+    def _rows_per_instance(self):
+        return self.n_samples
+
+    def _plan(self, x, target, rng, batch_size):
+        if self.units_ is None:
+            samples = rng.normal(size=(self.n_samples, x.size)) * self.scale_ + self.mean_
+            samples[0] = x
+            design = (samples - self.mean_) / self.scale_
+            distances = np.linalg.norm(design - design[0], axis=1)
+            chunks = (samples[s:s + batch_size] for s in range(0, self.n_samples, batch_size))
+        else:
+            design = rng.integers(0, 2, size=(self.n_samples, len(self.units_))).astype(float)
+            design[0] = 1.0
+            off = self._off_row if self._off_row is not None else self._shuffled(x, rng)
+            distances = _cosine_distance_to_ones(design)
+            unit_of_feature = self._unit_of_feature()
+            chunks = (np.where(design[s:s + batch_size, unit_of_feature] > 0, x, off)
+                      for s in range(0, self.n_samples, batch_size))
+        weights = np.sqrt(np.exp(-(distances ** 2) / self.kernel_width_ ** 2))
+
+        def finish(scores):
+            return _lime_surrogate(design, scores, weights, self.feature_selection,
+                                   self.n_features_to_select)
+
+        return chunks, self.n_samples, finish
+
+    def _shuffled(self, x, rng):
+        grid = x.reshape(-1, self.feature_shape_[-1])
+        return grid[:, rng.permutation(grid.shape[1])].ravel()
+
+
+def _mean_and_scale(X):
+    """Per-feature mean and standard deviation (1 where it is 0), dense or sparse X."""
+    mean = np.asarray(X.mean(axis=0)).ravel()
+    if sp.issparse(X):
+        variance = np.asarray(X.multiply(X).mean(axis=0)).ravel() - mean ** 2
+    else:
+        variance = X.var(axis=0)
+    scale = np.sqrt(np.maximum(variance, 0.0))
+    scale[scale == 0] = 1.0
+    return mean, scale
+
+
+def _cosine_distance_to_ones(design):
+    """Cosine distance of each on/off row to all-on; 1 for the all-off row."""
+    on = design.sum(axis=1)
+    similarity = np.divide(on, np.sqrt(on * design.shape[1]), out=np.zeros_like(on),
+                           where=on > 0)
+    return 1.0 - similarity
+
+
+def _lime_surrogate(design, y, weights, method, n_select):
+    """Weighted ridge (alpha 1) on the selected columns; (coefficients, extras)."""
+    n_columns = design.shape[1]
+    if n_select is None or n_select >= n_columns or method == "none":
+        used = np.arange(n_columns)
+    else:
+        used = _lime_selection(design, y, weights, n_select, method)
+    ridge = Ridge(alpha=1.0).fit(design[:, used], y, sample_weight=weights)
+    coefficients = np.zeros(n_columns)
+    coefficients[used] = ridge.coef_
+    extras = {
+        "intercept": float(ridge.intercept_),
+        "score": float(ridge.score(design[:, used], y, sample_weight=weights)),
+        "local_prediction": float(ridge.predict(design[:1, used])[0]),
+    }
+    return coefficients, extras
+
+
+def _lime_selection(design, y, weights, n_select, method):
+    """Columns kept by lime's feature selection methods."""
+    if method == "auto":
+        method = "forward_selection" if n_select <= 6 else "highest_weights"
+    if method == "forward_selection":
+        used = []
+        for _ in range(n_select):
+            candidates = [c for c in range(design.shape[1]) if c not in used]
+            fits = [Ridge(alpha=0.0).fit(design[:, used + [c]], y, sample_weight=weights)
+                    .score(design[:, used + [c]], y, sample_weight=weights)
+                    for c in candidates]
+            used.append(candidates[int(np.argmax(fits))])
+        return np.array(used)
+    if method == "highest_weights":
+        ridge = Ridge(alpha=0.01).fit(design, y, sample_weight=weights)
+        return np.argsort(-np.abs(ridge.coef_ * design[0]), kind="stable")[:n_select]
+    # lasso_path: the last point of the lasso path with at most n_select columns
+    root = np.sqrt(weights)
+    centred = (design - np.average(design, axis=0, weights=weights)) * root[:, None]
+    target = (y - np.average(y, weights=weights)) * root
+    _, _, coefs = lars_path(centred, target, method="lasso")
+    for step in range(coefs.shape[1] - 1, 0, -1):
+        nonzero = np.flatnonzero(coefs[:, step])
+        if len(nonzero) <= n_select:
+            return nonzero
+    return np.flatnonzero(coefs[:, 0])
+
+
+class KernelShapExplainer(_PerturbationExplainer):
+    """KernelSHAP: Shapley values of a model from a kernel-weighted linear regression.
+
+    The players are the features of tabular input, windows of ``window`` positions of
+    sequences (all channels), or ``feature_groups``. The value of a coalition S is the
+    weighted mean, over the background rows b (learnt in ``fit``), of the model's score on
+    x with the players outside S taken from b. Coalitions are weighted with the Shapley
+    kernel ``(M - 1) / (C(M, |S|) |S| (M - |S|))`` and fitted by least squares under the
+    efficiency constraint ``sum(values) = f(x) - E_b f(b)``, which therefore holds exactly.
+    When the budget ``n_samples`` covers all ``2**M - 2`` coalitions they are enumerated and
+    the values are the exact Shapley values of this game; otherwise, as in the ``shap``
+    package, the most heavily weighted coalition sizes are enumerated while the budget
+    allows and the rest sampled in complementary pairs. Players that equal every background
+    row at x cannot change the value and get 0 (and are left out of M).
+
+    Cost per instance: ``n_background`` rows per coalition, plus one.
+
+    Parameters
+    ----------
+    model : estimator, skorch net, torch.nn.Module or callable
+        The fitted model.
+    background : {"kmeans", "sample"}, default="kmeans"
+        How the background is drawn from the data passed to ``fit``: k-means centres
+        weighted by cluster size (as ``shap.kmeans``, without rounding to data values), or
+        a random sample of rows with equal weights (better for one-hot sequences). All rows
+        are used when there are at most ``n_background``.
+    n_background : int, default=20
+        Number of background rows.
+    n_samples : "auto" or int, default="auto"
+        Coalitions per instance; "auto" is ``2 * M + 2048`` (shap's default), at most
+        ``2**M - 2``.
+    l1_reg : None, int or {"aic", "bic"}, default=None
+        Keep only some players before the constrained fit: an int keeps that many, in the
+        order they enter the lasso path; "aic" / "bic" keep those of the lasso chosen by the
+        criterion (all players when it chooses none). The others get 0. shap's default is
+        10 players; None keeps all of them.
+    window : int, default=1
+        Width of the players of sequence input, in positions (disjoint windows).
+    feature_groups : array-like of shape feature_shape or (n_features,), default=None
+        A group label per feature; groups are then the players.
+    batch_size : int or "auto", default="auto"
+        Rows per model call; "auto" is ``min(4096, 2**23 // n_features)``.
+    n_jobs : int, default=None
+        Number of joblib workers over blocks of instances.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the background (k-means or sample) and the sampled coalitions.
+    verbose : int, default=0
+        Show a progress bar when > 0.
+
+    Attributes
+    ----------
+    background_ : ndarray of shape (n_background, n_features)
+        Background rows.
+    background_weights_ : ndarray of shape (n_background,)
+        Their weights (summing to 1).
+    expected_value_ : ndarray of shape (n_outputs,)
+        Weighted mean score of the background, ``E_b f(b)``.
+    units_ : list of ndarray of int or None
+        Member features of each player; None when players are features.
+    n_features_in_, feature_shape_, feature_names_in_
+        As for every explainer.
+
+    Notes
+    -----
+    ``info["expected_value"]`` is ``E_b f(b)`` for each instance's target, so that
+    ``E.values.sum(axis=1) + info["expected_value"] == E.base_values``.
+
+    References
+    ----------
+    Lundberg & Lee, "A unified approach to interpreting model predictions", NeurIPS (2017).
+    Covert & Lee, "Improving KernelSHAP: practical Shapley value estimation using linear
+    regression", AISTATS (2021).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skexplain.explainers import KernelShapExplainer
+    >>> X = np.random.default_rng(0).normal(size=(100, 3))
+    >>> model = lambda X: X[:, 0] * X[:, 1] + X[:, 2]
+    >>> explainer = KernelShapExplainer(model, background="sample", random_state=0).fit(X)
+    >>> E = explainer.explain(X[:2])
+    >>> np.allclose(E.values.sum(axis=1) + E.info["expected_value"], E.base_values)
+    True
+    """
+
+    _parameter_constraints = {
+        **_COMMON_CONSTRAINTS,
+        "background": [StrOptions({"kmeans", "sample"})],
+        "n_background": [Interval(Integral, 1, None, closed="left")],
+        "n_samples": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "l1_reg": [StrOptions({"aic", "bic"}), Interval(Integral, 1, None, closed="left"),
+                   None],
+        "window": [Interval(Integral, 1, None, closed="left")],
+        "feature_groups": ["array-like", None],
+        "random_state": ["random_state"],
+    }
+    _method = "kernel_shap"
+    _random = True
+
+    def __init__(
+        self, model, *, background="kmeans", n_background=20, n_samples="auto", l1_reg=None,
+        window=1, feature_groups=None, batch_size="auto", n_jobs=None, random_state=None,
+        verbose=0,
+    ):
+        super().__init__(model)
+        self.background = background
+        self.n_background = n_background
+        self.n_samples = n_samples
+        self.l1_reg = l1_reg
+        self.window = window
+        self.feature_groups = feature_groups
+        self.batch_size = batch_size
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _fit(self, X):
+        self.units_, self.unit_names_ = self._check_units()
+        self.background_, self.background_weights_ = self._summarise(X)
+        scores = self.score_function_(self.background_)
+        self.expected_value_ = self.background_weights_ @ scores
+
+    def _summarise(self, X):
+        n_rows = X.shape[0]
+        if n_rows <= self.n_background:
+            return _dense_rows(X, np.arange(n_rows)), np.full(n_rows, 1.0 / n_rows)
+        rng = check_random_state(self.random_state)
+        if self.background == "sample":
+            rows = np.sort(rng.choice(n_rows, self.n_background, replace=False))
+            return _dense_rows(X, rows), np.full(self.n_background, 1.0 / self.n_background)
+        kmeans = KMeans(self.n_background, n_init=1, random_state=rng).fit(X)
+        counts = np.bincount(kmeans.labels_, minlength=self.n_background)
+        return kmeans.cluster_centers_, counts / n_rows
+
+    def _explain(self, X, target):
+        values, info = super()._explain(X, target)
+        info["expected_value"] = self.expected_value_[target]
+        return values, info
+
+    def _n_coalitions(self, n_players):
+        budget = 2 * n_players + 2048 if self.n_samples == "auto" else self.n_samples
+        return int(max(0, min(budget, 2.0 ** min(n_players, 62) - 2)))
+
+    def _rows_per_instance(self):
+        return 1 + len(self.background_) * max(1, self._n_coalitions(self._n_units()))
+
+    def _plan(self, x, target, rng, batch_size):
+        background, n_background = self.background_, len(self.background_)
+        unit_of_feature = self._unit_of_feature()
+        differs = np.zeros(self._n_units(), dtype=bool)
+        differs[unit_of_feature[np.any(background != x, axis=0)]] = True
+        players = np.flatnonzero(differs)
+        coalitions, kernel_weights = shapley_coalitions(
+            len(players), self._n_coalitions(len(players)), rng
+        )
+        per_chunk = max(1, batch_size // n_background)
+
+        def coalition_rows():
+            yield x[None]
+            for start in range(0, len(coalitions), per_chunk):
+                on = np.zeros((len(coalitions[start:start + per_chunk]), self._n_units()),
+                              dtype=bool)
+                on[:, players] = coalitions[start:start + per_chunk]
+                keep = on[:, unit_of_feature]  # (chunk, n_features)
+                rows = np.where(keep[:, None, :], x, background[None])
+                yield rows.reshape(-1, x.size)
+
+        def finish(scores):
+            values = np.zeros(self._n_units())
+            if len(players) == 0:
+                return values, {}
+            expected = self.expected_value_[target]
+            worth = scores[1:].reshape(len(coalitions), n_background) @ self.background_weights_
+            values[players] = shapley_regression(
+                coalitions, worth - expected, kernel_weights, scores[0] - expected, self.l1_reg
+            )
+            return values, {}
+
+        return coalition_rows(), 1 + n_background * len(coalitions), finish
+
+
+def _dense_rows(X, rows):
+    """Rows of X as a new dense float64 array (X dense or CSR)."""
+    return X[rows].toarray() if sp.issparse(X) else X[rows]
+
+
+def shapley_coalitions(n_players, n_coalitions, rng):
+    """Coalitions and Shapley-kernel weights for KernelSHAP.
+
+    Coalition sizes s and n_players - s are taken in pairs, heaviest kernel mass first
+    (sizes 1 and M - 1, then 2 and M - 2, ...). A size pair is enumerated completely while
+    the remaining budget, shared in proportion to the remaining kernel mass, covers it; the
+    rest of the budget is drawn at random: a size from the remaining mass, a random
+    coalition of that size and its complement. A coalition drawn again adds to its weight.
+    Enumerated coalitions weigh their Shapley kernel; the random ones share the remaining
+    kernel mass in proportion to their counts.
+
+    Parameters
+    ----------
+    n_players : int
+    n_coalitions : int
+        Budget; all ``2**n_players - 2`` proper non-empty coalitions when it covers them.
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    coalitions : ndarray of shape (n, n_players), bool
+    weights : ndarray of shape (n,)
+        Kernel weights, summing to 1.
+    """
+    M = n_players
+    if M < 2:
+        return np.zeros((0, M), dtype=bool), np.zeros(0)
+    sizes = np.arange(1, M // 2 + 1)  # a size s stands for s and M - s
+    paired = sizes < M - sizes
+    mass = (M - 1) / (sizes * (M - sizes)) * np.where(paired, 2.0, 1.0)
+    mass /= mass.sum()
+    coalitions, weights = [], []
+    budget, remaining = n_coalitions, mass.copy()
+    n_full = 0
+    for k, size in enumerate(sizes):
+        count = comb(M, size, exact=True) * (2 if paired[k] else 1)
+        if budget * remaining[k] / count < 1 - 1e-8:
+            break
+        for members in itertools.combinations(range(M), size):
+            on = np.zeros(M, dtype=bool)
+            on[list(members)] = True
+            coalitions.append(on)
+            if paired[k]:
+                coalitions.append(~on)
+        weights.extend([mass[k] / count] * count)
+        budget -= count
+        if remaining[k] < 1:
+            remaining = remaining / (1 - remaining[k])
+        n_full += 1
+    if n_full < len(sizes) and budget > 0:
+        drawn, counts = _draw_coalitions(M, sizes[n_full:], mass[n_full:], paired[n_full:],
+                                         budget, rng)
+        coalitions.extend(drawn)
+        weights.extend(counts * mass[n_full:].sum() / counts.sum())
+    return np.array(coalitions, dtype=bool).reshape(-1, M), np.array(weights)
+
+
+def _draw_coalitions(M, sizes, mass, paired, budget, rng):
+    """Random coalitions (with complements for paired sizes) and how often each was drawn."""
+    probability = np.where(paired, mass / 2, mass)
+    probability /= probability.sum()
+    index, drawn, counts = {}, [], []
+    for size in sizes[rng.choice(len(sizes), size=4 * budget, p=probability)]:
+        if budget <= 0:
+            break
+        on = np.zeros(M, dtype=bool)
+        on[rng.permutation(M)[:size]] = True
+        members = [on, ~on] if size < M - size else [on]
+        for coalition in members:
+            key = coalition.tobytes()
+            if key in index:
+                counts[index[key]] += 1
+            elif budget > 0:
+                index[key] = len(drawn)
+                drawn.append(coalition)
+                counts.append(1.0)
+                budget -= 1
+    return drawn, np.array(counts)
+
+
+def shapley_regression(coalitions, worth, weights, total, l1_reg=None):
+    """Least-squares Shapley values under the efficiency constraint.
+
+    Minimises ``sum_S w_S (worth_S - sum_{i in S} phi_i) ** 2`` subject to ``sum(phi) =
+    total`` (the constraint is solved for the last kept player and substituted).
+
+    Parameters
+    ----------
+    coalitions : ndarray of shape (n, M), bool
+    worth : ndarray of shape (n,)
+        Value of each coalition minus the value of the empty one.
+    weights : ndarray of shape (n,)
+    total : float
+        Value of the grand coalition minus that of the empty one.
+    l1_reg : None, int or {"aic", "bic"}
+        Player selection before the fit (see :class:`KernelShapExplainer`).
+
+    Returns
+    -------
+    phi : ndarray of shape (M,)
+    """
+    n_players = coalitions.shape[1]
+    Z = coalitions.astype(np.float64)
+    root = np.sqrt(weights)
+    kept = np.arange(n_players) if l1_reg is None else _select_players(
+        Z * root[:, None], worth * root, l1_reg)
+    phi = np.zeros(n_players)
+    if len(kept) == 1:
+        phi[kept] = total
+        return phi
+    last, rest = kept[-1], kept[:-1]
+    design = (Z[:, rest] - Z[:, [last]]) * root[:, None]
+    response = (worth - Z[:, last] * total) * root
+    solution = np.linalg.lstsq(design, response, rcond=None)[0]
+    phi[rest] = solution
+    phi[last] = total - solution.sum()
+    return phi
+
+
+def _select_players(design, response, l1_reg):
+    if isinstance(l1_reg, str):
+        lasso = LassoLarsIC(criterion=l1_reg, fit_intercept=False).fit(design, response)
+        kept = np.flatnonzero(lasso.coef_)
+    else:
+        _, _, coefs = lars_path(design, response, method="lasso", max_iter=l1_reg)
+        kept = np.flatnonzero(coefs[:, -1])
+    return kept if len(kept) else np.arange(design.shape[1])
