@@ -441,7 +441,9 @@ class IntegratedGradients(_BaselineMixin, GradientExplainer):
         Quadrature points on the path.
     method : {{"gausslegendre", "riemann_trapezoid"}}, default="gausslegendre"
         Gauss-Legendre nodes and weights on [0, 1] (exact for polynomial paths of degree
-        < 2 n_steps), or the trapezoid rule on ``n_steps`` evenly spaced points (as captum).
+        < 2 n_steps), or the trapezoid rule on ``n_steps`` evenly spaced points including
+        both ends (weights summing to 1; captum's "riemann_trapezoid" uses steps of
+        1 / n_steps on the same points, so its weights sum to (n_steps - 1) / n_steps).
 
     Attributes
     ----------
