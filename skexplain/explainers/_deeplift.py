@@ -17,9 +17,9 @@ from ._gradient import (
     GRADIENT_CORRECTION,
     GradientExplainer,
     _BaselineMixin,
+    instance_seeds,
     path_quadrature,
 )
-from ._sensx import _instance_seeds
 
 # Element-wise nonlinearities that get the rescale rule; anything else is treated as linear
 # (its ordinary gradient is used), which is exact for conv, linear, batch norm in eval mode,
@@ -107,7 +107,7 @@ class DeepLift(_BaselineMixin, GradientExplainer):
 
     def _attribute(self, X, target):
         k = self._n_references()
-        seeds = _instance_seeds(self.random_state, len(X), 1)[:, 0]
+        seeds = instance_seeds(self.random_state, len(X))
 
         def draws(index, x):
             refs = self._references(index, x, seeds).reshape((-1,) + self.feature_shape_)

@@ -10,7 +10,6 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._model import ScoreFunction, _is_skorch_net
 from ..base import BaseExplainer
-from ._sensx import _instance_seeds
 from ._sequence import SHUFFLES, check_one_hot, shuffle_tokens
 from ._torch import (
     OutputHead,
@@ -503,7 +502,7 @@ class IntegratedGradients(_BaselineMixin, GradientExplainer):
         alphas, weights = path_quadrature(self.n_steps, self.method)
         alphas, weights = self._tensor(alphas), self._tensor(weights)
         k, n_steps = self._n_references(), len(alphas)
-        seeds = _instance_seeds(self.random_state, len(X), 1)[:, 0]
+        seeds = instance_seeds(self.random_state, len(X))
         shape = (1,) * len(self.feature_shape_)
 
         def draws(index, x):
@@ -584,7 +583,7 @@ class SmoothGrad(GradientExplainer):
         self.random_state = random_state
 
     def _attribute(self, X, target):
-        seeds = _instance_seeds(self.random_state, len(X), 1)[:, 0]
+        seeds = instance_seeds(self.random_state, len(X))
         scale = np.ptp(X.reshape(len(X), -1), axis=1)
         sigma = self.noise_level * np.where(scale > 0, scale, 1.0)
         weight = torch.tensor(1.0 / self.n_samples, dtype=self._dtype, device=self._device)
@@ -602,6 +601,11 @@ class SmoothGrad(GradientExplainer):
             values = values * X
         info = {"method": "smoothgrad", "axes": self._axes(), "noise_std": sigma}
         return values, info
+
+
+def instance_seeds(random_state, n_samples):
+    """One seed per instance, drawn up front: seed i depends only on random_state and i."""
+    return check_random_state(random_state).randint(np.iinfo(np.int32).max, size=n_samples)
 
 
 def _dense_rows(X):
