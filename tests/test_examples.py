@@ -23,3 +23,18 @@ def test_single_cell_example_ranks_known_markers_high():
     assert max(ranks["CD79A"], ranks["CD79B"], ranks["MS4A1"]) <= 10
     assert min(ranks["GNLY"], ranks["GZMB"]) <= 3 and ranks["NKG7"] <= 20
     assert "saved" in result.stdout
+
+
+ATTRIBUTION_EXAMPLE = EXAMPLE.parent / "plot_attribution_comparison.py"
+
+
+@pytest.mark.slow
+def test_attribution_example_exponential_beats_relu_for_every_method():
+    pytest.importorskip("logomaker")
+    result = subprocess.run(
+        [sys.executable, str(ATTRIBUTION_EXAMPLE)], capture_output=True, text=True,
+        timeout=900, check=True,
+    )
+    for model in ("cnn_local", "cnn_dist"):
+        assert f"{model}: exponential >= ReLU for saliency, ISM, IG, DeepSHAP" in result.stdout
+    assert "saved" in result.stdout

@@ -1,12 +1,27 @@
 """Explainers: fit on reference data, explain instances, score by faithfulness."""
 
+from ._cam import CAM, GradCAM, GradCAMPlusPlus
+from ._deeplift import DeepLift, DeepLiftShap
+from ._gradient import InputXGradient, IntegratedGradients, Saliency, SmoothGrad
 from ._perturbation import InSilicoMutagenesis, KernelShapExplainer, LimeExplainer, Occlusion
 from ._sensx import SensXExplainer
+from ._sequence import reduce_sequence_attributions, shuffle_sequences
 
 __all__ = [
+    "CAM",
+    "DeepLift",
+    "DeepLiftShap",
+    "GradCAM",
+    "GradCAMPlusPlus",
     "InSilicoMutagenesis",
+    "InputXGradient",
+    "IntegratedGradients",
     "KernelShapExplainer",
     "LimeExplainer",
     "Occlusion",
+    "Saliency",
     "SensXExplainer",
+    "SmoothGrad",
+    "reduce_sequence_attributions",
+    "shuffle_sequences",
 ]
