@@ -132,11 +132,16 @@ class ExpActivationCNNClassifier(NeuralNetClassifier):
 
     @property
     def _default_callbacks(self):
-        name = f"valid_{self.scoring}"
-        return [
+        timing_and_losses = [
             ("epoch_timer", EpochTimer()),
             ("train_loss", PassthroughScoring(name="train_loss", on_train=True)),
             ("valid_loss", PassthroughScoring(name="valid_loss")),
+        ]
+        if self.train_split is None and getattr(self, "_validation_dataset", None) is None:
+            return [*timing_and_losses, ("print_log", PrintLog())]
+        name = f"valid_{self.scoring}"
+        return [
+            *timing_and_losses,
             (name, EpochScoring(_ValidationScorer(self.scoring), name=name,
                                 lower_is_better=False)),
             ("lr_scheduler", LRScheduler(

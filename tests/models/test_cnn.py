@@ -188,3 +188,9 @@ def test_grid_search_in_a_pipeline_with_the_encoder():
     ).fit(strings, y)
     assert search.best_score_ > 0.75
     assert search.predict(strings[:3]).shape == (3,)
+
+
+def test_training_without_validation():
+    X, y = planted_task(n=200)
+    net = small_net(max_epochs=2, train_split=None).fit(X, y)
+    assert len(net.history) == 2 and "valid_roc_auc" not in net.history[-1]
