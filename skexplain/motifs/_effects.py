@@ -244,7 +244,8 @@ def _check_offsets(offsets, anchor_position, anchor_width, width, length):
         raise ValueError("offsets must be a non-empty 1-D array of integers.")
     starts = anchor_position + offsets
     outside = (starts < 0) | (starts + width > length)
-    overlap = (starts + width > anchor_position) & (starts < anchor_position + anchor_width)
+    overlap = ((starts + width > anchor_position) & (starts < anchor_position + anchor_width)
+               & (anchor_width > 0))
     if np.any(outside | overlap):
         bad = offsets[outside | overlap][:5].tolist()
         raise ValueError(

@@ -18,10 +18,11 @@ class Periodicity:
     Attributes
     ----------
     period : float
-        Period (in curve steps, e.g. nucleotides) where the spectrum of the first
-        difference most exceeds its background; NaN for a curve without variation.
+        Period (in curve steps, e.g. nucleotides) of the spectral peak of the first
+        difference where it most exceeds its background; NaN for a curve without
+        variation.
     strength : float
-        Power at that period divided by the background power there (1 means no excess);
+        The largest ratio of power to background power in the band (1 means no excess);
         0 for a curve without variation.
     p_value : float
         Fraction of background curves whose largest power excess in the band reaches the
@@ -78,7 +79,8 @@ def periodicity(curve, *, min_period=2.0, max_period=None, n_permutations=999, a
     dominant period is where the power most exceeds the background (the ratio is the
     strength), and the p-value is the fraction of background curves whose largest ratio in
     the band reaches it: a test, over the whole band at once, of "smooth trend plus
-    exchangeable noise". Any feature narrower than ``max_period`` (a single bump, say)
+    exchangeable noise"; the period is then read off the power's own peak next to that
+    excess. Any feature narrower than ``max_period`` (a single bump, say)
     also departs from that background, so set the band to the periods of interest, e.g.
     ``(5, 25)`` for the helical period.
 
@@ -153,10 +155,15 @@ def periodicity(curve, *, min_period=2.0, max_period=None, n_permutations=999, a
     background = null.mean(axis=0)
     floor = np.finfo(np.float64).tiny
     ratio = power / np.maximum(background, floor)
-    peak = int(np.argmax(ratio))
+    excess = int(np.argmax(ratio))
     null_max = (null / np.maximum(background, floor)).max(axis=1)
-    p_value = (1 + np.sum(null_max >= ratio[peak])) / (1 + n_permutations)
-    return Periodicity(float(periods[peak]), float(ratio[peak]), float(p_value),
+    p_value = (1 + np.sum(null_max >= ratio[excess])) / (1 + n_permutations)
+    # The background rises with frequency (a difference amplifies fast changes), which
+    # pulls the ratio's maximum to longer periods: the period is the power's own maximum
+    # within one main-lobe half-width (1 / n_steps cycles per step) of the largest excess.
+    near = np.abs(frequencies[band] - frequencies[band][excess]) <= 1 / n_steps
+    peak = np.flatnonzero(near)[np.argmax(power[near])]
+    return Periodicity(float(periods[peak]), float(ratio[excess]), float(p_value),
                        bool(p_value <= alpha), periods, power, background)
 
 
