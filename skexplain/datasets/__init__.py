@@ -1,5 +1,21 @@
 """Synthetic and benchmark data sets."""
 
+from ._chipseq import load_chipseq
 from ._l2x import make_l2x_synthetic
+from ._motif_tasks import (
+    TASK1_TFS,
+    TASK3_BACKGROUND_TFS,
+    TASK3_CORE_TFS,
+    load_jaspar_motifs,
+    make_motif_dataset,
+)
 
-__all__ = ["make_l2x_synthetic"]
+__all__ = [
+    "TASK1_TFS",
+    "TASK3_BACKGROUND_TFS",
+    "TASK3_CORE_TFS",
+    "load_chipseq",
+    "load_jaspar_motifs",
+    "make_l2x_synthetic",
+    "make_motif_dataset",
+]

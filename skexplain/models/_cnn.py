@@ -5,7 +5,6 @@ import numbers
 import numpy as np
 import torch
 from sklearn.metrics import average_precision_score, roc_auc_score
-from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNetClassifier
 from skorch.callbacks import (
@@ -68,8 +67,8 @@ class ExpActivationCNNClassifier(NeuralNetClassifier):
         Epochs without improvement before the learning rate is multiplied by ``lr_factor``.
     lr_factor : float, default=0.2
     train_split : callable or None, default=ValidSplit(0.1, stratified=False, random_state=0)
-        skorch validation split; use ``skorch.helper.predefined_split`` for a fixed set.
-        None trains without validation (and so without early stopping).
+        skorch validation split, used unless ``fit`` gets ``validation_data``. None trains
+        without validation (and so without early stopping).
     random_state : int or None, default=None
         Seeds weight initialisation, dropout and batch order, so training is reproducible.
     verbose : int, default=1
@@ -158,7 +157,7 @@ class ExpActivationCNNClassifier(NeuralNetClassifier):
         except AttributeError as exc:
             raise AttributeError(f"{type(self).__name__} is not fitted: no classes_.") from exc
 
-    def fit(self, X, y, **fit_params):
+    def fit(self, X, y, validation_data=None, **fit_params):
         """Train the network on one-hot sequences.
 
         Parameters
@@ -167,6 +166,9 @@ class ExpActivationCNNClassifier(NeuralNetClassifier):
             One-hot sequences (see :class:`~skexplain.preprocessing.OneHotSequenceEncoder`).
         y : array-like of shape (n_samples,) or (n_samples, n_labels)
             Class labels, or a 0/1 indicator matrix for multi-label tasks.
+        validation_data : tuple (X_valid, y_valid), optional
+            A fixed validation set for early stopping and the learning-rate schedule, in the
+            same form as X and y; it replaces ``train_split`` for this fit.
 
         Returns
         -------
@@ -179,13 +181,28 @@ class ExpActivationCNNClassifier(NeuralNetClassifier):
         """
         self._check_params()
         X = _check_sequences(X)
-        y_encoded = self._encode_targets(y, len(X))
+        y_encoded = self._fit_targets(y, len(X))
         self.n_channels_, self.input_length_ = X.shape[1:]
-        with torch.random.fork_rng(devices=[]):
-            if self.random_state is not None:
-                torch.manual_seed(self.random_state)
-            super().fit(X, y_encoded, **fit_params)
+        self._validation_dataset = None
+        if validation_data is not None:
+            X_valid, y_valid = validation_data
+            X_valid = _check_sequences(X_valid, self)
+            self._validation_dataset = self.get_dataset(
+                X_valid, self._encode_targets(y_valid, len(X_valid))
+            )
+        try:
+            with torch.random.fork_rng(devices=[]):
+                if self.random_state is not None:
+                    torch.manual_seed(self.random_state)
+                super().fit(X, y_encoded, **fit_params)
+        finally:
+            self._validation_dataset = None
         return self
+
+    def get_split_datasets(self, X, y=None, **fit_params):
+        if getattr(self, "_validation_dataset", None) is not None:
+            return self.get_dataset(X, y), self._validation_dataset
+        return super().get_split_datasets(X, y, **fit_params)
 
     def _check_params(self):
         if self.scoring not in _SCORERS:
@@ -197,28 +214,39 @@ class ExpActivationCNNClassifier(NeuralNetClassifier):
         if self.random_state is not None and not isinstance(self.random_state, numbers.Integral):
             raise ValueError(f"random_state must be None or an int, got {self.random_state!r}.")
 
+    def _fit_targets(self, y, n_samples):
+        """Learn the classes and output layout from y; return y encoded for the loss."""
+        y = np.asarray(y)
+        self._multilabel = y.ndim == 2
+        if self._multilabel:
+            self._classes = np.arange(y.shape[1])
+            self.n_outputs_ = y.shape[1]
+        elif y.ndim == 1:
+            self._classes = np.unique(y)
+            if len(self._classes) < 2:
+                raise ValueError("y has a single class; a classifier needs at least two.")
+            self.n_outputs_ = 1 if len(self._classes) == 2 else len(self._classes)
+        return self._encode_targets(y, n_samples)
+
     def _encode_targets(self, y, n_samples):
         y = np.asarray(y)
         if y.shape[0] != n_samples:
             raise ValueError(f"X has {n_samples} samples but y has {y.shape[0]}.")
-        self._multilabel = y.ndim == 2
         if self._multilabel:
-            if not np.isin(y, (0, 1)).all():
-                raise ValueError("A 2-D y must be a 0/1 multi-label indicator matrix.")
-            self._classes = np.arange(y.shape[1])
-            self.n_outputs_ = y.shape[1]
+            if y.ndim != 2 or y.shape[1] != self.n_outputs_ or not np.isin(y, (0, 1)).all():
+                raise ValueError(
+                    f"A 2-D y must be a 0/1 multi-label indicator matrix with "
+                    f"{self.n_outputs_} columns."
+                )
             return y.astype(np.float32)
         if y.ndim != 1:
             raise ValueError(f"y must be 1-D or a 2-D indicator matrix, got shape {y.shape}.")
-        encoder = LabelEncoder().fit(y)
-        self._classes = encoder.classes_
-        if len(self._classes) < 2:
-            raise ValueError("y has a single class; a classifier needs at least two.")
-        codes = encoder.transform(y)
-        if len(self._classes) == 2:
-            self.n_outputs_ = 1
+        unknown = np.setdiff1d(y, self._classes)
+        if len(unknown):
+            raise ValueError(f"y contains labels not seen in fit: {unknown[:5]}.")
+        codes = np.searchsorted(self._classes, y)
+        if self.n_outputs_ == 1:
             return codes.astype(np.float32)[:, None]
-        self.n_outputs_ = len(self._classes)
         return codes.astype(np.int64)
 
     def check_data(self, X, y):

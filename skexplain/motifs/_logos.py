@@ -29,7 +29,7 @@ def plot_logo(matrix, ax=None, kind="information", background=0.25, title=None):
     Raises
     ------
     ImportError
-        If logomaker (the ``logo`` extra) is not installed.
+        If logomaker (the ``motifs`` extra) is not installed.
     ValueError
         If the matrix is not (4, width), or is not a PPM for the information and
         probability kinds.
@@ -38,7 +38,7 @@ def plot_logo(matrix, ax=None, kind="information", background=0.25, title=None):
         import logomaker
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError(
-            "plot_logo needs logomaker: pip install 'skexplain[logo]'."
+            "plot_logo needs logomaker: pip install 'skexplain[motifs]'."
         ) from exc
     import matplotlib.pyplot as plt
     import pandas as pd

@@ -6,6 +6,7 @@ import torch
 from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import Pipeline
 
 from skexplain.models import (
     ACTIVATIONS,
@@ -14,6 +15,7 @@ from skexplain.models import (
     ExpActivationCNNClassifier,
     Exponential,
 )
+from skexplain.preprocessing import OneHotSequenceEncoder
 
 MOTIF = [2, 0, 3, 3, 0, 1, 0]  # GATTACA
 
@@ -161,3 +163,28 @@ def test_clone_pickle_and_grid_search():
     ).fit(X, y)
     assert search.best_estimator_.module_.dense.out_features == 16
     assert len(search.cv_results_["params"]) == 4
+
+
+def test_validation_data_replaces_the_split():
+    X, y = planted_task(n=300)
+    labels = np.where(y, "bound", "unbound")
+    net = small_net(max_epochs=2).fit(
+        X[:200], labels[:200], validation_data=(X[200:], labels[200:])
+    )
+    assert max(net.history[:, "valid_roc_auc"]) == pytest.approx(  # best epoch restored
+        roc_auc_score(labels[200:] == "unbound", net.predict_proba(X[200:])[:, 1]), abs=1e-6
+    )
+    with pytest.raises(ValueError, match="not seen in fit"):
+        small_net(max_epochs=1).fit(X[:200], labels[:200], validation_data=(X[200:], y[200:]))
+
+
+def test_grid_search_in_a_pipeline_with_the_encoder():
+    X, y = planted_task(n=400, length=60)
+    strings = ["".join("ACGT"[i] for i in row) for row in X.argmax(axis=1)]
+    pipeline = Pipeline([("one_hot", OneHotSequenceEncoder()), ("cnn", small_net(max_epochs=6))])
+    search = GridSearchCV(
+        pipeline, {"cnn__first_activation": ["exponential", "relu"], "cnn__lr": [1e-2]},
+        cv=2, scoring="roc_auc",
+    ).fit(strings, y)
+    assert search.best_score_ > 0.75
+    assert search.predict(strings[:3]).shape == (3,)
