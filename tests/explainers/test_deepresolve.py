@@ -6,6 +6,12 @@ import pytest
 import torch
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
+from sklearn.utils.estimator_checks import (
+    check_dont_overwrite_parameters,
+    check_get_params_invariance,
+    check_no_attributes_set_in_init,
+    check_set_params,
+)
 
 from skexplain.explainers import DeepResolve
 from skexplain.explainers._deepresolve import class_similarity, summarize_restarts
@@ -171,6 +177,16 @@ def test_skorch_classifier_label_agreement_and_plots():
     np.testing.assert_array_equal(ax.images[0].get_array(),
                                   E.info["class_similarity"][np.ix_(order, order)])
     plt.close("all")
+
+
+@pytest.mark.parametrize("check", [
+    check_no_attributes_set_in_init, check_get_params_invariance, check_set_params,
+    check_dont_overwrite_parameters,
+], ids=lambda c: c.__name__)
+def test_sklearn_checks(check):
+    # These checks fit on X of shape (n, 3): a small MLP over 3 features takes it.
+    mlp = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
+    check("DeepResolve", DeepResolve(mlp.eval(), layer="1", n_restarts=2, max_iter=5))
 
 
 def test_clone_keeps_the_network():
