@@ -13,12 +13,11 @@ whose importance flips between starts interact with others) and a similarity bet
 2. DeepResolve on the last conv block: are each class's top channels the channels that
    respond to that class's motif? (Ground truth from inserting the motif into random DNA,
    data DeepResolve never sees.)
-3. DeepResolve on the first layer: are each class's top filters the filters whose PPM
-   matches that class's motif (TomTom)?
-4. Class similarity: do classes whose motifs look alike (TomTom between the JASPAR motifs)
+3. Class similarity: do classes whose motifs look alike (TomTom between the JASPAR motifs)
    share channels?
-5. Activation maximization: does the input that maximises a class contain its motif?
-6. A synthetic task with a planted helical spacing rule (an NFY box and an SP1 site must be
+4. Activation maximization: does the input that maximises a class contain its motif? Logos
+   of that input next to the JASPAR motif and to the first-layer filter matching it.
+5. A synthetic task with a planted helical spacing rule (an NFY box and an SP1 site must be
    on the same face of the DNA, period 10.5 nt): the effect curve of the SP1 site's distance
    from the NFY box, and its Fourier analysis (Puffin, Dudnyk et al. Science 2024).
 
@@ -135,32 +134,21 @@ fig.savefig(OUTPUT / "deepresolve_importance.png", dpi=120)
 plt.close(fig)
 
 # %%
-# DeepResolve on the first layer (32 exponential filters x 200 positions): the top filters of
-# each class against the TomTom matches of the filters' PPMs.
-first = DeepResolve(net, layer="blocks.0", n_restarts=5, n_jobs=2, random_state=0).fit()
-E_first = first.explain()
+# First-layer filters as motifs (Koo & Ploenzke: PPMs of the windows that activate each filter,
+# trimmed, matched to JASPAR with TomTom), for the logos below.
 activations = net.first_layer_activations(X[test])
 ppms, _ = filter_ppms(activations, X[test], window=20, threshold=0.5)
 ppms = [trim_ppm(ppm, min_ic=0.5, pad=3) for ppm in ppms]
-matches = tomtom_matches(ppms, evalue_threshold=0.1)
-best_match = matches.groupby("query").first()["target_name"]
-rows = []
-for k, tf in enumerate(TASK1_TFS):
-    top = E_first.top_channels(3).iloc[k].to_numpy()
-    names = [best_match.get(f"filter{f}", "-") for f in top]
-    rows.append({"TF": tf, "top filters": ", ".join(f"{f} ({n})" for f, n in
-                                                       zip(top, names, strict=True)),
-                 "matches its TF": any(n.upper() == tf.upper() for n in names)})
-table_first = pd.DataFrame(rows).set_index("TF")
-print(table_first.to_markdown())
-print(f"{table_first['matches its TF'].sum()} of 12 TFs have a top-3 first-layer filter whose "
-      f"best TomTom match is that TF [{time.perf_counter() - START:.0f} s]")
+filter_matches = tomtom_matches(ppms, evalue_threshold=0.1)
 
 # %%
 # Class similarity: correlation of the classes' overall importance vectors, clustered, next to
-# the similarity of the motifs themselves (-log10 TomTom p-value, best of both directions).
-pairs = tomtom_matches(JASPAR, database=JASPAR, evalue_threshold=None)
-motif_similarity = (pairs.pivot_table(index="query", columns="target", values="p_value")
+# the similarity of the motifs themselves: -log10 TomTom p-value of each pair (against the
+# whole JASPAR database, best of both directions).
+pairs = tomtom_matches(JASPAR, evalue_threshold=None)
+pairs = pairs[pairs.target_name.isin(TASK1_TFS)]
+motif_similarity = (pairs.pivot_table(index="query", columns="target_name", values="p_value",
+                                      aggfunc="min")
                     .loc[list(TASK1_TFS), list(TASK1_TFS)].to_numpy())
 motif_similarity = -np.log10(np.minimum(motif_similarity, motif_similarity.T))
 upper = np.triu_indices(12, k=1)
@@ -205,7 +193,7 @@ print(f"{int(np.sum(own >= np.nanmax(others, axis=1)))} of 12 TFs match their ow
       f"maximised input best [{time.perf_counter() - START:.0f} s]")
 
 fig, axes = plt.subplots(3, 3, figsize=(11, 5))
-for row, tf in zip(axes, ("CEBPB", "SP1", "YY1"), strict=True):
+for row, tf in zip(axes, ("CEBPB", "MAX", "SRF"), strict=True):
     k = TASK1_TFS.index(tf)
     width = JASPAR[tf].shape[1]
     log_odds = np.log2(np.clip(JASPAR[tf], 1e-3, 1) / 0.25)
@@ -214,8 +202,13 @@ for row, tf in zip(axes, ("CEBPB", "SP1", "YY1"), strict=True):
                                    np.sum(log_odds[::-1, ::-1] * inputs[k][:, s:s + width])))
     plot_logo(JASPAR[tf], ax=row[0], title=f"{tf} (JASPAR)")
     plot_logo(inputs[k][:, window:window + width], ax=row[1], title="maximised input")
-    top_filter = int(E_first.top_channels(1).iloc[k, 0])
-    plot_logo(ppms[top_filter], ax=row[2], title=f"top first-layer filter {top_filter}")
+    hits = filter_matches[filter_matches.target_name.str.upper() == tf.upper()]
+    if len(hits):
+        best = hits.sort_values("e_value").iloc[0]
+        plot_logo(ppms[int(best.query.removeprefix("filter"))], ax=row[2],
+                  title=f"{best.query} (TomTom E = {best.e_value:.0e})")
+    else:
+        row[2].set_axis_off()
 fig.tight_layout()
 fig.savefig(OUTPUT / "deepresolve_logos.png", dpi=120)
 plt.close(fig)

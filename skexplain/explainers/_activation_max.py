@@ -18,6 +18,7 @@ from ._network import (
     network_input_shape,
     output_names,
     single_thread,
+    target_indices,
     torch_network,
 )
 
@@ -197,7 +198,7 @@ class ActivationMaximization(BaseExplainer):
         check_is_fitted(self, "network_")
         if X is not None:
             raise ValueError("Activation maximization needs no instances: call explain().")
-        targets = self._targets(target)
+        targets = target_indices(target, self.output_names_)
         root = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         seeds = [np.random.SeedSequence(root, spawn_key=(int(k),)).generate_state(1)[0]
                  for k in targets]
@@ -236,24 +237,6 @@ class ActivationMaximization(BaseExplainer):
         raise NotImplementedError(
             "ActivationMaximization has no faithfulness score: it explains the network."
         )
-
-    def _targets(self, target):
-        if target is None:
-            return np.arange(self.n_targets_)
-        names = list(self.output_names_)
-        indices = []
-        for t in np.atleast_1d(np.asarray(target, dtype=object)):
-            if isinstance(t, Integral) and not isinstance(t, bool):
-                if not 0 <= t < self.n_targets_:
-                    raise ValueError(
-                        f"target {t} is out of range: valid indices are 0..{self.n_targets_ - 1}."
-                    )
-                indices.append(int(t))
-            elif t in names:
-                indices.append(names.index(t))
-            else:
-                raise ValueError(f"Unknown target {t!r}; the targets are {names}.")
-        return np.asarray(indices)
 
     def _ascent_params(self):
         return {

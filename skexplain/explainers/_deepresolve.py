@@ -22,6 +22,7 @@ from ._network import (
     output_names,
     replaced_output,
     single_thread,
+    target_indices,
     torch_network,
 )
 
@@ -251,7 +252,7 @@ class DeepResolve(BaseExplainer):
         check_is_fitted(self, "network_")
         if X is not None:
             raise ValueError("DeepResolve explains the network, not instances: call explain().")
-        targets = self._targets(target)
+        targets = target_indices(target, self.output_names_)
         root = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         seeds = [np.random.SeedSequence(root, spawn_key=(int(k),)).generate_state(2)
                  for k in targets]
@@ -305,25 +306,6 @@ class DeepResolve(BaseExplainer):
         raise NotImplementedError(
             "DeepResolve has no faithfulness score: it explains the network, not instances."
         )
-
-    def _targets(self, target):
-        if target is None:
-            return np.arange(self.n_outputs_)
-        names = list(self.output_names_)
-        indices = []
-        for t in np.atleast_1d(np.asarray(target, dtype=object)):
-            if isinstance(t, Integral) and not isinstance(t, bool):
-                if not 0 <= t < self.n_outputs_:
-                    raise ValueError(
-                        f"target index {t} is out of range: the network has {self.n_outputs_} "
-                        f"outputs, valid indices are 0..{self.n_outputs_ - 1}."
-                    )
-                indices.append(int(t))
-            elif t in names:
-                indices.append(names.index(t))
-            else:
-                raise ValueError(f"Unknown target {t!r}; the network's outputs are {names}.")
-        return np.asarray(indices)
 
     def _ascent_params(self):
         return {

@@ -10,6 +10,7 @@ ascent that both explainers share.
 import copy
 import sys
 from contextlib import contextmanager
+from numbers import Integral
 
 import numpy as np
 
@@ -112,6 +113,32 @@ def output_names(model, n_outputs):
         if n_outputs == 1 and len(classes) == 2:
             return classes[1:]  # one logit scores the positive class
     return np.arange(n_outputs)
+
+
+def target_indices(target, names):
+    """Indices of the targets among ``names``: None for all, ints as indices, else labels.
+
+    Raises
+    ------
+    ValueError
+        If an index is out of range or a label is not among ``names``.
+    """
+    names = list(names)
+    if target is None:
+        return np.arange(len(names))
+    indices = []
+    for t in np.atleast_1d(np.asarray(target, dtype=object)):
+        if isinstance(t, Integral) and not isinstance(t, bool):
+            if not 0 <= t < len(names):
+                raise ValueError(
+                    f"target index {t} is out of range: valid indices are 0..{len(names) - 1}."
+                )
+            indices.append(int(t))
+        elif t in names:
+            indices.append(names.index(t))
+        else:
+            raise ValueError(f"Unknown target {t!r}; the targets are {names}.")
+    return np.asarray(indices)
 
 
 @contextmanager
