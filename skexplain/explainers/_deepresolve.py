@@ -576,18 +576,19 @@ class DeepResolveExplanation(Explanation):
         linkage = self.info["class_linkage"]
         if linkage is None:
             raise ValueError("A class similarity clustering needs at least two classes.")
-        fig = plt.figure(figsize=(6, 6.5)) if fig is None else fig
-        tree_ax = fig.add_axes((0.2, 0.78, 0.6, 0.17))
-        ax = fig.add_axes((0.2, 0.08, 0.6, 0.68))
+        fig = plt.figure(figsize=(6.5, 6.5)) if fig is None else fig
+        tree_ax = fig.add_axes((0.2, 0.8, 0.6, 0.15))
+        ax = fig.add_axes((0.2, 0.15, 0.6, 0.64))
+        color_ax = fig.add_axes((0.83, 0.15, 0.03, 0.64))
         order = dendrogram(linkage, ax=tree_ax, no_labels=True, color_threshold=0,
                            above_threshold_color="k")["leaves"]
         tree_ax.set_axis_off()
         names = self._class_names()[order]
         image = ax.imshow(self.info["class_similarity"][np.ix_(order, order)], cmap=cmap,
-                          vmin=-1, vmax=1)
+                          vmin=-1, vmax=1, aspect="auto")
         ax.set_xticks(range(len(order)), names, rotation=90)
         ax.set_yticks(range(len(order)), names)
-        fig.colorbar(image, ax=ax, fraction=0.046, label="OFIV correlation")
+        fig.colorbar(image, cax=color_ax, label="OFIV correlation")
         return ax
 
     def _class_names(self):
