@@ -1,0 +1,254 @@
+"""The inside of a torch network: its module, a named layer, and that layer's activation.
+
+Model-level explainers (DeepResolve, activation maximization) optimise an intermediate
+activation or the input of a network rather than explain instances. This module resolves a
+skorch net or a torch module into a private float64 copy in eval mode, finds a layer by name,
+runs the network with that layer's output replaced (or read), and runs the batched gradient
+ascent that both explainers share.
+"""
+
+import copy
+import sys
+from contextlib import contextmanager
+from numbers import Integral
+
+import numpy as np
+
+
+def torch_network(model):
+    """A float64 copy of the model's torch module in eval mode, with frozen parameters.
+
+    Parameters
+    ----------
+    model : skorch net or torch.nn.Module
+        A fitted network.
+
+    Returns
+    -------
+    module : torch.nn.Module
+        The copy (the user's network is left as it is).
+
+    Raises
+    ------
+    TypeError
+        If the model is neither a torch module nor a skorch net.
+    ValueError
+        If a skorch net is not initialised (not fitted).
+    """
+    torch = sys.modules.get("torch")
+    skorch = sys.modules.get("skorch")
+    if skorch is not None and isinstance(model, skorch.NeuralNet):
+        module = getattr(model, "module_", None)
+        if module is None:
+            raise ValueError(f"The {type(model).__name__} is not fitted: it has no module_.")
+    elif torch is not None and isinstance(model, torch.nn.Module):
+        module = model
+    else:
+        raise TypeError(
+            f"Cannot optimise inside a {type(model).__name__}: expected a torch.nn.Module or "
+            "a fitted skorch net."
+        )
+    network = copy.deepcopy(module).to(dtype=torch.float64).eval()
+    for parameter in network.parameters():
+        parameter.requires_grad_(False)
+    return network
+
+
+def network_input_shape(model, X=None, shape=None):
+    """Shape of one input: from X, from ``shape``, or from a fitted skexplain CNN classifier."""
+    if X is not None:
+        X = np.asarray(X)
+        if X.ndim < 2 or len(X) == 0:
+            raise ValueError(
+                f"X must hold at least one instance, shape (n_samples, *input_shape); got "
+                f"shape {X.shape}."
+            )
+        return tuple(X.shape[1:])
+    if shape is not None:
+        shape = tuple(int(s) for s in np.atleast_1d(shape))
+        if not shape or min(shape) < 1:
+            raise ValueError(f"input_shape must be positive integers, got {shape}.")
+        return shape
+    if hasattr(model, "n_channels_") and hasattr(model, "input_length_"):
+        return (int(model.n_channels_), int(model.input_length_))
+    raise ValueError(
+        "The network's input shape is unknown: pass input_shape (e.g. (4, 200)) or fit on "
+        "a few instances X."
+    )
+
+
+def layer_name(model, layer):
+    """Name (as in ``named_modules``) of the layer to optimise, checked against the network.
+
+    ``None`` picks the last conv block of an :class:`~skexplain.models.ExpActivationCNN`
+    (any module with a ``blocks`` list); a module object is looked up by identity.
+    """
+    module = model.module_ if hasattr(model, "module_") else model
+    names = {name: sub for name, sub in module.named_modules() if name}
+    if layer is None:
+        blocks = getattr(module, "blocks", None)
+        if blocks is not None and len(blocks):
+            return f"blocks.{len(blocks) - 1}"
+        raise ValueError(
+            "layer=None picks the last conv block of a network with a 'blocks' list; name "
+            f"the layer of this {type(module).__name__}, one of {list(names)[:20]}."
+        )
+    if isinstance(layer, str):
+        if layer not in names:
+            raise ValueError(f"No layer named {layer!r}; the network has {list(names)[:20]}.")
+        return layer
+    for name, sub in names.items():
+        if sub is layer:
+            return name
+    raise ValueError(f"The layer {type(layer).__name__} is not a submodule of the network.")
+
+
+def output_names(model, n_outputs):
+    """Names of the network's output logits: class labels where they match, else indices."""
+    classes = getattr(model, "classes_", None) if hasattr(model, "module_") else None
+    if classes is not None:
+        classes = np.asarray(classes)
+        if len(classes) == n_outputs:
+            return classes
+        if n_outputs == 1 and len(classes) == 2:
+            return classes[1:]  # one logit scores the positive class
+    return np.arange(n_outputs)
+
+
+def target_indices(target, names):
+    """Indices of the targets among ``names``: None for all, ints as indices, else labels.
+
+    Raises
+    ------
+    ValueError
+        If an index is out of range or a label is not among ``names``.
+    """
+    names = list(names)
+    if target is None:
+        return np.arange(len(names))
+    indices = []
+    for t in np.atleast_1d(np.asarray(target, dtype=object)):
+        if isinstance(t, Integral) and not isinstance(t, bool):
+            if not 0 <= t < len(names):
+                raise ValueError(
+                    f"target index {t} is out of range: valid indices are 0..{len(names) - 1}."
+                )
+            indices.append(int(t))
+        elif t in names:
+            indices.append(names.index(t))
+        else:
+            raise ValueError(f"Unknown target {t!r}; the targets are {names}.")
+    return np.asarray(indices)
+
+
+@contextmanager
+def replaced_output(network, name, value):
+    """Within the context, the layer ``name`` outputs ``value`` whatever its input."""
+    handle = network.get_submodule(name).register_forward_hook(lambda *_: value)
+    try:
+        yield
+    finally:
+        handle.remove()
+
+
+class _Stop(Exception):
+    """Raised by a hook to end a forward pass once the layer of interest has run."""
+
+
+def layer_output(network, name, x):
+    """Output of the layer ``name`` for input x; the layers after it are not run.
+
+    The input may be shorter than the network's own (a filter's receptive field): only the
+    layers up to ``name`` must accept it.
+    """
+    store = []
+
+    def hook(_module, _inputs, output):
+        store.append(output)
+        raise _Stop
+
+    handle = network.get_submodule(name).register_forward_hook(hook)
+    try:
+        network(x)
+    except _Stop:
+        pass
+    finally:
+        handle.remove()
+    if not store:
+        raise ValueError(f"The layer {name!r} did not run in the network's forward pass.")
+    return store[0]
+
+
+@contextmanager
+def single_thread():
+    """Run torch on one thread within the context, so results never depend on thread count."""
+    import torch
+
+    n_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n_threads)
+
+
+def gradient_ascent(objective, start, *, learning_rate, warmup, decay, patience, tol, max_iter,
+                    project=None):
+    """Plain gradient ascent of independent rows, keeping each row's best iterate.
+
+    The schedule and stopping rule of DeepResolve (Liu, Barr & Gifford 2019): the learning
+    rate is ``learning_rate`` up to step ``warmup`` and ``learning_rate * (i - warmup) **
+    -decay`` at each later step i; a row stops when its objective has not improved
+    by more than ``tol`` for ``patience`` steps, or after ``max_iter`` steps. Stopped rows are
+    frozen but stay in the batch, so a row's path never depends on the others.
+
+    Parameters
+    ----------
+    objective : callable
+        ``objective(H) -> (score, value)``, two tensors of shape (n_rows,): the quantity
+        reported (a class logit) and the objective maximised (the logit minus penalties).
+    start : torch.Tensor of shape (n_rows, ...)
+        Starting points (float64).
+    project : callable, optional
+        Maps each iterate back to the feasible set after every step.
+
+    Returns
+    -------
+    best : torch.Tensor of shape start.shape
+        Each row's iterate with the highest objective.
+    score, value : ndarray of shape (n_rows,)
+        Score and objective at ``best``.
+    n_iter : ndarray of shape (n_rows,)
+        Steps taken by each row.
+    """
+    import torch
+
+    n_rows = len(start)
+    current = start.clone()
+    best = current.clone()
+    best_value = torch.full((n_rows,), -torch.inf, dtype=torch.float64)
+    best_score = torch.zeros(n_rows, dtype=torch.float64)
+    stalled = torch.zeros(n_rows, dtype=torch.int64)
+    active = torch.ones(n_rows, dtype=torch.bool)
+    n_iter = torch.zeros(n_rows, dtype=torch.int64)
+    for step in range(max_iter + 1):
+        current.requires_grad_(True)
+        score, value = objective(current)
+        (gradient,) = torch.autograd.grad(value.sum(), current)
+        with torch.no_grad():
+            score, value = score.detach(), value.detach()
+            improved = active & (value > best_value + tol)
+            best[improved] = current[improved]
+            best_value[improved] = value[improved]
+            best_score[improved] = score[improved]
+            stalled = torch.where(improved, 0, stalled + 1)
+            active &= stalled < patience
+            if not active.any() or step == max_iter:
+                break
+            n_iter += active
+            rate = learning_rate if step <= warmup else learning_rate * (step - warmup) ** -decay
+            mask = active.reshape((n_rows,) + (1,) * (current.ndim - 1))
+            current = current.detach() + rate * gradient * mask
+            if project is not None:
+                current = torch.where(mask, project(current), current)
+    return best.detach(), best_score.numpy(), best_value.numpy(), n_iter.numpy()
