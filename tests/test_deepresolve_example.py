@@ -10,7 +10,7 @@ import pytest
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "plot_deepresolve.py"
 
 
-@pytest.mark.slow
+@pytest.mark.example
 def test_deepresolve_example_recovers_channels_and_spacing():
     pytest.importorskip("logomaker")
     result = subprocess.run(

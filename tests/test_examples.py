@@ -28,7 +28,7 @@ def test_single_cell_example_ranks_known_markers_high():
 ATTRIBUTION_EXAMPLE = EXAMPLE.parent / "plot_attribution_comparison.py"
 
 
-@pytest.mark.slow
+@pytest.mark.example
 def test_attribution_example_exponential_beats_relu_for_every_method():
     pytest.importorskip("logomaker")
     result = subprocess.run(
@@ -38,3 +38,25 @@ def test_attribution_example_exponential_beats_relu_for_every_method():
     for model in ("cnn_local", "cnn_dist"):
         assert f"{model}: exponential >= ReLU for saliency, ISM, IG, DeepSHAP" in result.stdout
     assert "saved" in result.stdout
+
+
+MOTIF_EXAMPLE = EXAMPLE.parent / "plot_exponential_activation_motifs.py"
+
+
+@pytest.mark.example
+def test_exponential_activation_example_beats_relu_on_filters_and_localization():
+    pytest.importorskip("memelite")
+    result = subprocess.run(
+        [sys.executable, str(MOTIF_EXAMPLE)], capture_output=True, text=True, timeout=1800,
+        check=True,
+    )
+    rows = {
+        cells[1].strip(): [cell.strip() for cell in cells[2:]]
+        for cells in (line.split("|") for line in result.stdout.splitlines())
+        if len(cells) > 8 and cells[1].strip() in ("exponential", "relu")
+    }
+    match = {name: float(row[5]) for name, row in rows.items()}
+    localization = {name: float(row[6].split()[0]) for name, row in rows.items()}
+    assert match["exponential"] >= 0.5 and match["relu"] <= 0.2
+    assert localization["exponential"] >= localization["relu"] + 0.2
+    assert re.search(r"IRF1: test AUROC 0\.9\d+; [1-9]\d* of 32", result.stdout)
