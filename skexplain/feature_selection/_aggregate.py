@@ -3,9 +3,11 @@
 import numbers
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import clone
 from sklearn.utils import Bunch, _safe_indexing, check_random_state, resample
 from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.sparsefuncs import mean_variance_axis, min_max_axis
 
 AGGREGATES = {
     "mean_abs": lambda values: np.abs(values).mean(axis=0),
@@ -16,8 +18,8 @@ AGGREGATES = {
 
 
 def explanation_importances(
-    explainer, X, y=None, *, aggregate="mean_abs", per_class=False, max_samples=None,
-    random_state=None,
+    explainer, X, y=None, *, aggregate="mean_abs", per_class=False, feature_scale=None,
+    max_samples=None, random_state=None,
 ):
     """Explain (a subsample of) X and aggregate the explanations into feature importances.
 
@@ -40,6 +42,13 @@ def explanation_importances(
         class, scale each class's importances to unit sum (so that every class has an equal
         say, however many instances or however large its scores) and take each feature's
         maximum over classes: a feature that matters for any one class ranks high.
+    feature_scale : {"std", "range"} or None, default=None
+        Multiply each feature's values by its standard deviation or range in X before
+        aggregating. This turns sensitivities (score change per unit of the feature, as
+        SensX's elementary effects or gradients) into the score change over a typical
+        change of the feature, the scaled Morris measure of Sin & Gernaey (2009), so that a
+        feature with a small spread does not rank high merely for being steep. Leave None
+        for attributions already in score units (SHAP values, integrated gradients).
     max_samples : int, float in (0, 1] or None, default=None
         Number (int) or fraction (float) of the instances to explain, drawn without
         replacement and stratified by y for classification targets; None explains all. An
@@ -74,6 +83,8 @@ def explanation_importances(
             f"The explanations have {values.shape[1]} values per instance for {n_features} "
             "features; selecting features needs one value per feature (not per group)."
         )
+    if feature_scale is not None:
+        values = values * feature_spread(X, feature_scale)
     result = Bunch(rows=rows, explanation=explanation, class_importances=None, classes=None)
     if not per_class:
         result.importances = _aggregate(values, aggregate, n_features)
@@ -88,6 +99,22 @@ def explanation_importances(
     result.update(importances=scaled.max(axis=0), class_importances=per_class_values,
                   classes=classes)
     return result
+
+
+def feature_spread(X, how):
+    """Per-feature standard deviation ("std") or range ("range") of X, dense or sparse."""
+    if sp.issparse(X):
+        X = sp.csr_matrix(X)
+        if how == "std":
+            return np.sqrt(mean_variance_axis(X, axis=0)[1])
+        low, high = min_max_axis(X, axis=0)
+        return np.asarray(high - low, dtype=np.float64)
+    values = np.asarray(X, dtype=np.float64)
+    if how == "std":
+        return values.std(axis=0)
+    if how == "range":
+        return values.max(axis=0) - values.min(axis=0)
+    raise ValueError(f"Unknown feature_scale {how!r}; choose 'std', 'range' or None.")
 
 
 def seeded_explainer(explainer, random_state):

@@ -45,6 +45,10 @@ class ExplainedEstimator(MetaEstimatorMixin, BaseEstimator):
     per_class : bool, default=False
         Explain each instance for its own label and keep the maximum over classes of the
         class-wise importances scaled to unit sum (see :func:`explanation_importances`).
+    feature_scale : {"std", "range"} or None, default=None
+        Multiply each feature's explanation by its standard deviation or range in X before
+        aggregating ("std" suits sensitivities such as SensX's; see
+        :func:`explanation_importances`).
     max_samples : int, float in (0, 1] or None, default=None
         Number or fraction of training instances to explain; None explains all.
     random_state : int, RandomState instance or None, default=None
@@ -86,6 +90,7 @@ class ExplainedEstimator(MetaEstimatorMixin, BaseEstimator):
         "explainer": [HasMethods(["fit", "explain"])],
         "aggregate": [StrOptions(set(AGGREGATES)), callable],
         "per_class": ["boolean"],
+        "feature_scale": [StrOptions({"std", "range"}), None],
         "max_samples": [
             None, Interval(RealNotInt, 0, 1, closed="right"),
             Interval(numbers.Integral, 1, None, closed="left"),
@@ -94,11 +99,12 @@ class ExplainedEstimator(MetaEstimatorMixin, BaseEstimator):
     }
 
     def __init__(self, estimator, explainer, *, aggregate="mean_abs", per_class=False,
-                 max_samples=None, random_state=None):
+                 feature_scale=None, max_samples=None, random_state=None):
         self.estimator = estimator
         self.explainer = explainer
         self.aggregate = aggregate
         self.per_class = per_class
+        self.feature_scale = feature_scale
         self.max_samples = max_samples
         self.random_state = random_state
 
@@ -127,7 +133,8 @@ class ExplainedEstimator(MetaEstimatorMixin, BaseEstimator):
         self.explainer_ = explainer.set_params(model=self.estimator_).fit(X)
         result = explanation_importances(
             self.explainer_, X, y, aggregate=self.aggregate, per_class=self.per_class,
-            max_samples=self.max_samples, random_state=rng,
+            feature_scale=self.feature_scale, max_samples=self.max_samples,
+            random_state=rng,
         )
         self.feature_importances_ = result.importances
         return self

@@ -64,6 +64,11 @@ class ExplanationSelector(SelectorMixin, MetaEstimatorMixin, BaseEstimator):
         Explain each instance for its own label and keep features that matter for any class
         (see :func:`explanation_importances`); False explains each instance's
         highest-scoring output and aggregates over all instances.
+    feature_scale : {"std", "range"} or None, default=None
+        Multiply each feature's explanation by its standard deviation or range in the
+        training data before aggregating (see :func:`explanation_importances`): use "std"
+        for sensitivities such as SensX's, which are per unit of the feature; None for
+        attributions in score units.
     max_samples : int, float in (0, 1] or None, default=None
         Number or fraction of training instances to explain (stratified by y for
         classification); None explains all. Explanations cost far more than fits, so this is
@@ -139,6 +144,7 @@ class ExplanationSelector(SelectorMixin, MetaEstimatorMixin, BaseEstimator):
         "threshold": [None, str, Real],
         "aggregate": [StrOptions(set(AGGREGATES)), callable],
         "per_class": ["boolean"],
+        "feature_scale": [StrOptions({"std", "range"}), None],
         "max_samples": [
             None, Interval(RealNotInt, 0, 1, closed="right"),
             Interval(Integral, 1, None, closed="left"),
@@ -149,8 +155,8 @@ class ExplanationSelector(SelectorMixin, MetaEstimatorMixin, BaseEstimator):
 
     def __init__(
         self, explainer, *, estimator=None, n_features_to_select=None, threshold=None,
-        aggregate="mean_abs", per_class=False, max_samples=None, memory=None,
-        random_state=None,
+        aggregate="mean_abs", per_class=False, feature_scale=None, max_samples=None,
+        memory=None, random_state=None,
     ):
         self.explainer = explainer
         self.estimator = estimator
@@ -158,6 +164,7 @@ class ExplanationSelector(SelectorMixin, MetaEstimatorMixin, BaseEstimator):
         self.threshold = threshold
         self.aggregate = aggregate
         self.per_class = per_class
+        self.feature_scale = feature_scale
         self.max_samples = max_samples
         self.memory = memory
         self.random_state = random_state
@@ -193,7 +200,8 @@ class ExplanationSelector(SelectorMixin, MetaEstimatorMixin, BaseEstimator):
         _check_model_width(self.explainer.model, self.n_features_in_)
         fitted = check_memory(self.memory).cache(_fit_and_explain)(
             self.explainer, self.estimator, X_fit, y, self.aggregate, self.per_class,
-            self.max_samples, self.random_state, self.n_features_to_select == "auto",
+            self.feature_scale, self.max_samples, self.random_state,
+            self.n_features_to_select == "auto",
         )
         if fitted.estimator is not None:
             self.estimator_ = fitted.estimator
@@ -252,8 +260,8 @@ class ExplanationSelector(SelectorMixin, MetaEstimatorMixin, BaseEstimator):
         return tags
 
 
-def _fit_and_explain(explainer, estimator, X, y, aggregate, per_class, max_samples,
-                     random_state, find_subsets):
+def _fit_and_explain(explainer, estimator, X, y, aggregate, per_class, feature_scale,
+                     max_samples, random_state, find_subsets):
     """Fit the model (if any) and the explainer, explain, aggregate; cached by ``memory``."""
     explainer, rng = seeded_explainer(explainer, random_state)
     fitted_estimator = None
@@ -262,8 +270,8 @@ def _fit_and_explain(explainer, estimator, X, y, aggregate, per_class, max_sampl
         explainer.set_params(model=fitted_estimator)
     explainer.fit(X)
     result = explanation_importances(
-        explainer, X, y, aggregate=aggregate, per_class=per_class, max_samples=max_samples,
-        random_state=rng,
+        explainer, X, y, aggregate=aggregate, per_class=per_class,
+        feature_scale=feature_scale, max_samples=max_samples, random_state=rng,
     )
     subset_sizes = None
     if find_subsets:

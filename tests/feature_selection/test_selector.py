@@ -66,6 +66,22 @@ def test_threshold_fraction_and_default(linear_data):
     assert ExplanationSelector(sensx(model)).fit(X).n_features_ == 3  # half by default
 
 
+def test_feature_scale_turns_sensitivities_into_effects_over_the_spread():
+    # x1 is steep but barely varies; x0 is flat but spread widely: |w| * std ranks x0 first.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 3)) * np.array([10.0, 0.01, 1.0])
+    w = np.array([0.5, 20.0, 1.0])
+    model = LinearRegression().fit(X, X @ w)
+    selector = ExplanationSelector(sensx(model), feature_scale="std", n_features_to_select=1)
+    selector.fit(X)
+    np.testing.assert_allclose(selector.feature_importances_, w * X.std(axis=0), rtol=1e-9)
+    assert selector.get_support(indices=True).tolist() == [0]
+    ranged = clone(selector).set_params(feature_scale="range").fit(sp.csr_matrix(X))
+    np.testing.assert_allclose(ranged.feature_importances_, w * np.ptp(X, axis=0), rtol=1e-9)
+    unscaled = clone(selector).set_params(feature_scale=None).fit(X)
+    assert unscaled.get_support(indices=True).tolist() == [1]
+
+
 def test_planted_features_of_a_nonlinear_task_are_selected():
     X, y, _ = make_l2x_synthetic("orange_skin", n_samples=2000, random_state=0)
     selector = ExplanationSelector(
