@@ -61,7 +61,9 @@ def explanation_importances(
     result : Bunch
         ``importances`` (n_features,); ``class_importances`` (n_classes, n_features) and
         ``classes`` (n_classes,) with ``per_class``, else None; ``rows``, the indices of the
-        explained instances; ``explanation``, their :class:`skexplain.Explanation`.
+        explained instances; ``explanation``, their :class:`skexplain.Explanation`;
+        ``attributions`` (n_explained, n_features), its values as aggregated (scaled by
+        ``feature_scale``).
 
     Raises
     ------
@@ -85,7 +87,8 @@ def explanation_importances(
         )
     if feature_scale is not None:
         values = values * feature_spread(X, feature_scale)
-    result = Bunch(rows=rows, explanation=explanation, class_importances=None, classes=None)
+    result = Bunch(rows=rows, explanation=explanation, attributions=values,
+                   class_importances=None, classes=None)
     if not per_class:
         result.importances = _aggregate(values, aggregate, n_features)
         return result

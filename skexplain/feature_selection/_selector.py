@@ -275,21 +275,23 @@ def _fit_and_explain(explainer, estimator, X, y, aggregate, per_class, feature_s
     )
     subset_sizes = None
     if find_subsets:
-        subset_sizes = _subset_sizes(explainer, result.explanation, X, rng)
+        subset_sizes = _subset_sizes(explainer, result, X, rng)
     return Bunch(estimator=fitted_estimator, explainer=explainer,
                  importances=result.importances, class_importances=result.class_importances,
                  classes=result.classes, rows=result.rows, subset_sizes=subset_sizes)
 
 
-def _subset_sizes(explainer, explanation, X, random_state):
+def _subset_sizes(explainer, result, X, random_state):
+    """Optimal subset size of each explained instance, ranked by the aggregated values."""
+    explanation = result.explanation
     data = explanation.data.reshape(len(explanation), -1)
     lower = getattr(explainer, "lower_", None)
     upper = getattr(explainer, "upper_", None)
     if lower is None or upper is None:
         lower, upper = _column_range(X)
     return optimal_subset(
-        explainer.score_function_, data, explanation.values.reshape(len(explanation), -1),
-        explanation.info["target"], lower, upper, random_state=random_state,
+        explainer.score_function_, data, result.attributions, explanation.info["target"], lower,
+        upper, random_state=random_state,
     ).size
 
 
