@@ -71,6 +71,8 @@ def explanation_importances(
         If ``per_class`` has no y, the explanations are not one value per feature, or the
         aggregate is unknown or returns the wrong shape.
     """
+    if not hasattr(X, "shape"):
+        X = np.asarray(X, dtype=np.float64)
     n_samples, n_features = X.shape
     if per_class and y is None:
         raise ValueError("per_class=True explains each instance for its label: y is required.")

@@ -77,7 +77,7 @@ class ExplainedEstimator(MetaEstimatorMixin, BaseEstimator):
     >>> from skexplain.feature_selection import ExplainedEstimator
     >>> X, y, _ = make_l2x_synthetic("orange_skin", n_samples=600, random_state=0)
     >>> model = ExplainedEstimator(
-    ...     MLPClassifier((16,), max_iter=600, random_state=0),
+    ...     MLPClassifier((16,), max_iter=2000, random_state=0),
     ...     SensXExplainer(None, n_walks=5, delta=0.5, random_state=0),
     ...     max_samples=40, random_state=0,
     ... )

@@ -192,8 +192,8 @@ class ExplanationSelector(SelectorMixin, MetaEstimatorMixin, BaseEstimator):
             ``n_features_to_select`` exceeds the number of features.
         """
         _check_model_source(self.explainer, self.estimator)
-        if self.estimator is not None or self.per_class:
-            X_checked, y = validate_data(self, X, y, accept_sparse="csr")
+        if y is not None or self.estimator is not None or self.per_class:
+            X_checked, y = validate_data(self, X, y, accept_sparse="csr", multi_output=True)
         else:
             X_checked = validate_data(self, X, accept_sparse="csr")
         X_fit = X if hasattr(X, "columns") else X_checked  # the model keeps column names

@@ -31,7 +31,13 @@ def check_attributions(X, attributions, target, groups=None):
         )
     if not np.all(np.isfinite(attributions)):
         raise ValueError("attributions contain NaN or infinity.")
-    target = np.broadcast_to(np.asarray(target), (n_samples,)).astype(int)
+    try:
+        target = np.broadcast_to(np.asarray(target), (n_samples,)).astype(int)
+    except ValueError:
+        raise ValueError(
+            f"target has shape {np.shape(target)}; expected an output index or one per "
+            f"instance, shape ({n_samples},)."
+        ) from None
     return X, attributions, target
 
 

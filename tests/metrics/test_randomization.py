@@ -71,3 +71,21 @@ def test_callables_cannot_be_randomized():
         model_randomization_test(explainer, X, X_train=X, y_train=np.arange(4))
     with pytest.raises(ValueError, match="Unknown method"):
         model_randomization_test(explainer, X, method="weights")
+
+
+def test_skorch_nets_are_randomized_through_their_module():
+    from skorch import NeuralNetClassifier
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 6)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.int64)
+    module = torch.nn.Sequential(torch.nn.Linear(6, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2),
+                                 torch.nn.Softmax(dim=-1))
+    net = NeuralNetClassifier(module, max_epochs=20, lr=0.5, train_split=None,
+                              verbose=0).fit(X, y)
+    before = [p.detach().clone() for p in net.module_.parameters()]
+    explainer = SensXExplainer(net, n_walks=3, delta=0.5, random_state=0)
+    result = model_randomization_test(explainer, X[:4], X_reference=X, random_state=0)
+    assert result["randomized"].tolist() == ["2", "2, 0"]
+    assert all(torch.equal(a, b) for a, b in zip(before, net.module_.parameters(),
+                                                  strict=True))
