@@ -3,8 +3,7 @@
 import numbers
 
 import numpy as np
-
-from ..explainers._sensx import _instance_seeds
+from sklearn.utils import check_random_state
 
 DEFAULT_BATCH_SIZE = 4096
 
@@ -98,7 +97,9 @@ def score_rows(score_function, rows, target, batch_size=DEFAULT_BATCH_SIZE):
 
 def instance_rngs(random_state, n_samples):
     """One generator per instance; instance i's stream depends only on random_state and i."""
-    return [np.random.default_rng(seed) for seed in _instance_seeds(random_state, n_samples, 1)]
+    root = check_random_state(random_state).randint(np.iinfo(np.int32).max)
+    return [np.random.default_rng(np.random.SeedSequence(root, spawn_key=(i,)))
+            for i in range(n_samples)]
 
 
 def explain_flat(explainer, X, target=None):

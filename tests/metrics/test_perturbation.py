@@ -15,12 +15,13 @@ def test_curve_at_the_upper_corner_matches_closed_form():
     f = linear(w)
     exact = np.tile(w, (2, 1))
     fractions, scores = topk_perturbation_curve(
-        f, X, exact, 0, lower=-1.0, upper=1.0, delta=0.25, n_perturbations=4000,
+        f, X, exact, 0, lower=-1.0, upper=1.0, delta=0.1, n_perturbations=4000,
         random_state=0,
     )
     ordered = -np.sort(-w)
-    expected = w.sum() - 0.25 * 2 / 2 * np.concatenate([[0.0], np.cumsum(ordered)])
+    expected = w.sum() - 0.1 * 2 / 2 * np.concatenate([[0.0], np.cumsum(ordered)])
     np.testing.assert_allclose(fractions, np.arange(7) / 6)
+    # The median of 4000 draws has a standard error below 0.007 here.
     np.testing.assert_allclose(scores, np.tile(expected, (2, 1)), atol=0.03)
 
 
