@@ -224,25 +224,30 @@ class BaseExplainer(BaseEstimator):
         """Member indices of each explained unit; None when every feature stands alone."""
         return None
 
-    def score(self, X, y=None):
+    def score(self, X, y=None, scoring=None):
         """Faithfulness of the explanations of X (higher is better).
 
-        The deletion score of :func:`skexplain.metrics.deletion_score`: how much more the
-        model's score moves when the top-ranked features are set to their reference mean than
-        when random features are.
+        By default the deletion score of :func:`skexplain.metrics.deletion_score`: how much
+        more the model's score moves when the top-ranked features are set to their reference
+        mean than when random features are.
 
         Parameters
         ----------
         X : array-like, sparse matrix or DataFrame of shape (n_samples, *feature_shape)
         y : None
-            Ignored.
+            Ignored by the default; passed on to ``scoring``.
+        scoring : str or callable, default=None
+            Another metric: a name of :func:`skexplain.metrics.get_explanation_scorer_names`
+            (e.g. "insertion_auc", "neg_infidelity") or a scorer ``scorer(explainer, X, y)``.
 
         Returns
         -------
         score : float
         """
-        from .metrics import deletion_score
+        from .metrics import deletion_score, get_explanation_scorer
 
+        if scoring is not None:
+            return get_explanation_scorer(scoring)(self, X, y)
         explanation = self.explain(X)
         return deletion_score(
             self.score_function_,
