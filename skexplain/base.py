@@ -258,6 +258,19 @@ class BaseExplainer(BaseEstimator):
             groups=self._feature_groups(),
         )
 
+    def _per_feature(self, value, name):
+        """A finite scalar or array broadcast to one float per flattened feature (a copy)."""
+        value = np.asarray(value, dtype=np.float64)
+        if not np.all(np.isfinite(value)):
+            raise ValueError(f"{name} must be finite.")
+        try:
+            return np.broadcast_to(value, self.feature_shape_).ravel().copy()
+        except ValueError:
+            raise ValueError(
+                f"{name} has shape {value.shape}; expected a scalar or an array "
+                f"broadcastable to the feature shape {self.feature_shape_}."
+            ) from None
+
     def _check_explain_input(self, X):
         check_is_fitted(self)
         X, feature_shape, names = _check_input(X)

@@ -146,16 +146,7 @@ class _PerturbationExplainer(BaseExplainer):
             if baseline == "mean":
                 return self.baseline_.copy()
             return np.zeros(self.n_features_in_)
-        value = np.asarray(baseline, dtype=np.float64)
-        if not np.all(np.isfinite(value)):
-            raise ValueError("baseline must be finite.")
-        try:
-            return np.broadcast_to(value, self.feature_shape_).ravel().copy()
-        except ValueError:
-            raise ValueError(
-                f"baseline has shape {value.shape}; expected a scalar or an array "
-                f"broadcastable to the feature shape {self.feature_shape_}."
-            ) from None
+        return self._per_feature(baseline, "baseline")
 
 
 class Occlusion(_PerturbationExplainer):

@@ -170,16 +170,7 @@ class SensXExplainer(BaseExplainer):
         if bound is None:
             value = getattr(X, reduce)(axis=0)
             return np.asarray(value.toarray() if sp.issparse(value) else value).ravel()
-        value = np.asarray(bound, dtype=np.float64)
-        if not np.all(np.isfinite(value)):
-            raise ValueError("The domain bounds lower and upper must be finite.")
-        try:
-            return np.broadcast_to(value, self.feature_shape_).ravel().copy()
-        except ValueError:
-            raise ValueError(
-                f"A domain bound has shape {value.shape}; expected a scalar or an array "
-                f"broadcastable to the feature shape {self.feature_shape_}."
-            ) from None
+        return self._per_feature(bound, "The domain bound lower / upper")
 
     def _check_delta_grid(self):
         if self.delta_grid is None:
