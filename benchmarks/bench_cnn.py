@@ -28,7 +28,7 @@ def main():
     parser.add_argument("--n-train", type=int, default=21_000)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None,
-                        help="torch threads (default: torch's choice); 1 is steadier on a busy machine")
+                        help="torch threads; 1 is steadier on a busy machine")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
