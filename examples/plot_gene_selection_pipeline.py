@@ -158,7 +158,9 @@ stability = {name: [jaccard([set(r[:n]) for r in ranks]) for n in GENE_COUNTS]
              for name, ranks in rankings.items()}
 
 # %%
-# The table.
+# The table. "Within one fold-std" compares each method's mean accuracy with the
+# all-gene mean minus the all-gene standard deviation over the five folds: a gap that the
+# fold-to-fold spread cannot tell apart from none, not an equal accuracy.
 table = pd.DataFrame(
     {**{f"accuracy {name}": values for name, values in accuracy.items()},
      **{f"Jaccard {name}": values for name, values in stability.items()}},
