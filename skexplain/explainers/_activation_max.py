@@ -155,7 +155,7 @@ class ActivationMaximization(BaseExplainer):
             )
         if X is not None:
             self.n_features_in_ = int(np.prod(self.input_shape_))
-        network = torch_network(self.model)
+        network = torch_network(self.model, type(self).__name__)
         self.layer_name_ = None if self.layer is None else layer_name(self.model, self.layer)
         dummy = torch.full((1,) + self.input_shape_, 1 / self.input_shape_[0],
                            dtype=torch.float64)

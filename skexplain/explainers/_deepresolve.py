@@ -201,7 +201,7 @@ class DeepResolve(BaseExplainer):
         self.input_shape_ = network_input_shape(self.model, X, self.input_shape)
         if X is not None:
             self.n_features_in_ = int(np.prod(self.input_shape_))
-        network = torch_network(self.model)
+        network = torch_network(self.model, type(self).__name__)
         self.layer_name_ = layer_name(self.model, self.layer)
         dummy = torch.zeros((1,) + self.input_shape_, dtype=torch.float64)
         with torch.no_grad():

@@ -8,20 +8,24 @@ ascent that both explainers share.
 """
 
 import copy
-import sys
 from contextlib import contextmanager
 from numbers import Integral
 
 import numpy as np
+import torch
+
+from ._torch import resolve_torch_module
 
 
-def torch_network(model):
+def torch_network(model, explainer_name):
     """A float64 copy of the model's torch module in eval mode, with frozen parameters.
 
     Parameters
     ----------
     model : skorch net or torch.nn.Module
         A fitted network.
+    explainer_name : str
+        Named in the error messages.
 
     Returns
     -------
@@ -30,24 +34,10 @@ def torch_network(model):
 
     Raises
     ------
-    TypeError
-        If the model is neither a torch module nor a skorch net.
-    ValueError
-        If a skorch net is not initialised (not fitted).
+    TypeError, ValueError
+        As :func:`skexplain.explainers._torch.resolve_torch_module`.
     """
-    torch = sys.modules.get("torch")
-    skorch = sys.modules.get("skorch")
-    if skorch is not None and isinstance(model, skorch.NeuralNet):
-        module = getattr(model, "module_", None)
-        if module is None:
-            raise ValueError(f"The {type(model).__name__} is not fitted: it has no module_.")
-    elif torch is not None and isinstance(model, torch.nn.Module):
-        module = model
-    else:
-        raise TypeError(
-            f"Cannot optimise inside a {type(model).__name__}: expected a torch.nn.Module or "
-            "a fitted skorch net."
-        )
+    module = resolve_torch_module(model, explainer_name)
     network = copy.deepcopy(module).to(dtype=torch.float64).eval()
     for parameter in network.parameters():
         parameter.requires_grad_(False)
@@ -182,7 +172,6 @@ def layer_output(network, name, x):
 @contextmanager
 def single_thread():
     """Run torch on one thread within the context, so results never depend on thread count."""
-    import torch
 
     n_threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -221,7 +210,6 @@ def gradient_ascent(objective, start, *, learning_rate, warmup, decay, patience,
     n_iter : ndarray of shape (n_rows,)
         Steps taken by each row.
     """
-    import torch
 
     n_rows = len(start)
     current = start.clone()
