@@ -1,6 +1,6 @@
 """
 Which genes make a classifier call a cell a B cell, an NK cell or a monocyte?
-===========================================================================
+=============================================================================
 
 We train a cell-type classifier on scanpy's bundled ``pbmc68k_reduced`` data (700 PBMCs,
 765 genes, log-normalised ``.raw`` values, 10 annotated cell types), explain confident

@@ -92,9 +92,9 @@ class SquashedScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     scale_ : ndarray of shape (n_features_in_,)
         The scale factor of each feature, as float64.
     n_features_in_ : int
-        Number of features seen during :term:`fit`.
+        Number of features seen during ``fit``.
     feature_names_in_ : ndarray of shape (n_features_in_,)
-        Names of features seen during :term:`fit`. Defined only when `X`
+        Names of features seen during ``fit``. Defined only when `X`
         has feature names that are all strings.
 
     See Also
@@ -117,7 +117,7 @@ class SquashedScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     .. [1] J. Linder, D. Srivastava, H. Yuan, V. Agarwal and D. R. Kelley,
        "Predicting RNA-seq coverage from DNA sequence as a unifying model of gene
        regulation", Nature Genetics 57, 949-961 (2025).
-       :doi:`10.1038/s41588-024-02053-6`
+       https://doi.org/10.1038/s41588-024-02053-6
 
     Examples
     --------
