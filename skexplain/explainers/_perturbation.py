@@ -26,6 +26,7 @@ from ._groups import groups_from_labels, position_windows, span_names
 _COMMON_CONSTRAINTS = {
     "model": "no_validation",
     "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+    "device": "no_validation",
     "n_jobs": [Integral, None],
     "verbose": ["verbose"],
 }
@@ -46,6 +47,9 @@ class _PerturbationExplainer(BaseExplainer):
 
     def _batch_size(self):
         return resolve_batch_size(self.batch_size, self.n_features_in_)
+
+    def _model_device(self):
+        return self.device
 
     def _explain(self, X, target):
         batch_size = self._batch_size()
@@ -185,6 +189,9 @@ default="mean"
         shape (n_samples, n_groups), groups in sorted label order.
     batch_size : int or "auto", default="auto"
         Rows per model call; "auto" is ``min(4096, 2**23 // n_features)``.
+    device : str, torch.device or None, default=None
+        Where a torch module or skorch net is run, e.g. "cuda"; None runs it where it is.
+        A model elsewhere is deep-copied to ``device``.
     n_jobs : int, default=None
         Number of joblib workers over blocks of instances.
     random_state : int, RandomState instance or None, default=None
@@ -232,7 +239,8 @@ default="mean"
 
     def __init__(
         self, model, *, window=1, stride=None, baseline="mean", n_shuffles=10,
-        feature_groups=None, batch_size="auto", n_jobs=None, random_state=None, verbose=0,
+        feature_groups=None, batch_size="auto", device=None, n_jobs=None, random_state=None,
+        verbose=0,
     ):
         super().__init__(model)
         self.window = window
@@ -241,6 +249,7 @@ default="mean"
         self.n_shuffles = n_shuffles
         self.feature_groups = feature_groups
         self.batch_size = batch_size
+        self.device = device
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
@@ -341,6 +350,9 @@ class InSilicoMutagenesis(_PerturbationExplainer):
         count from the end, as in Python slices.
     batch_size : int or "auto", default="auto"
         Rows per model call; "auto" is ``min(4096, 2**23 // n_features)``.
+    device : str, torch.device or None, default=None
+        Where a torch module or skorch net is run, e.g. "cuda"; None runs it where it is.
+        A model elsewhere is deep-copied to ``device``.
     n_jobs : int, default=None
         Number of joblib workers over blocks of sequences.
     verbose : int, default=0
@@ -390,12 +402,13 @@ class InSilicoMutagenesis(_PerturbationExplainer):
     _method = "ism"
 
     def __init__(self, model, *, reduction="mean_centred", start=None, end=None,
-                 batch_size="auto", n_jobs=None, verbose=0):
+                 batch_size="auto", device=None, n_jobs=None, verbose=0):
         super().__init__(model)
         self.reduction = reduction
         self.start = start
         self.end = end
         self.batch_size = batch_size
+        self.device = device
         self.n_jobs = n_jobs
         self.verbose = verbose
 
@@ -518,6 +531,9 @@ class LimeExplainer(_PerturbationExplainer):
         A group label per feature; groups are then the units.
     batch_size : int or "auto", default="auto"
         Rows per model call; "auto" is ``min(4096, 2**23 // n_features)``.
+    device : str, torch.device or None, default=None
+        Where a torch module or skorch net is run, e.g. "cuda"; None runs it where it is.
+        A model elsewhere is deep-copied to ``device``.
     n_jobs : int, default=None
         Number of joblib workers over blocks of instances.
     random_state : int, RandomState instance or None, default=None
@@ -575,7 +591,7 @@ class LimeExplainer(_PerturbationExplainer):
     def __init__(
         self, model, *, n_samples=5000, kernel_width=None, feature_selection="auto",
         n_features_to_select=None, window=1, baseline="mean", feature_groups=None,
-        batch_size="auto", n_jobs=None, random_state=None, verbose=0,
+        batch_size="auto", device=None, n_jobs=None, random_state=None, verbose=0,
     ):
         super().__init__(model)
         self.n_samples = n_samples
@@ -586,6 +602,7 @@ class LimeExplainer(_PerturbationExplainer):
         self.baseline = baseline
         self.feature_groups = feature_groups
         self.batch_size = batch_size
+        self.device = device
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
@@ -737,6 +754,9 @@ class KernelShapExplainer(_PerturbationExplainer):
         A group label per feature; groups are then the players.
     batch_size : int or "auto", default="auto"
         Rows per model call; "auto" is ``min(4096, 2**23 // n_features)``.
+    device : str, torch.device or None, default=None
+        Where a torch module or skorch net is run, e.g. "cuda"; None runs it where it is.
+        A model elsewhere is deep-copied to ``device``.
     n_jobs : int, default=None
         Number of joblib workers over blocks of instances.
     random_state : int, RandomState instance or None, default=None
@@ -796,8 +816,8 @@ class KernelShapExplainer(_PerturbationExplainer):
 
     def __init__(
         self, model, *, background="kmeans", n_background=20, n_samples="auto", l1_reg=None,
-        window=1, feature_groups=None, batch_size="auto", n_jobs=None, random_state=None,
-        verbose=0,
+        window=1, feature_groups=None, batch_size="auto", device=None, n_jobs=None,
+        random_state=None, verbose=0,
     ):
         super().__init__(model)
         self.background = background
@@ -807,6 +827,7 @@ class KernelShapExplainer(_PerturbationExplainer):
         self.window = window
         self.feature_groups = feature_groups
         self.batch_size = batch_size
+        self.device = device
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
