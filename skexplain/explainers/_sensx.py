@@ -1,5 +1,6 @@
 """SensX: model-agnostic local attribution by calibrated global sensitivity analysis."""
 
+import itertools
 import warnings
 from numbers import Integral, Real
 
@@ -374,8 +375,9 @@ def walk_effects(score, x, target, low, high, groups, n_walks, batch_size, seed)
     rng = np.random.default_rng(seed)
     n_units = x.size if groups is None else len(groups)
     walks = [(rng.uniform(low, high), rng.permutation(n_units)) for _ in range(n_walks)]
-    states = (rows for z, order in walks for rows in _walk_states(x, z, order, groups,
-                                                                    batch_size))
+    states = itertools.chain.from_iterable(
+        _walk_states(x, z, order, groups, batch_size) for z, order in walks
+    )
     scores = score_in_batches(score, target, states, batch_size).reshape(n_walks, n_units + 1)
     effects = np.zeros(n_units)
     for (z, order), y in zip(walks, scores, strict=True):
