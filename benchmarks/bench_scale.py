@@ -9,7 +9,8 @@ explained and the script reports:
 
 - the model evaluations per instance (rows scored), from the documented formula and
   checked against a count of the rows the model actually received;
-- wall seconds per instance (one explanation, after a warm-up call of the model);
+- seconds per instance (one explanation, after a warm-up call of the model): wall time
+  and the process's CPU time, which a machine shared with other work distorts less;
 - peak memory of the explanation: the peak of Python / numpy allocations during
   ``explain`` (``tracemalloc``; torch's own buffers are not traced) and the peak resident
   set size of the process (``ru_maxrss``), next to the size of one batch of perturbed rows
@@ -141,14 +142,16 @@ def run_case(case):
         model.rows = model.largest_batch = 0
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         tracemalloc.start()
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         explanation = explainer.explain(X[:1], target=1)
         seconds = time.perf_counter() - start
+        cpu_seconds = time.process_time() - cpu_start
         _, traced_peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
     rss_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {
         "seconds": seconds,
+        "cpu_seconds": cpu_seconds,
         "rows": model.rows - 1,  # explain() scores the instance once before the method
         "largest_batch": model.largest_batch,
         "batch_size": explainer._batch_size(),
@@ -177,12 +180,12 @@ def kernel_shap_coalitions(n_players):
 
 
 def fmt_row(label, d, units, result, evaluations):
-    per_eval_us = 1e6 * result["seconds"] / max(result["rows"], 1)
+    per_eval_us = 1e6 * result["cpu_seconds"] / max(result["rows"], 1)
     batch_mib = result["batch_size"] * d * 8 / 2**20
     check = "" if result["rows"] == evaluations else f" (formula {evaluations:,})"
     return (
         f"| {label} | {d:,} | {units:,} | {result['rows']:,}{check} | {result['seconds']:.2f} "
-        f"| {per_eval_us:.1f} | {result['batch_size']} ({batch_mib:.1f} MiB) "
+        f"| {result['cpu_seconds']:.2f} | {per_eval_us:.1f} | {result['batch_size']} ({batch_mib:.1f} MiB) "
         f"| {result['largest_batch']} | {result['traced_mib']:.1f} | {result['rss_mib']:.0f} |"
     )
 
@@ -194,9 +197,10 @@ def growth(points):
 
 
 HEADER = (
-    "| case | D | units | evaluations / instance | seconds / instance | us / evaluation "
-    "| batch_size (one batch) | largest model call | traced peak MiB | peak RSS MiB |\n"
-    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    "| case | D | units | evaluations / instance | seconds / instance | CPU seconds "
+    "| CPU us / evaluation | batch_size (one batch) | largest model call | traced peak MiB "
+    "| peak RSS MiB |\n"
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 )
 
 
@@ -233,7 +237,7 @@ def main():
         case = {**base, "method": "sensx", "input": "image", "side": side, "grouped": False,
                 "n_walks": args.n_walks}
         result = in_subprocess(case)
-        sensx_points.append((d, result["rows"], result["seconds"]))
+        sensx_points.append((d, result["rows"], result["cpu_seconds"]))
         per_eval[d] = result["seconds"] / result["rows"]
         report(fmt_row(f"SensX, {args.n_walks} walks, image 3x{side}x{side}", d, d, result,
                        sensx_evaluations(args.n_walks, d)))
@@ -249,7 +253,7 @@ def main():
              in zip(sensx_points[:-1], sensx_points[1:], strict=True)]
     report("Growth exponent b of cost ~ D**b between consecutive image sizes:")
     report("")
-    report("| D | evaluations | seconds |")
+    report("| D | evaluations | CPU seconds |")
     report("|---|---:|---:|")
     for label, b_rows, b_seconds in zip(sizes, evaluation_growth, second_growth, strict=True):
         report(f"| {label} | {b_rows:.2f} | {b_seconds:.2f} |")
@@ -307,7 +311,9 @@ def main():
         f"Command: `python benchmarks/bench_scale.py` on {os.cpu_count()} CPU cores "
         f"(shared with other work), {args.threads} torch / BLAS thread(s) "
         f"(torch {torch.__version__}, Python {platform.python_version()}). One instance "
-        "per case, each case in its own process. `evaluations / instance` counts the rows "
+        "per case, each case in its own process. Growth exponents use CPU seconds, which "
+        "other work on the machine distorts less than wall seconds. "
+        "`evaluations / instance` counts the rows "
         "the model received (the formula's value is shown only where they differ); "
         "`traced peak` is the peak of Python / numpy allocations during `explain` "
         "(tracemalloc), `peak RSS` the process's peak resident memory, everything "

@@ -106,10 +106,11 @@ def score_in_batches(score, target, chunks, batch_size):
     scores : ndarray of shape (n_rows,)
         The ``target`` column of the scores, in stream order.
     """
-    return score_blocks(score, _with_target(chunks, target), batch_size)
+    return score_blocks(score, with_target(chunks, target), batch_size)
 
 
-def _with_target(chunks, target):
+def with_target(chunks, target):
+    """Pair each block of rows with its target, holding none once the next is asked for."""
     for rows in chunks:
         yield rows, target
         del rows  # not held while the next block is made

@@ -104,12 +104,13 @@ class SensXExplainer(BaseExplainer):
 
     Notes
     -----
-    *Memory.* Perturbed rows exist one batch at a time: a task holds at most about
-    ``4 * batch_size`` rows of ``n_features`` float64 values (the batch being built, the
-    rows waiting for a full batch, and their stacked copy), plus, for the ten walks it runs,
-    their endpoints, feature orders and scores (``10 * (n_units + 1)`` values each). Memory
-    therefore does not grow with ``n_walks`` or ``n_profile_samples``, only with
-    ``batch_size * n_features``; each of ``n_jobs`` workers holds this much.
+    *Memory.* Perturbed rows exist one batch at a time: a task holds about ``2 *
+    batch_size`` rows of ``n_features`` float64 values (the block of walk states being made
+    and the rows waiting to fill a model call), plus, for the ten walks it runs, their
+    endpoints, feature orders and scores (``10 * (n_units + 1)`` values each). Memory
+    therefore does not grow with ``n_walks``, ``n_profile_samples`` or the number of
+    instances, only with ``batch_size * n_features``; each of ``n_jobs`` workers holds this
+    much.
 
     *Cost.* Each walk scores ``n_units + 1`` rows of ``n_features`` values, so the number
     of model evaluations grows linearly in ``n_units`` and the time of one evaluation with
