@@ -165,7 +165,7 @@ def _on_device(model, device):
         if param is not None and param.device == device:
             return model
         return copy.deepcopy(model).to(device)
-    if torch.device(model.device) == device:
+    if model.device is not None and torch.device(model.device) == device:
         return model
     net = copy.deepcopy(model)
     # Set directly: set_params(device=...) would re-initialize the fitted module.
