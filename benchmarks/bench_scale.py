@@ -15,7 +15,7 @@ explained and the script reports:
   ``explain`` (``tracemalloc``; torch's own buffers are not traced) and the peak resident
   set size of the process (``ru_maxrss``), next to the size of one batch of perturbed rows
   (``batch_size * D`` float64 values), the bound the explainers keep to;
-- the growth exponent of evaluations and seconds with D between consecutive sizes.
+- the growth exponent of evaluations and CPU seconds with D between consecutive sizes.
 
 SensX runs without feature groups with ``--n-walks`` (default 2) walks and a fixed
 ``delta`` (0.5, so no stability profile: its ``len(delta_grid) * n_profile_samples``
@@ -185,7 +185,8 @@ def fmt_row(label, d, units, result, evaluations):
     check = "" if result["rows"] == evaluations else f" (formula {evaluations:,})"
     return (
         f"| {label} | {d:,} | {units:,} | {result['rows']:,}{check} | {result['seconds']:.2f} "
-        f"| {result['cpu_seconds']:.2f} | {per_eval_us:.1f} | {result['batch_size']} ({batch_mib:.1f} MiB) "
+        f"| {result['cpu_seconds']:.2f} | {per_eval_us:.1f} "
+        f"| {result['batch_size']} ({batch_mib:.1f} MiB) "
         f"| {result['largest_batch']} | {result['traced_mib']:.1f} | {result['rss_mib']:.0f} |"
     )
 
