@@ -51,6 +51,20 @@ PATCH = 8
 N_GENES = 20_000
 GENE_SET_SIZE = 100
 DELTA = 0.5
+NOTE = """### Reading the tables
+
+Evaluations per instance follow the documented formulas exactly: `n_walks * (units + 1)`
+for SensX, `1 + n_background * n_coalitions` for KernelSHAP, so for a fixed number of walks
+they grow linearly in D (exponent 1.00). Time grows linearly too while fixed costs per model
+call dominate; once every evaluation's own work, building a row of D values and running the
+model on it, dominates, it grows faster (up to D**2 for a model whose cost is linear in D).
+Feature groups cut the evaluations to the number of groups. Memory does not follow the
+number of evaluations: the traced peak stays at two to three batches of perturbed rows
+(`batch_size * D` float64 values each), whatever D, the number of walks or the number of
+rows scored (hundreds of GiB of rows for the largest cases). A KernelSHAP case is skipped
+when its regression design alone would exceed the memory limit or its estimated time the
+time limit.
+"""
 
 
 def tiny_cnn():
@@ -306,6 +320,7 @@ def main():
     report("")
     lines.extend(skipped)
     print("\n".join(skipped))
+    lines.extend(["", NOTE])
 
     preamble = (
         "# Scaling with the number of features\n\n"
