@@ -5,6 +5,7 @@ estimator (``predict_proba``, else ``decision_function``, else ``predict``), a s
 torch ``nn.Module`` or a plain callable. Every explainer goes through :class:`ScoreFunction`.
 """
 
+import copy
 import sys
 import warnings
 
@@ -21,18 +22,33 @@ class ScoreFunction:
         and return scores of shape ``(batch,)`` or ``(batch, n_outputs)``.
     feature_shape : tuple of int
         Shape of one instance as the model expects it, e.g. ``(n_genes,)`` or ``(4, L)``.
+    device : str, torch.device or None, default=None
+        Where a torch module or skorch net is run: None keeps the model's own device (that
+        of its parameters, or a skorch net's ``device``); another device runs a deep copy
+        moved there, so the user's model is never moved.
 
     Attributes
     ----------
+    model : estimator, skorch net, torch.nn.Module or callable
+        The model called: the one given, or its copy on ``device``.
+    device : str, torch.device or None
+        As given.
     output_names : ndarray of shape (n_outputs,) or None
         Class labels of a classifier, when the model has them.
+
+    Raises
+    ------
+    ValueError
+        If ``device`` is given for a model that is neither a torch module nor a skorch net,
+        or names CUDA on a machine without it.
     """
 
-    def __init__(self, model, feature_shape):
-        self.model = model
+    def __init__(self, model, feature_shape, device=None):
         self.feature_shape = tuple(feature_shape)
-        self.kind, self._method = _resolve(model)
-        self.output_names = _output_names(model, self._method)
+        self.model = _on_device(model, device)
+        self.device = device
+        self.kind, self._method = _resolve(self.model)
+        self.output_names = _output_names(self.model, self._method)
 
     def __call__(self, X):
         """Score a batch.
@@ -48,7 +64,7 @@ class ScoreFunction:
         """
         X = np.asarray(X).reshape((X.shape[0],) + self.feature_shape)
         if self.kind == "torch":
-            scores = _call_torch(self.model, X)
+            scores = _call_torch(self.model, X, self.device)
         elif self.kind == "skorch":
             scores = self._method(X.astype(np.float32, copy=False))
         elif self.kind == "sklearn":
@@ -130,6 +146,34 @@ def _resolve(model):
     )
 
 
+def _on_device(model, device):
+    """The model itself, or a deep copy of a torch module or skorch net moved to device."""
+    if device is None:
+        return model
+    if not (_is_torch_module(model) or _is_skorch_net(model)):
+        raise ValueError(
+            f"device={device!r} applies to torch modules and skorch nets only; a "
+            f"{type(model).__name__} runs where it is. Leave device=None."
+        )
+    import torch
+
+    device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={str(device)!r} was asked for, but CUDA is not available.")
+    if _is_torch_module(model):
+        param = next(model.parameters(), None)
+        if param is not None and param.device == device:
+            return model
+        return copy.deepcopy(model).to(device)
+    if model.device is not None and torch.device(model.device) == device:
+        return model
+    net = copy.deepcopy(model)
+    # Set directly: set_params(device=...) would re-initialize the fitted module.
+    net.device = device
+    net.module_.to(device)
+    return net
+
+
 def _output_names(model, method):
     if method is None or getattr(method, "__name__", "") == "predict":
         return None
@@ -164,8 +208,11 @@ def _as_model_frame(model, X):
     return pd.DataFrame(X, columns=names, copy=False)
 
 
-def _call_torch(module, X):
-    """Run a torch module on X, on the device and in the dtype of its parameters."""
+def _call_torch(module, X, device=None):
+    """Run a torch module on X, on the device and in the dtype of its parameters.
+
+    ``device`` is used only by a module without parameters (the CPU when None).
+    """
     import torch
 
     if module.training:
@@ -177,7 +224,10 @@ def _call_torch(module, X):
         )
     param = next(module.parameters(), None)
     dtype = torch.float32 if param is None else param.dtype
-    device = "cpu" if param is None else param.device
+    if param is not None:
+        device = param.device
+    elif device is None:
+        device = "cpu"
     with torch.no_grad():
         out = module(torch.as_tensor(X, dtype=dtype, device=device))
     return out.detach().to("cpu", torch.float64).numpy()

@@ -163,13 +163,17 @@ class BaseExplainer(BaseEstimator):
             self.feature_names_in_ = names
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
-        self.score_function_ = ScoreFunction(self.model, feature_shape)
+        self.score_function_ = ScoreFunction(self.model, feature_shape, self._model_device())
         self.baseline_ = np.asarray(X.mean(axis=0), dtype=np.float64).ravel()
         self._fit(X)
         return self
 
     def _fit(self, X):
         """Method-specific fitting on the flattened reference data (dense or CSR)."""
+
+    def _model_device(self):
+        """Device the scoring function runs a torch model on; None: the model's own."""
+        return None
 
     def explain(self, X, target=None):
         """Explain the model's output for each instance of X.

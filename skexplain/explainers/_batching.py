@@ -25,17 +25,27 @@ def instance_seeds(random_state, n_samples, n_seeds):
     ).reshape(n_samples, n_seeds)
 
 
-def run_tasks(tasks, total, n_jobs, verbose, description):
-    """Run joblib ``delayed`` tasks in order, with a tqdm bar when ``verbose`` > 0."""
+def iter_tasks(tasks, total, n_jobs, verbose, description):
+    """Run joblib ``delayed`` tasks, yielding results in order (tqdm bar if ``verbose`` > 0).
+
+    Results are yielded as they arrive, so a caller that reduces them keeps none.
+    """
     parallel = Parallel(n_jobs=n_jobs, return_as="generator")
-    return list(tqdm(parallel(tasks), total=total, desc=description, disable=not verbose))
+    yield from tqdm(parallel(tasks), total=total, desc=description, disable=not verbose)
+
+
+def run_tasks(tasks, total, n_jobs, verbose, description):
+    """Run joblib ``delayed`` tasks in order; the list of their results."""
+    return list(iter_tasks(tasks, total, n_jobs, verbose, description))
 
 
 def score_blocks(score, blocks, batch_size):
     """Score a stream of ``(rows, target)`` blocks in model calls of ``batch_size`` rows.
 
-    Blocks are concatenated and cut into full batches (blocks may be split between two
-    calls), so every model call but the last gets exactly ``batch_size`` rows.
+    Blocks are cut into full batches (a block may be split between two calls), so every
+    model call but the last gets exactly ``batch_size`` rows. Rows that do not fill a batch
+    wait in one reused buffer of ``batch_size`` rows, and no block is kept once read:
+    besides the block being made, at most ``2 * batch_size`` rows are held.
 
     Parameters
     ----------
@@ -50,33 +60,42 @@ def score_blocks(score, blocks, batch_size):
     scores : ndarray of shape (total_rows,)
         The target score of every row, in stream order.
     """
-    out, rows, targets, n_pending = [], [], [], 0
+    out, buffer, filled = [], None, 0
+    buffer_targets = np.empty(batch_size, dtype=int)
 
-    def flush(stacked, stacked_targets):
-        scores = score(stacked)
-        out.append(scores[np.arange(len(stacked)), stacked_targets])
+    def flush(rows, targets):
+        out.append(score(rows)[np.arange(len(rows)), targets])
 
     for block, target in blocks:
-        rows.append(block)
-        targets.append(np.full(len(block), target, dtype=int))
-        n_pending += len(block)
-        if n_pending < batch_size:
-            continue
-        stacked, stacked_targets = _stack(rows), np.concatenate(targets)
         start = 0
-        while n_pending - start >= batch_size:
-            stop = start + batch_size
-            flush(stacked[start:stop], stacked_targets[start:stop])
-            start = stop
-        rows, targets = [stacked[start:]], [stacked_targets[start:]]
-        n_pending -= start
-    if n_pending:
-        flush(_stack(rows), np.concatenate(targets))
+        while start < len(block):
+            if filled == 0 and len(block) - start >= batch_size:  # a whole batch: no copy
+                flush(block[start:start + batch_size], np.full(batch_size, target))
+                start += batch_size
+                continue
+            if buffer is None or np.result_type(buffer, block) != buffer.dtype:
+                buffer = _grown(buffer, filled, block, batch_size)
+            take = min(batch_size - filled, len(block) - start)
+            buffer[filled:filled + take] = block[start:start + take]
+            buffer_targets[filled:filled + take] = target
+            filled += take
+            start += take
+            if filled == batch_size:
+                flush(buffer, buffer_targets)
+                filled = 0
+        del block  # let the stream free it before making the next one
+    if filled:
+        flush(buffer[:filled], buffer_targets[:filled])
     return np.concatenate(out) if out else np.zeros(0)
 
 
-def _stack(rows):
-    return rows[0] if len(rows) == 1 else np.vstack(rows)  # no copy of a lone block
+def _grown(buffer, filled, block, batch_size):
+    """A buffer for ``batch_size`` rows like block's, keeping the first ``filled`` rows."""
+    dtype = block.dtype if buffer is None else np.result_type(buffer, block)
+    grown = np.empty((batch_size, block.shape[1]), dtype=dtype)
+    if filled:
+        grown[:filled] = buffer[:filled]
+    return grown
 
 
 def score_in_batches(score, target, chunks, batch_size):
@@ -87,4 +106,11 @@ def score_in_batches(score, target, chunks, batch_size):
     scores : ndarray of shape (n_rows,)
         The ``target`` column of the scores, in stream order.
     """
-    return score_blocks(score, ((rows, target) for rows in chunks), batch_size)
+    return score_blocks(score, with_target(chunks, target), batch_size)
+
+
+def with_target(chunks, target):
+    """Pair each block of rows with its target, holding none once the next is asked for."""
+    for rows in chunks:
+        yield rows, target
+        del rows  # not held while the next block is made

@@ -20,12 +20,19 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ..base import BaseExplainer
-from ._batching import instance_seeds, resolve_batch_size, run_tasks, score_blocks
+from ._batching import (
+    instance_seeds,
+    resolve_batch_size,
+    run_tasks,
+    score_blocks,
+    with_target,
+)
 from ._groups import groups_from_labels, position_windows, span_names
 
 _COMMON_CONSTRAINTS = {
     "model": "no_validation",
     "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+    "device": "no_validation",
     "n_jobs": [Integral, None],
     "verbose": ["verbose"],
 }
@@ -46,6 +53,9 @@ class _PerturbationExplainer(BaseExplainer):
 
     def _batch_size(self):
         return resolve_batch_size(self.batch_size, self.n_features_in_)
+
+    def _model_device(self):
+        return self.device
 
     def _explain(self, X, target):
         batch_size = self._batch_size()
@@ -70,8 +80,9 @@ class _PerturbationExplainer(BaseExplainer):
     def _explain_block(self, X, target, seeds, batch_size):
         plans = [self._plan(x, t, np.random.default_rng(seed), batch_size)
                  for x, t, seed in zip(X, target, seeds, strict=True)]
-        blocks = ((rows, t) for (chunks, _, _), t in zip(plans, target, strict=True)
-                  for rows in chunks)
+        blocks = itertools.chain.from_iterable(
+            with_target(chunks, t) for (chunks, _, _), t in zip(plans, target, strict=True)
+        )
         scores = score_blocks(self.score_function_, blocks, batch_size)
         bounds = np.cumsum([0] + [n_rows for _, n_rows, _ in plans])
         finished = [finish(scores[a:b]) for (_, _, finish), a, b
@@ -161,9 +172,6 @@ class Occlusion(_PerturbationExplainer):
     the convention of captum's ``Occlusion``, whose results this reproduces. With
     ``feature_groups`` each group is occluded as one and gets its own score change.
 
-    Cost per instance: one model call row per window (``n_shuffles`` rows with
-    ``baseline="shuffle"``) plus the instance itself.
-
     Parameters
     ----------
     model : estimator, skorch net, torch.nn.Module or callable
@@ -185,6 +193,9 @@ default="mean"
         shape (n_samples, n_groups), groups in sorted label order.
     batch_size : int or "auto", default="auto"
         Rows per model call; "auto" is ``min(4096, 2**23 // n_features)``.
+    device : str, torch.device or None, default=None
+        Where a torch module or skorch net is run, e.g. "cuda"; None runs it where it is.
+        A model elsewhere is deep-copied to ``device``.
     n_jobs : int, default=None
         Number of joblib workers over blocks of instances.
     random_state : int, RandomState instance or None, default=None
@@ -200,6 +211,19 @@ default="mean"
         Mean of the reference data.
     n_features_in_, feature_shape_, feature_names_in_
         As for every explainer.
+
+    Notes
+    -----
+    *Cost and memory.* Model evaluations per instance: ``1 + n_windows``, with ``n_windows
+    = 1 + ceil((length - window) / stride)``; ``1 + n_windows * n_shuffles`` with
+    ``baseline="shuffle"``; ``1 + n_groups`` with ``feature_groups``. Occluded rows are made
+    one batch at a time, so about ``2 * batch_size`` rows of ``n_features`` values are held
+    however many windows there are.
+
+    *Distributed.* Blocks of instances are joblib tasks, so ``with
+    joblib.parallel_config(backend="dask"):`` around ``explain`` runs them on the cluster of
+    the current ``dask.distributed.Client``, with identical results (the ``dask`` extra;
+    see :class:`SensXExplainer`).
 
     References
     ----------
@@ -232,7 +256,8 @@ default="mean"
 
     def __init__(
         self, model, *, window=1, stride=None, baseline="mean", n_shuffles=10,
-        feature_groups=None, batch_size="auto", n_jobs=None, random_state=None, verbose=0,
+        feature_groups=None, batch_size="auto", device=None, n_jobs=None, random_state=None,
+        verbose=0,
     ):
         super().__init__(model)
         self.window = window
@@ -241,6 +266,7 @@ default="mean"
         self.n_shuffles = n_shuffles
         self.feature_groups = feature_groups
         self.batch_size = batch_size
+        self.device = device
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
@@ -341,6 +367,9 @@ class InSilicoMutagenesis(_PerturbationExplainer):
         count from the end, as in Python slices.
     batch_size : int or "auto", default="auto"
         Rows per model call; "auto" is ``min(4096, 2**23 // n_features)``.
+    device : str, torch.device or None, default=None
+        Where a torch module or skorch net is run, e.g. "cuda"; None runs it where it is.
+        A model elsewhere is deep-copied to ``device``.
     n_jobs : int, default=None
         Number of joblib workers over blocks of sequences.
     verbose : int, default=0
@@ -361,6 +390,16 @@ class InSilicoMutagenesis(_PerturbationExplainer):
         In ``fit``, if the input is not of shape (n, C, L) or the range is empty; in
         ``explain``, if a sequence is not one-hot (each position exactly one 1, zeros
         elsewhere).
+
+    Notes
+    -----
+    *Cost and memory.* Model evaluations per sequence: ``1 + (C - 1) * (end - start)``.
+    Mutants are made one batch at a time (about ``2 * batch_size`` rows held).
+
+    *Distributed.* Blocks of instances are joblib tasks, so ``with
+    joblib.parallel_config(backend="dask"):`` around ``explain`` runs them on the cluster of
+    the current ``dask.distributed.Client``, with identical results (the ``dask`` extra;
+    see :class:`SensXExplainer`).
 
     References
     ----------
@@ -390,12 +429,13 @@ class InSilicoMutagenesis(_PerturbationExplainer):
     _method = "ism"
 
     def __init__(self, model, *, reduction="mean_centred", start=None, end=None,
-                 batch_size="auto", n_jobs=None, verbose=0):
+                 batch_size="auto", device=None, n_jobs=None, verbose=0):
         super().__init__(model)
         self.reduction = reduction
         self.start = start
         self.end = end
         self.batch_size = batch_size
+        self.device = device
         self.n_jobs = n_jobs
         self.verbose = verbose
 
@@ -518,6 +558,9 @@ class LimeExplainer(_PerturbationExplainer):
         A group label per feature; groups are then the units.
     batch_size : int or "auto", default="auto"
         Rows per model call; "auto" is ``min(4096, 2**23 // n_features)``.
+    device : str, torch.device or None, default=None
+        Where a torch module or skorch net is run, e.g. "cuda"; None runs it where it is.
+        A model elsewhere is deep-copied to ``device``.
     n_jobs : int, default=None
         Number of joblib workers over blocks of instances.
     random_state : int, RandomState instance or None, default=None
@@ -538,6 +581,18 @@ class LimeExplainer(_PerturbationExplainer):
     -----
     ``info`` holds, per instance, the surrogate's ``intercept``, its weighted R^2
     (``score``) and its prediction at the instance (``local_prediction``).
+
+    *Cost and memory.* Model evaluations per instance: ``n_samples``. The perturbed rows
+    are scored ``batch_size`` at a time, but the surrogate is fitted on the whole design:
+    ``n_samples x n_features`` float64 values for tabular input (the samples themselves, a
+    few copies), ``n_samples x n_units`` with units. For inputs of 10**4 features or more,
+    give ``feature_groups`` (image patches, gene sets): the rows are then made one batch at
+    a time and the design has one column per group.
+
+    *Distributed.* Blocks of instances are joblib tasks, so ``with
+    joblib.parallel_config(backend="dask"):`` around ``explain`` runs them on the cluster of
+    the current ``dask.distributed.Client``, with identical results (the ``dask`` extra;
+    see :class:`SensXExplainer`).
 
     References
     ----------
@@ -575,7 +630,7 @@ class LimeExplainer(_PerturbationExplainer):
     def __init__(
         self, model, *, n_samples=5000, kernel_width=None, feature_selection="auto",
         n_features_to_select=None, window=1, baseline="mean", feature_groups=None,
-        batch_size="auto", n_jobs=None, random_state=None, verbose=0,
+        batch_size="auto", device=None, n_jobs=None, random_state=None, verbose=0,
     ):
         super().__init__(model)
         self.n_samples = n_samples
@@ -586,6 +641,7 @@ class LimeExplainer(_PerturbationExplainer):
         self.baseline = baseline
         self.feature_groups = feature_groups
         self.batch_size = batch_size
+        self.device = device
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
@@ -710,8 +766,6 @@ class KernelShapExplainer(_PerturbationExplainer):
     allows and the rest sampled in complementary pairs. Players that equal every background
     row at x cannot change the value and get 0 (and are left out of M).
 
-    Cost per instance: ``n_background`` rows per coalition, plus one.
-
     Parameters
     ----------
     model : estimator, skorch net, torch.nn.Module or callable
@@ -737,6 +791,9 @@ class KernelShapExplainer(_PerturbationExplainer):
         A group label per feature; groups are then the players.
     batch_size : int or "auto", default="auto"
         Rows per model call; "auto" is ``min(4096, 2**23 // n_features)``.
+    device : str, torch.device or None, default=None
+        Where a torch module or skorch net is run, e.g. "cuda"; None runs it where it is.
+        A model elsewhere is deep-copied to ``device``.
     n_jobs : int, default=None
         Number of joblib workers over blocks of instances.
     random_state : int, RandomState instance or None, default=None
@@ -761,6 +818,19 @@ class KernelShapExplainer(_PerturbationExplainer):
     -----
     ``info["expected_value"]`` is ``E_b f(b)`` for each instance's target, so that
     ``E.values.sum(axis=1) + info["expected_value"] == E.base_values``.
+
+    *Cost and memory.* Model evaluations per instance: ``1 + n_background *
+    n_coalitions``, with ``n_coalitions = min(n_samples, 2**M - 2)`` (``n_samples="auto"``:
+    ``2 * M + 2048``) for M players. Rows are made a block of whole coalitions at a time
+    (``max(batch_size, n_background)`` rows), but the regression holds the ``n_coalitions x
+    M`` coalition matrix in float64 (a few copies): about 1.8 GB for 10,000 players with
+    the default budget, 365 GB for 150,528. Give ``feature_groups`` (image patches, gene
+    sets) for inputs of more than a few thousand features.
+
+    *Distributed.* Blocks of instances are joblib tasks, so ``with
+    joblib.parallel_config(backend="dask"):`` around ``explain`` runs them on the cluster of
+    the current ``dask.distributed.Client``, with identical results (the ``dask`` extra;
+    see :class:`SensXExplainer`).
 
     References
     ----------
@@ -796,8 +866,8 @@ class KernelShapExplainer(_PerturbationExplainer):
 
     def __init__(
         self, model, *, background="kmeans", n_background=20, n_samples="auto", l1_reg=None,
-        window=1, feature_groups=None, batch_size="auto", n_jobs=None, random_state=None,
-        verbose=0,
+        window=1, feature_groups=None, batch_size="auto", device=None, n_jobs=None,
+        random_state=None, verbose=0,
     ):
         super().__init__(model)
         self.background = background
@@ -807,6 +877,7 @@ class KernelShapExplainer(_PerturbationExplainer):
         self.window = window
         self.feature_groups = feature_groups
         self.batch_size = batch_size
+        self.device = device
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose

@@ -1,5 +1,6 @@
 """SensX: model-agnostic local attribution by calibrated global sensitivity analysis."""
 
+import itertools
 import warnings
 from numbers import Integral, Real
 
@@ -9,7 +10,7 @@ from joblib import delayed
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ..base import BaseExplainer
-from ._batching import instance_seeds, resolve_batch_size, run_tasks, score_in_batches
+from ._batching import instance_seeds, iter_tasks, resolve_batch_size, score_in_batches
 from ._groups import groups_from_labels
 
 DEFAULT_DELTA_GRID = np.linspace(0.05, 1.0, 20)
@@ -73,6 +74,10 @@ class SensXExplainer(BaseExplainer):
     batch_size : int or "auto", default="auto"
         Rows per model call; "auto" is ``min(4096, 2**23 // n_features)``. It bounds the
         memory of perturbed rows to ``batch_size * n_features`` float64 values.
+    device : str, torch.device or None, default=None
+        Where a torch module or skorch net is run, e.g. "cuda"; None runs it where it is
+        (its parameters' device). A model elsewhere is deep-copied to ``device``; the
+        perturbed rows are built on the CPU and sent there one batch at a time.
     n_jobs : int, default=None
         Number of joblib workers (None: 1 unless inside ``joblib.parallel_config``).
     random_state : int, RandomState instance or None, default=None
@@ -96,6 +101,38 @@ class SensXExplainer(BaseExplainer):
         Column names, when fitted on a DataFrame.
     baseline_ : ndarray of shape (n_features,)
         Mean of the reference data, used by ``score``.
+
+    Notes
+    -----
+    *Memory.* Perturbed rows exist one batch at a time: a task holds about ``2 *
+    batch_size`` rows of ``n_features`` float64 values (the block of walk states being made
+    and the rows waiting to fill a model call), plus, for the ten walks it runs, their
+    endpoints, feature orders and scores (``10 * (n_units + 1)`` values each). Memory
+    therefore does not grow with ``n_walks``, ``n_profile_samples`` or the number of
+    instances, only with ``batch_size * n_features``; each of ``n_jobs`` workers holds this
+    much.
+
+    *Cost.* Each walk scores ``n_units + 1`` rows of ``n_features`` values, so the number
+    of model evaluations grows linearly in ``n_units`` and the time of one evaluation with
+    ``n_features`` (building the row, and the model itself for a CNN or dense layer):
+    without groups an explanation costs ``O(n_walks * n_features**2)``. Feature groups
+    (image patches, gene sets) cut the number of evaluations to ``n_walks * (n_groups +
+    1)``; for a 3 x 224 x 224 image, 8 x 8 patches make 784 groups instead of 150,528
+    features. ``benchmarks/bench_scale.py`` measures both.
+
+    *Distributed.* Tasks are plain joblib calls, so any joblib backend runs them, with
+    identical results. To use a dask cluster (the ``dask`` extra), connect a client and
+    select the backend around ``explain``::
+
+        import joblib
+        from dask.distributed import Client
+
+        client = Client("tcp://scheduler-address:8786")  # or Client(LocalCluster())
+        with joblib.parallel_config(backend="dask"):
+            explanation = explainer.explain(X)
+
+    The explainer, with its model, is sent to the workers with each task; on a GPU
+    cluster give ``device="cuda"`` so that each worker runs its copy on its GPU.
 
     References
     ----------
@@ -133,6 +170,7 @@ class SensXExplainer(BaseExplainer):
         "upper": ["array-like", Real, None],
         "feature_groups": ["array-like", None],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "device": "no_validation",
         "n_jobs": [Integral, None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -141,7 +179,7 @@ class SensXExplainer(BaseExplainer):
     def __init__(
         self, model, *, n_walks=50, delta="auto", delta_grid=None, n_profile_samples=1000,
         delta_rule="envelope", tau=0.1, lower=None, upper=None, feature_groups=None,
-        batch_size="auto", n_jobs=None, random_state=None, verbose=0,
+        batch_size="auto", device=None, n_jobs=None, random_state=None, verbose=0,
     ):
         super().__init__(model)
         self.n_walks = n_walks
@@ -154,6 +192,7 @@ class SensXExplainer(BaseExplainer):
         self.upper = upper
         self.feature_groups = feature_groups
         self.batch_size = batch_size
+        self.device = device
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
@@ -195,6 +234,9 @@ class SensXExplainer(BaseExplainer):
 
     def _batch_size(self):
         return resolve_batch_size(self.batch_size, self.n_features_in_)
+
+    def _model_device(self):
+        return self.device
 
     def _explain(self, X, target):
         n_samples = len(X)
@@ -258,14 +300,14 @@ class SensXExplainer(BaseExplainer):
             )
             for i, n_walks, seed in jobs
         )
-        for (i, _, _), effects in zip(
-            jobs, self._run(tasks, len(jobs), "SensX walks"), strict=True
-        ):
+        # Summed as they arrive: the effects of finished tasks are not kept.
+        results = iter_tasks(tasks, len(jobs), self.n_jobs, self.verbose, "SensX walks")
+        for (i, _, _), effects in zip(jobs, results, strict=True):
             values[i] += effects
         return values / self.n_walks
 
     def _run(self, tasks, total, description):
-        return run_tasks(tasks, total, self.n_jobs, self.verbose, description)
+        return list(iter_tasks(tasks, total, self.n_jobs, self.verbose, description))
 
 
 def walk_box(x, lower, upper, delta):
@@ -334,8 +376,9 @@ def walk_effects(score, x, target, low, high, groups, n_walks, batch_size, seed)
     rng = np.random.default_rng(seed)
     n_units = x.size if groups is None else len(groups)
     walks = [(rng.uniform(low, high), rng.permutation(n_units)) for _ in range(n_walks)]
-    states = (rows for z, order in walks for rows in _walk_states(x, z, order, groups,
-                                                                    batch_size))
+    states = itertools.chain.from_iterable(
+        _walk_states(x, z, order, groups, batch_size) for z, order in walks
+    )
     scores = score_in_batches(score, target, states, batch_size).reshape(n_walks, n_units + 1)
     effects = np.zeros(n_units)
     for (z, order), y in zip(walks, scores, strict=True):
@@ -366,5 +409,6 @@ def _walk_states(x, z, order, groups, chunk):
         rows = np.repeat(current[None], len(steps), axis=0)
         reached = np.arange(len(steps))[:, None] >= step_of_column[None, :]
         rows[:, columns] = np.where(reached, z[columns], current[columns])
-        current = rows[-1]
+        current = rows[-1].copy()  # not a view, which would keep the whole block alive
         yield rows
+        del rows, reached  # freed before the next block is made
