@@ -11,7 +11,7 @@ def pyplot():
     """matplotlib.pyplot, or an ImportError naming the ``plot`` extra."""
     try:
         import matplotlib.pyplot as plt
-    except ImportError as exc:  # pragma: no cover - depends on the environment
+    except ImportError as exc:
         raise ImportError(
             "skexplain.plotting needs matplotlib: pip install 'skexplain[plot]'."
         ) from exc

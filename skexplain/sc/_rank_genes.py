@@ -91,8 +91,10 @@ def rank_genes_explained(
         :func:`skexplain.feature_selection.explanation_importances`.
     max_cells_per_group : int or None, default=None
         Explain at most this many cells of each group, drawn without replacement with
-        ``random_state``; None explains every cell. The cost of most explainers grows
-        linearly with the number of explained cells.
+        ``random_state``; None explains every cell. The cost grows linearly with the
+        number of explained cells: on 765 genes with a logistic regression, SensX with its
+        defaults takes about 0.7 s of CPU per cell (0.2 s with ``n_walks=20,
+        n_profile_samples=300``), occlusion 0.01 s.
     n_genes : int or None, default=None
         Number of top genes stored per group; None stores all.
     explainer_params : dict, default=None
@@ -201,7 +203,7 @@ def rank_genes_explained(
 def _require_anndata():
     try:
         import anndata  # noqa: F401
-    except ImportError as exc:  # pragma: no cover - depends on the environment
+    except ImportError as exc:
         raise ImportError(
             "skexplain.sc needs anndata (and scanpy to plot): pip install 'skexplain[sc]'."
         ) from exc

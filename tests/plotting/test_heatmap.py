@@ -1,3 +1,5 @@
+import sys
+
 import numpy as np
 import pytest
 
@@ -88,3 +90,9 @@ def test_image_errors():
         plot_image_attributions(np.zeros((4, 5)), alpha=2)
     with pytest.raises(ValueError, match="index"):
         plot_image_attributions(np.zeros((2, 3, 4, 5)), index=2)
+
+
+def test_missing_matplotlib_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
+    with pytest.raises(ImportError, match=r"skexplain\[plot\]"):
+        plot_attributions_heatmap(np.zeros((2, 3)))

@@ -1,3 +1,5 @@
+import sys
+
 import joblib
 import matplotlib
 import numpy as np
@@ -245,3 +247,9 @@ def test_errors(pbmc, model):
     with pytest.raises(ValueError, match="does not predict group"):
         rank_genes_explained(adata, GROUPBY, two, method="occlusion", max_cells_per_group=1)
     assert "rank_genes_explained" not in adata.uns
+
+
+def test_missing_anndata_names_the_extra(monkeypatch, pbmc, model):
+    monkeypatch.setitem(sys.modules, "anndata", None)
+    with pytest.raises(ImportError, match=r"skexplain\[sc\]"):
+        rank_genes_explained(pbmc, GROUPBY, model)
