@@ -107,15 +107,15 @@ default="auto"
     >>> from skexplain.explainers import InfluenceExplainer
     >>> rng = np.random.default_rng(0)
     >>> X = rng.normal(size=(100, 3))
+    >>> X[:3, 0] = [2.0, -2.0, 1.5]
     >>> y = (X[:, 0] > 0).astype(int)
     >>> y[:3] = 1 - y[:3]  # three mislabelled examples
     >>> model = LogisticRegression(C=0.5).fit(X, y)
-    >>> explainer = InfluenceExplainer(model, n_top=3).fit(X, y)
-    >>> E = explainer.explain(X[3:5], y[3:5])
+    >>> E = InfluenceExplainer(model).fit(X, y).explain(X[3:], y[3:])
     >>> E.values.shape
-    (2, 100)
-    >>> sorted(E.info["harmful"][0].tolist())
-    [0, 1, 2]
+    (97, 100)
+    >>> np.sort(np.argsort(E.values.mean(axis=0))[:3])  # the most harmful on average
+    array([0, 1, 2])
     """
 
     _parameter_constraints = {
