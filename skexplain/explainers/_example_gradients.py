@@ -119,8 +119,10 @@ class ExampleGradients:
         return product
 
 
-def network_data(X, y, gradients):
+def network_data(X, y, gradients, input_shape=None):
     """X as a float64 tensor and y as the loss expects it, checked to match.
+
+    ``input_shape``, when given, is the shape one input of X must have (the training data's).
 
     y is int64 for cross-entropy, float64 for the other built-in losses, and as given (floats
     as float64) for a callable loss.
@@ -132,6 +134,11 @@ def network_data(X, y, gradients):
         )
     if not torch.isfinite(X).all():
         raise ValueError("X contains NaN or infinity.")
+    if input_shape is not None and tuple(X.shape[1:]) != tuple(input_shape):
+        raise ValueError(
+            f"X has input shape {tuple(X.shape[1:])}, but the training data had "
+            f"{tuple(input_shape)}."
+        )
     y = np.asarray(y)
     if len(y) != len(X):
         raise ValueError(f"X has {len(X)} rows but y has {len(y)}.")

@@ -295,12 +295,7 @@ default="auto"
     def _network_gradients(self, X, y):
         from ._example_gradients import network_data
 
-        X, y = network_data(X, y, self._gradients)
-        if tuple(X.shape[1:]) != self._input_shape:
-            raise ValueError(
-                f"X has input shape {tuple(X.shape[1:])}, but the training data had "
-                f"{self._input_shape}."
-            )
+        X, y = network_data(X, y, self._gradients, self._input_shape)
         G = self._gradients.gradients(X, y, self.batch_size).numpy()
         return G, self._gradients.losses(X, y, self.batch_size), X.numpy()
 

@@ -164,12 +164,7 @@ default="auto"
         from ._example_gradients import network_data
 
         check_is_fitted(self, "learning_rates_")
-        X, y_t = network_data(X, y, self._gradients)
-        if X.shape[1:] != self._X.shape[1:]:
-            raise ValueError(
-                f"X has input shape {tuple(X.shape[1:])}, but the training data had "
-                f"{tuple(self._X.shape[1:])}."
-            )
+        X, y_t = network_data(X, y, self._gradients, self._X.shape[1:])
         values = sum(rate * (G @ G_train.T).numpy()
                      for rate, G, G_train in self._per_checkpoint(X, y_t))
         k = min(self.n_top, values.shape[1])
