@@ -333,7 +333,7 @@ def _example_names(X):
     index = getattr(X, "index", None)
     if index is not None and hasattr(X, "columns"):
         return np.asarray([str(i) for i in index], dtype=object)
-    return np.asarray([f"train_{i}" for i in range(len(X))], dtype=object)
+    return np.asarray([f"train_{i}" for i in range(np.shape(X)[0])], dtype=object)
 
 
 def _pseudo_inverse(H):
