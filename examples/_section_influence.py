@@ -137,11 +137,13 @@ print(f"mean credibility: correct calls {N.info['credibility'][correct].mean():.
 OUTPUT.mkdir(exist_ok=True)
 frame = pd.DataFrame({"type": y_train, "influence": E.values[cell]})
 order = frame.groupby("type")["influence"].median().sort_values().index
-fig, ax = plt.subplots(figsize=(6, 3.5))
+fig, ax = plt.subplots(figsize=(6.5, 3.8))
 ax.boxplot([frame.loc[frame["type"] == t, "influence"] for t in order], orientation="horizontal",
            tick_labels=order, flierprops={"markersize": 2})
 ax.axvline(0, color="grey", lw=0.5)
-ax.set_xlabel(f"influence on the call {predicted[cell]!r} (positive = helpful)")
+ax.set_xlabel("influence on the call (positive = helpful)")
+ax.set_title(f"training cells behind calling {X_test.index[cell]} {predicted[cell]!r}",
+             fontsize=9)
 fig.tight_layout()
 fig.savefig(OUTPUT / "influence_one_cell.png", dpi=120)
 print(f"saved {OUTPUT / 'influence_one_cell.png'}")
