@@ -1,5 +1,6 @@
 """Influence functions: which training examples a prediction's loss depends on."""
 
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -207,9 +208,18 @@ default="auto"
         self._problem = LinearProblem(estimator)
         self.classes_ = self._problem.classes
         D, y = self._linear_data(X, y)
-        self.example_weights_ = self._problem.a * self._problem.sample_weights(y)
+        weights = self._problem.sample_weights(y)
+        self.example_weights_ = self._problem.a * weights
         self.train_gradients_, _ = self._problem.gradients(D, y)
-        self._hessian = self._problem.hessian(D, y, self._problem.sample_weights(y))
+        gap = self._problem.stationarity(self.train_gradients_, weights)
+        if gap > 1e-2:
+            warnings.warn(
+                f"The model is not at the optimum of its training objective on these data "
+                f"(relative gradient norm {gap:.2g}): pass the data it was fitted on, or fit "
+                "it to convergence (lower tol, more max_iter); influence assumes an optimum.",
+                UserWarning, stacklevel=3,
+            )
+        self._hessian = self._problem.hessian(D, y, weights)
 
     def _linear_data(self, X, y):
         if self._transform is not None:

@@ -16,6 +16,7 @@ import numpy as np
 from scipy.special import expit, softmax
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.validation import check_is_fitted
 
 
 class LinearProblem:
@@ -36,6 +37,8 @@ class LinearProblem:
 
     def __init__(self, model):
         self.model = model
+        if isinstance(model, (LogisticRegression, Ridge, LinearRegression)):
+            check_is_fitted(model)
         if isinstance(model, LogisticRegression):
             self.kind = "logistic"
             self.classes = np.asarray(model.classes_)
@@ -115,6 +118,21 @@ class LinearProblem:
         R, loss = self._residuals(D @ self.theta.T, y)
         return (R[:, :, None] * D[:, None, :]).reshape(len(D), -1), loss
 
+    def stationarity(self, G, weights):
+        """Gradient norm of the objective relative to the norms of its terms (0 at optimum)."""
+        loss_term = self.a * weights @ G
+        penalty_term = self.r * self._penalised() * self.theta.ravel()
+        scale = np.linalg.norm(self.a * weights[:, None] * G, axis=0).sum() + np.linalg.norm(
+            penalty_term)
+        return np.linalg.norm(loss_term + penalty_term) / max(scale, 1e-300)
+
+    def _penalised(self):
+        """1 for each penalised parameter, 0 for an unpenalised intercept (flat order)."""
+        penalised = np.ones(self.theta.shape[1])
+        if self.fit_intercept and not self.intercept_penalised:
+            penalised[-1] = 0.0
+        return np.tile(penalised, self.theta.shape[0])
+
     def hessian(self, D, y, weights):
         """Hessian (n_parameters, n_parameters) of the whole training objective."""
         Z = D @ self.theta.T
@@ -130,10 +148,7 @@ class LinearProblem:
         n_out, n_design = self.theta.shape
         H = np.einsum("ikl,ia,ib->kalb", curvature, D, D, optimize=True)
         H = H.reshape(n_out * n_design, n_out * n_design)
-        penalised = np.ones(n_design)
-        if self.fit_intercept and not self.intercept_penalised:
-            penalised[-1] = 0.0
-        H[np.diag_indices_from(H)] += self.r * np.tile(penalised, n_out)
+        H[np.diag_indices_from(H)] += self.r * self._penalised()
         return H
 
 

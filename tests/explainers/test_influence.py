@@ -246,3 +246,36 @@ def test_input_not_modified_and_clone():
     for check in (check_no_attributes_set_in_init, check_get_params_invariance,
                   check_set_params):
         check("InfluenceExplainer", explainer)
+
+
+def test_warns_when_the_model_was_not_fitted_on_these_data():
+    X, y = _classification(200, 3, 2)
+    model = LogisticRegression().fit(X[:100], y[:100])
+    with pytest.warns(UserWarning, match="not at the optimum"):
+        InfluenceExplainer(model).fit(X[100:], y[100:])
+    with pytest.raises(NotFittedError):
+        InfluenceExplainer(LogisticRegression()).fit(X, y)
+
+
+def test_skorch_net_and_sequence_input():
+    from skorch import NeuralNetClassifier
+
+    rng = np.random.default_rng(0)
+    X = np.eye(4)[rng.integers(0, 4, (60, 12))].transpose(0, 2, 1).astype(np.float32)
+    y = (X[:, 0, 3] + X[:, 1, 7] > 0).astype(np.int64)
+    torch.manual_seed(0)
+    module = torch.nn.Sequential(torch.nn.Conv1d(4, 3, 5), torch.nn.ReLU(),
+                                 torch.nn.Flatten(), torch.nn.Linear(24, 2))
+    net = NeuralNetClassifier(module, criterion=torch.nn.CrossEntropyLoss, max_epochs=5,
+                              lr=0.1, train_split=None, verbose=0).fit(X, y)
+    params = dict(weight_decay=0.1, damping=0.1, layers="3")
+    exact = InfluenceExplainer(net, solver="exact", **params).fit(X, y)
+    # loss="auto" reads the net's criterion; the plain module needs it named.
+    plain = InfluenceExplainer(net.module_, solver="cg", loss="cross_entropy", **params)
+    E = plain.fit(X, y).explain(X[:3], y[:3])
+    np.testing.assert_allclose(E.values, exact.explain(X[:3], y[:3]).values, rtol=1e-6,
+                               atol=1e-10)
+    assert exact.n_parameters_ == 50
+    nll = NeuralNetClassifier(module, max_epochs=0, train_split=None).initialize()
+    with pytest.raises(ValueError, match="does not know the criterion NLLLoss"):
+        InfluenceExplainer(nll).fit(X, y)
