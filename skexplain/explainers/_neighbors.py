@@ -17,20 +17,31 @@ class NearestNeighborExplainer(BaseExplainer):
 
     Each explained example is embedded (its input, or the output of a network layer,
     flattened) and its ``n_neighbors`` nearest training examples are retrieved with their
-    labels and distances. The credibility of the model's prediction is the fraction of those
-    neighbours whose label agrees with it: the deep k-NN nonconformity of Papernot & McDaniel
-    (2018), ``alpha = #neighbours with another label``, as ``1 - alpha / n_neighbors``, without
-    their calibration set. Low credibility flags predictions unsupported by the training data.
+    labels and distances. Deep k-NN (Papernot & McDaniel 2018) scores how well the training
+    data support a label j by the nonconformity ``alpha(x, j)``, the number of neighbours, over
+    all the given layers, whose label is not j:
+
+    - without calibration data, the credibility of the model's prediction is the fraction of
+      neighbours that agree with it, ``1 - alpha(x, prediction) / (n_layers * n_neighbors)``;
+    - with a held-out calibration set (``fit(..., X_calibration, y_calibration)``), it is the
+      conformal p-value ``p_j = mean(A >= alpha(x, j))`` of the prediction, A the
+      nonconformity of each calibration example at its true label; ``p_values`` for every
+      class are returned too (the paper's own prediction is their argmax).
+
+    Low credibility flags predictions the training data do not support (outliers, shifted or
+    adversarial inputs).
 
     Parameters
     ----------
     model : estimator, skorch net, torch.nn.Module or callable
         The fitted model whose predictions are explained (``predict`` where it has one, else
-        the highest-scoring output).
-    layer : None, str or torch.nn.Module, default=None
-        Layer of a network whose output is the representation; None for the input space.
+        the index of the highest-scoring output).
+    layer : None, str, torch.nn.Module or list of them, default=None
+        Layer of a network whose output is the representation; None for the input space. A
+        list gives one neighbour search per layer, as in deep k-NN (None in the list stands
+        for the input).
     n_neighbors : int, default=5
-        Number of training examples retrieved per example.
+        Number of training examples retrieved per example and layer.
     metric : str or callable, default="cosine"
         Distance, any metric of :class:`sklearn.neighbors.NearestNeighbors`.
     n_jobs : int, default=None
@@ -40,14 +51,18 @@ class NearestNeighborExplainer(BaseExplainer):
 
     Attributes
     ----------
-    neighbors_ : sklearn.neighbors.NearestNeighbors
-        The index over the embedded training examples.
+    neighbors_ : list of sklearn.neighbors.NearestNeighbors
+        One index of the embedded training examples per layer.
+    layer_names_ : list of str or None
+        The layers used (None for the input space).
     labels_ : ndarray of shape (n_train,)
         Training labels.
+    classes_ : ndarray of shape (n_classes,)
+        The distinct training labels, the order of ``p_values``.
+    calibration_scores_ : ndarray of shape (n_calibration,)
+        Nonconformity of the calibration examples, when calibration data were given.
     training_names_ : ndarray of str of shape (n_train,)
         The index of a training DataFrame, else ``train_<i>``.
-    layer_name_ : str or None
-        The layer used.
 
     References
     ----------
@@ -86,8 +101,8 @@ class NearestNeighborExplainer(BaseExplainer):
         self.n_jobs = n_jobs
         self.batch_size = batch_size
 
-    def fit(self, X, y):
-        """Embed the training examples and index them.
+    def fit(self, X, y, X_calibration=None, y_calibration=None):
+        """Embed the training examples, index them, and score the calibration examples.
 
         Parameters
         ----------
@@ -95,6 +110,10 @@ class NearestNeighborExplainer(BaseExplainer):
             Training inputs.
         y : array-like of shape (n_train,)
             Training labels (comparable with the model's predictions).
+        X_calibration : array-like of shape (n_calibration, *input_shape), default=None
+            Held-out examples (not in the training data) for calibrated credibility.
+        y_calibration : array-like of shape (n_calibration,), default=None
+            Their true labels.
 
         Returns
         -------
@@ -104,50 +123,70 @@ class NearestNeighborExplainer(BaseExplainer):
         ------
         ValueError
             If X is invalid, X and y differ in length, there are fewer training examples than
-            ``n_neighbors``, or the layer does not exist.
+            ``n_neighbors``, a layer does not exist, or only one of the calibration arrays is
+            given.
         TypeError
             If a layer is named but the model is not a network.
         """
         self._validate_params()
         data, self.feature_shape_, _ = _check_input(X)
-        labels = np.asarray(y).copy()
-        if labels.shape != (data.shape[0],):
-            raise ValueError(f"y must have shape ({data.shape[0]},), got {labels.shape}.")
+        labels = _labels(y, data.shape[0], "y")
         if data.shape[0] < self.n_neighbors:
             raise ValueError(
                 f"n_neighbors={self.n_neighbors} exceeds the {data.shape[0]} training examples."
             )
+        if (X_calibration is None) != (y_calibration is None):
+            raise ValueError("Pass both X_calibration and y_calibration, or neither.")
         self.n_features_in_ = int(np.prod(self.feature_shape_))
-        self.layer_name_ = None
-        if self.layer is not None:
+        layers = self.layer if isinstance(self.layer, (list, tuple)) else [self.layer]
+        self.layer_names_ = [None] * len(layers)
+        if any(layer is not None for layer in layers):
             from ._network import layer_name, torch_network
 
             self._network = torch_network(self.model, type(self).__name__)
-            self.layer_name_ = layer_name(self.model, self.layer)
-            data = data.toarray() if sp.issparse(data) else data
+            self.layer_names_ = [None if layer is None else layer_name(self.model, layer)
+                                 for layer in layers]
         self.labels_ = labels
+        self.classes_ = np.unique(labels)
         self.training_names_ = _example_names(X)
-        self.neighbors_ = NearestNeighbors(
-            n_neighbors=self.n_neighbors, metric=self.metric, n_jobs=self.n_jobs
-        ).fit(self._embed(data))
+        self.neighbors_ = [
+            NearestNeighbors(n_neighbors=self.n_neighbors, metric=self.metric,
+                             n_jobs=self.n_jobs).fit(self._embed(data, name))
+            for name in self.layer_names_
+        ]
+        if X_calibration is not None:
+            calibration = self._check_explain_input(X_calibration)
+            truth = _labels(y_calibration, calibration.shape[0], "y_calibration")
+            _, indices = self._search(calibration)
+            self.calibration_scores_ = _nonconformity(self.labels_[indices], truth)
+        elif hasattr(self, "calibration_scores_"):
+            del self.calibration_scores_
         return self
 
-    def _embed(self, data):
+    def _embed(self, data, name):
         """Rows of the representation: the flattened input, or the layer's output."""
-        if self.layer_name_ is None:
+        if name is None:
             return data
         import torch
 
         from ._network import layer_output
 
+        data = data.toarray() if sp.issparse(data) else data
         shape = (-1,) + self.feature_shape_
         with torch.no_grad():
             return np.concatenate([
-                layer_output(self._network, self.layer_name_,
+                layer_output(self._network, name,
                              torch.as_tensor(data[i:i + self.batch_size].reshape(shape)))
                 .reshape(len(data[i:i + self.batch_size]), -1).numpy()
                 for i in range(0, data.shape[0], self.batch_size)
             ])
+
+    def _search(self, data):
+        """Distances and indices of the neighbours, each of shape (n, n_layers, n_neighbors)."""
+        found = [index.kneighbors(self._embed(data, name))
+                 for index, name in zip(self.neighbors_, self.layer_names_, strict=True)]
+        return (np.stack([d for d, _ in found], axis=1),
+                np.stack([i for _, i in found], axis=1))
 
     def _predict(self, X, data):
         model = self.model
@@ -171,10 +210,13 @@ class NearestNeighborExplainer(BaseExplainer):
         Returns
         -------
         explanation : Explanation
-            ``values`` of shape (n_samples, n_neighbors): distances to the neighbours,
-            nearest first; ``base_values`` the credibility. ``info`` holds ``indices``,
-            ``names`` and ``labels`` of the neighbours (n_samples, n_neighbors), the model's
-            ``prediction`` and the ``credibility`` (n_samples,).
+            ``values``: distances to the neighbours, nearest first, of shape
+            (n_samples, n_neighbors), or (n_samples, n_layers, n_neighbors) when ``layer``
+            is a list; ``base_values`` the credibility. ``info`` holds ``indices``, ``names``
+            and ``labels`` of the neighbours (shaped as ``values``), the model's
+            ``prediction``, the ``agreement`` of the neighbours' labels with it and its
+            ``credibility`` (n_samples,), and with calibration data the ``p_values``
+            (n_samples, n_classes) of every class of ``classes_``.
 
         Raises
         ------
@@ -184,24 +226,33 @@ class NearestNeighborExplainer(BaseExplainer):
             If X does not have the training data's shape or is not finite.
         """
         data = self._check_explain_input(X)
-        distances, indices = self.neighbors_.kneighbors(self._embed(data))
+        distances, indices = self._search(data)
         labels = self.labels_[indices]
         prediction = self._predict(X, data)
-        credibility = (labels == prediction[:, None]).mean(axis=1)
-        info = {
-            "method": "nearest_neighbors",
-            "axes": ("sample", "neighbor"),
-            "layer": self.layer_name_,
-            "indices": indices,
-            "names": self.training_names_[indices],
-            "labels": labels,
-            "prediction": prediction,
-            "credibility": credibility,
-        }
+        agreement = 1.0 - _nonconformity(labels, prediction) / labels[0].size
+        info = {"method": "nearest_neighbors", "layer": self.layer_names_,
+                "prediction": prediction, "agreement": agreement, "credibility": agreement}
+        if hasattr(self, "calibration_scores_"):
+            info["p_values"] = np.column_stack([
+                self._p_value(_nonconformity(labels, np.full(len(labels), c)))
+                for c in self.classes_
+            ])
+            info["credibility"] = self._p_value(_nonconformity(labels, prediction))
+        names = [f"neighbor_{i + 1}" for i in range(self.n_neighbors)]
+        if isinstance(self.layer, (list, tuple)):
+            info["axes"] = ("sample", "layer", "neighbor")
+            names = [f"{layer or 'input'}:{n}" for layer in self.layer_names_ for n in names]
+        else:
+            info["axes"], info["layer"] = ("sample", "neighbor"), self.layer_names_[0]
+            distances, indices, labels = distances[:, 0], indices[:, 0], labels[:, 0]
+        info.update(indices=indices, names=self.training_names_[indices], labels=labels)
         return Explanation(
-            distances, data=data.reshape((-1,) + self.feature_shape_), base_values=credibility,
-            feature_names=[f"neighbor_{i + 1}" for i in range(self.n_neighbors)], info=info,
+            distances, data=data.reshape((-1,) + self.feature_shape_),
+            base_values=info["credibility"], feature_names=names, info=info,
         )
+
+    def _p_value(self, alpha):
+        return (self.calibration_scores_[None, :] >= alpha[:, None]).mean(axis=1)
 
     def score(self, X=None, y=None):
         """Not defined: neighbour distances are not feature attributions.
@@ -212,3 +263,15 @@ class NearestNeighborExplainer(BaseExplainer):
             Always.
         """
         raise NotImplementedError("NearestNeighborExplainer has no faithfulness score.")
+
+
+def _labels(y, n, name):
+    labels = np.asarray(y).copy()
+    if labels.shape != (n,):
+        raise ValueError(f"{name} must have shape ({n},), got {labels.shape}.")
+    return labels
+
+
+def _nonconformity(labels, candidate):
+    """Deep k-NN alpha: neighbours (over all layers) whose label is not the candidate's."""
+    return (labels != np.asarray(candidate).reshape(-1, 1, 1)).sum(axis=(1, 2))

@@ -117,3 +117,54 @@ def test_errors_and_sklearn_checks():
     for check in (check_no_attributes_set_in_init, check_get_params_invariance,
                   check_set_params):
         check("NearestNeighborExplainer", explainer)
+
+
+def _blobs(n, seed, shift=1.5):
+    """Three Gaussian classes in 10 dimensions, apart by ``shift`` standard deviations."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, n)
+    return rng.normal(size=(n, 10)) + shift * np.eye(3, 10)[y], y
+
+
+def test_deep_knn_over_layers_sums_the_nonconformity():
+    X, y = _blobs(90, 0)
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(10, 6), torch.nn.Tanh(),
+                              torch.nn.Linear(6, 3)).double().eval()
+    layers = [None, "1", "2"]
+    deep = NearestNeighborExplainer(net, layer=layers, n_neighbors=4).fit(X, y)
+    E = deep.explain(X[:6])
+    assert E.values.shape == (6, 3, 4) and E.info["axes"] == ("sample", "layer", "neighbor")
+    assert E.feature_names[4] == "1:neighbor_1"
+    agreements = []
+    for layer in layers:
+        single = NearestNeighborExplainer(net, layer=layer, n_neighbors=4).fit(X, y)
+        S = single.explain(X[:6])
+        np.testing.assert_array_equal(E.info["indices"][:, layers.index(layer)],
+                                      S.info["indices"])
+        agreements.append(S.info["agreement"])
+    np.testing.assert_allclose(E.info["agreement"], np.mean(agreements, axis=0))
+
+
+def test_calibrated_credibility_is_a_conformal_p_value():
+    X, y = _blobs(300, 0, shift=3.0)
+    X_cal, y_cal = _blobs(300, 1, shift=3.0)
+    X_test, y_test = _blobs(400, 2, shift=3.0)
+    model = LogisticRegression().fit(X, y)
+    explainer = NearestNeighborExplainer(model, n_neighbors=10, metric="euclidean")
+    E = explainer.fit(X, y, X_cal, y_cal).explain(X_test)
+    p_true = E.info["p_values"][np.arange(400), y_test]
+    # Exchangeable data: p-values at the true label are (super-)uniform.
+    for level in (0.05, 0.1, 0.3):
+        assert np.mean(p_true <= level) <= level + 0.04
+    assert p_true.mean() >= 0.4  # ties at alpha = 0 make discrete p-values conservative
+    np.testing.assert_allclose(
+        E.info["credibility"], E.info["p_values"][np.arange(400), E.info["prediction"]])
+    # Shuffling each input's features breaks the class signal: credibility drops.
+    rng = np.random.default_rng(3)
+    shuffled = np.array([rng.permutation(row) for row in X_test])
+    shuffled_credibility = explainer.explain(shuffled).info["credibility"]
+    assert shuffled_credibility.mean() < 0.6 * E.info["credibility"].mean()
+    assert np.mean(shuffled_credibility < 0.1) > 3 * np.mean(E.info["credibility"] < 0.1)
+    with pytest.raises(ValueError, match="both X_calibration and y_calibration"):
+        explainer.fit(X, y, X_cal)
