@@ -44,12 +44,12 @@ class ExampleGradients:
         self.fixed = {k: v for k, v in named.items() if k not in self.names}
         self.shapes = [named[k].shape for k in self.names]
         self.loss_name = None if callable(loss) else loss_name(loss, model)
-        self.loss = loss if callable(loss) else _builtin_loss(self.loss_name)
+        self.loss = loss if callable(loss) else _BuiltinLoss(self.loss_name)
         self.theta = self.flat(named)
 
     def loss_kind(self, x):
         """Name of the built-in loss used (None for a callable), given an example input x."""
-        if self.loss_name is not None or not getattr(self.loss, "builtin", False):
+        if self.loss_name is not None or not isinstance(self.loss, _BuiltinLoss):
             return self.loss_name
         with torch.no_grad():
             outputs = self.network(x)
@@ -179,11 +179,15 @@ def loss_name(loss, model):
     return None  # decided from the number of outputs
 
 
-def _builtin_loss(name):
-    """Per-example loss function; name None decides from the number of outputs."""
+class _BuiltinLoss:
+    """Per-example loss by name; name None decides from the number of outputs."""
 
-    def per_example(outputs, y):
-        kind = name or ("cross_entropy" if outputs.shape[-1] > 1 else "binary_cross_entropy")
+    def __init__(self, name):
+        self.name = name
+
+    def __call__(self, outputs, y):
+        kind = self.name or (
+            "cross_entropy" if outputs.shape[-1] > 1 else "binary_cross_entropy")
         if kind == "cross_entropy":
             return F.cross_entropy(outputs, y, reduction="none")
         outputs = outputs.reshape(len(outputs), -1)
@@ -191,9 +195,6 @@ def _builtin_loss(name):
         if kind == "binary_cross_entropy":
             return F.binary_cross_entropy_with_logits(outputs, y, reduction="none").sum(1)
         return ((outputs - y) ** 2).sum(1)
-
-    per_example.builtin = True
-    return per_example
 
 
 def _parameter_names(model, network, layers):

@@ -240,14 +240,11 @@ default="auto"
         self._input_shape = tuple(X.shape[1:])
         self.example_weights_ = np.full(len(X), 1.0 / len(X))
         self.train_gradients_ = self._gradients.gradients(X, y, self.batch_size).numpy()
-        shift = self.weight_decay + self.damping
+        self._train_data = (X, y)
+        self._hessian = None
         if self.solver_ == "exact":
             H = self._gradients.hessian(X, y, self.batch_size).numpy()
-            self._hessian = H + shift * np.eye(len(H))
-        else:
-            product = self._gradients.hessian_product(X, y, self.batch_size)
-            self._product = lambda V: product(V) + shift * V
-            self._hessian = None
+            self._hessian = H + (self.weight_decay + self.damping) * np.eye(len(H))
 
     def explain(self, X, y):
         """Influence of every training example on the loss of each example of X.
@@ -316,13 +313,19 @@ default="auto"
         import torch
 
         B = torch.as_tensor(B)
+        loss_product = self._gradients.hessian_product(*self._train_data, self.batch_size)
+        shift = self.weight_decay + self.damping
+
+        def product(V):
+            return loss_product(V) + shift * V
+
         if self.solver_ == "cg":
-            H_inv_B, n_iter = _conjugate_gradient(self._product, B, self.tol, self.max_iter)
+            H_inv_B, n_iter = _conjugate_gradient(product, B, self.tol, self.max_iter)
         else:
             scale = self.lissa_scale
             if scale == "auto":
-                scale = 1.1 * _largest_eigenvalue(self._product, B.shape[0])
-            H_inv_B, n_iter = _lissa(self._product, B, scale, self.tol, self.max_iter)
+                scale = 1.1 * _largest_eigenvalue(product, B.shape[0])
+            H_inv_B, n_iter = _lissa(product, B, scale, self.tol, self.max_iter)
         return H_inv_B.numpy(), n_iter
 
     def score(self, X=None, y=None):

@@ -279,3 +279,13 @@ def test_skorch_net_and_sequence_input():
     nll = NeuralNetClassifier(module, max_epochs=0, train_split=None).initialize()
     with pytest.raises(ValueError, match="does not know the criterion NLLLoss"):
         InfluenceExplainer(nll).fit(X, y)
+
+
+def test_pickle_round_trip(mlp):
+    import pickle
+
+    net, X, y = mlp
+    explainer = InfluenceExplainer(net, weight_decay=0.01, damping=0.01).fit(X, y)
+    restored = pickle.loads(pickle.dumps(explainer))
+    np.testing.assert_array_equal(restored.explain(X[:2], y[:2]).values,
+                                  explainer.explain(X[:2], y[:2]).values)

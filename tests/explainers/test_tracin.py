@@ -113,3 +113,13 @@ def test_errors_and_clone():
     with pytest.raises(ValueError, match="input shape"):
         explainer.explain(X[:, :3], y)
     assert clone(explainer).model is net
+
+
+def test_pickle_round_trip():
+    import pickle
+
+    X, y = _data()
+    explainer = TracInExplainer(_net(0), [_net(1).state_dict()]).fit(X, y)
+    restored = pickle.loads(pickle.dumps(explainer))
+    np.testing.assert_array_equal(restored.explain(X[:2], y[:2]).values,
+                                  explainer.explain(X[:2], y[:2]).values)
