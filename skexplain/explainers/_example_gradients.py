@@ -13,7 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.func import functional_call, grad, hessian, jvp, vmap
+from torch.func import functional_call, grad, jvp, vmap
 
 from ._network import layer_name, torch_network
 
@@ -97,12 +97,17 @@ class ExampleGradients:
         return torch.cat([per_sample(self.theta, xb, yb)
                           for xb, yb in _batches(X, y, batch_size)])
 
-    def hessian(self, X, y, batch_size):
-        """Hessian of the mean loss, tensor of shape (n_parameters, n_parameters)."""
-        total = torch.zeros((self.n_parameters,) * 2, dtype=torch.float64)
-        for xb, yb in _batches(X, y, batch_size):
-            total += hessian(lambda t, xb=xb, yb=yb: self._losses(t, xb, yb).sum())(self.theta)
-        return total / len(X)
+    def hessian(self, X, y, batch_size, n_columns=32):
+        """Hessian of the mean loss, tensor of shape (n_parameters, n_parameters).
+
+        Built from Hessian-vector products with ``n_columns`` unit vectors at a time, which
+        bounds the memory of the batched forward-over-reverse passes.
+        """
+        product = self.hessian_product(X, y, batch_size)
+        identity = torch.eye(self.n_parameters, dtype=torch.float64)
+        H = torch.cat([product(identity[:, start:start + n_columns])
+                       for start in range(0, self.n_parameters, n_columns)], dim=1)
+        return (H + H.T) / 2
 
     def hessian_product(self, X, y, batch_size):
         """A function V (n_parameters, k) -> H V, H the Hessian of the mean loss."""

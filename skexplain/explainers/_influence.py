@@ -11,6 +11,8 @@ from sklearn.utils.validation import check_array, check_is_fitted
 from .._model import _is_skorch_net, _is_torch_module
 from ..base import BaseExplainer, Explanation
 
+MAX_EXACT_PARAMETERS = 10_000  # an exact Hessian of this size takes 800 MB
+
 
 class InfluenceExplainer(BaseExplainer):
     """Influence of each training example on the loss of each explained example.
@@ -48,7 +50,10 @@ class InfluenceExplainer(BaseExplainer):
         The fitted model, trained on the data passed to ``fit``.
     solver : {"auto", "exact", "cg", "lissa"}, default="auto"
         How H^-1 is applied: "auto" is "exact" for scikit-learn models (the only solver they
-        support) and "cg" for networks.
+        support) and "cg" for networks. For a network, "exact" builds H from one
+        Hessian-vector product per parameter, so it suits a few hundred to a few thousand
+        parameters (at most 10,000); CG needs a positive definite H (the last layer of a
+        classifier, or enough ``damping``); LiSSA converges slowly when H is ill-conditioned.
     loss : {"auto", "cross_entropy", "binary_cross_entropy", "squared_error"} or callable, \
 default="auto"
         Per-example training loss of a network, a callable ``loss(outputs, y)`` returning one
@@ -243,6 +248,12 @@ default="auto"
         self._train_data = (X, y)
         self._hessian = None
         if self.solver_ == "exact":
+            if self._gradients.n_parameters > MAX_EXACT_PARAMETERS:
+                raise ValueError(
+                    f"solver='exact' forms the full Hessian, too large for "
+                    f"{self._gradients.n_parameters} parameters (at most "
+                    f"{MAX_EXACT_PARAMETERS}): use solver='cg' or select layers."
+                )
             H = self._gradients.hessian(X, y, self.batch_size).numpy()
             self._hessian = H + (self.weight_decay + self.damping) * np.eye(len(H))
 

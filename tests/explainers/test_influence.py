@@ -144,7 +144,7 @@ def _torch_logistic(X, y, weight_decay, seed=0):
 
 
 def test_torch_logistic_regression_matches_leave_one_out():
-    X, y = _torch_data(n=80)
+    X, y = _torch_data(n=60)
     X_test, y_test = _torch_data(n=4, seed=1)
     net = _torch_logistic(X, y, 0.05)
     E = InfluenceExplainer(net, solver="exact", weight_decay=0.05).fit(X, y).explain(
@@ -289,3 +289,13 @@ def test_pickle_round_trip(mlp):
     restored = pickle.loads(pickle.dumps(explainer))
     np.testing.assert_array_equal(restored.explain(X[:2], y[:2]).values,
                                   explainer.explain(X[:2], y[:2]).values)
+
+
+def test_exact_solver_refuses_huge_networks(monkeypatch):
+    from skexplain.explainers import _influence
+
+    monkeypatch.setattr(_influence, "MAX_EXACT_PARAMETERS", 10)
+    X, y = _torch_data(n=20)
+    net = torch.nn.Linear(4, 3).double()
+    with pytest.raises(ValueError, match="too large for 15 parameters"):
+        InfluenceExplainer(net, solver="exact", layers=None).fit(X, y)

@@ -1,7 +1,6 @@
 import numpy as np
 import pytest
 import torch
-from captum.influence import TracInCP
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from torch.utils.data import TensorDataset
@@ -75,6 +74,7 @@ def test_last_layer_gradients_only():
 
 
 def test_agrees_with_captum(tmp_path):
+    TracInCP = pytest.importorskip("captum.influence").TracInCP
     X, y = _data()
     net = _net(4)
     path = tmp_path / "checkpoint.pt"
