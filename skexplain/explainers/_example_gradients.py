@@ -17,9 +17,6 @@ from torch.func import functional_call, grad, jvp, vmap
 
 from ._network import layer_name, torch_network
 
-LOSSES = ("auto", "cross_entropy", "binary_cross_entropy", "squared_error")
-
-
 class ExampleGradients:
     """Per-example loss gradients of a network, flattened over the selected parameters.
 
@@ -66,7 +63,8 @@ class ExampleGradients:
 
     def load(self, state_dict):
         """Set the parameters (and buffers) found in a state dict."""
-        state = {k: torch.as_tensor(v, dtype=torch.float64) for k, v in state_dict.items()}
+        state = {k: torch.as_tensor(v) for k, v in state_dict.items()}
+        state = {k: v.to(torch.float64) if v.is_floating_point() else v for k, v in state.items()}
         missing = [k for k in self.names if k not in state]
         if missing:
             raise ValueError(f"The checkpoint has no parameter(s) {missing[:5]}.")

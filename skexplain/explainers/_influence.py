@@ -241,6 +241,13 @@ default="auto"
         self.classes_, self._problem = None, None
         self._gradients = ExampleGradients(self.model, self.loss, self.layers,
                                            type(self).__name__)
+        n_parameters = self._gradients.n_parameters
+        if self.solver_ == "exact" and n_parameters > MAX_EXACT_PARAMETERS:
+            raise ValueError(
+                f"solver='exact' forms the full Hessian, too large for {n_parameters} "
+                f"parameters (at most {MAX_EXACT_PARAMETERS}): use solver='cg' or select "
+                "layers."
+            )
         X, y = network_data(X, y, self._gradients)
         self._input_shape = tuple(X.shape[1:])
         self.example_weights_ = np.full(len(X), 1.0 / len(X))
@@ -248,12 +255,6 @@ default="auto"
         self._train_data = (X, y)
         self._hessian = None
         if self.solver_ == "exact":
-            if self._gradients.n_parameters > MAX_EXACT_PARAMETERS:
-                raise ValueError(
-                    f"solver='exact' forms the full Hessian, too large for "
-                    f"{self._gradients.n_parameters} parameters (at most "
-                    f"{MAX_EXACT_PARAMETERS}): use solver='cg' or select layers."
-                )
             H = self._gradients.hessian(X, y, self.batch_size).numpy()
             self._hessian = H + (self.weight_decay + self.damping) * np.eye(len(H))
 
