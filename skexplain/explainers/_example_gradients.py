@@ -17,6 +17,7 @@ from torch.func import functional_call, grad, jvp, vmap
 
 from ._network import layer_name, torch_network
 
+
 class ExampleGradients:
     """Per-example loss gradients of a network, flattened over the selected parameters.
 
