@@ -5,9 +5,12 @@ from ._cam import CAM, GradCAM, GradCAMPlusPlus
 from ._deeplift import DeepLift, DeepLiftShap
 from ._deepresolve import DeepResolve, DeepResolveExplanation
 from ._gradient import InputXGradient, IntegratedGradients, Saliency, SmoothGrad
+from ._influence import InfluenceExplainer
+from ._neighbors import NearestNeighborExplainer
 from ._perturbation import InSilicoMutagenesis, KernelShapExplainer, LimeExplainer, Occlusion
 from ._sensx import SensXExplainer
 from ._sequence import reduce_sequence_attributions, shuffle_sequences
+from ._tracin import TracInExplainer
 
 __all__ = [
     "ActivationMaximization",
@@ -19,14 +22,17 @@ __all__ = [
     "GradCAM",
     "GradCAMPlusPlus",
     "InSilicoMutagenesis",
+    "InfluenceExplainer",
     "InputXGradient",
     "IntegratedGradients",
     "KernelShapExplainer",
     "LimeExplainer",
+    "NearestNeighborExplainer",
     "Occlusion",
     "Saliency",
     "SensXExplainer",
     "SmoothGrad",
+    "TracInExplainer",
     "reduce_sequence_attributions",
     "shuffle_sequences",
 ]

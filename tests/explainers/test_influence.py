@@ -1,0 +1,301 @@
+import copy
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.linear_model import Lasso, LinearRegression, LogisticRegression, Ridge
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import (
+    check_get_params_invariance,
+    check_no_attributes_set_in_init,
+    check_set_params,
+)
+from threadpoolctl import threadpool_limits
+
+from skexplain.explainers import InfluenceExplainer
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    # Hundreds of tiny refits: on a shared machine extra BLAS / torch threads only cost.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    with threadpool_limits(1):
+        yield
+    torch.set_num_threads(threads)
+
+
+def _classification(n, d, n_classes, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d))
+    logits = X @ rng.normal(size=(d, n_classes)) + rng.gumbel(size=(n, n_classes))
+    return X, np.array(["a", "b", "c"])[np.argmax(logits, axis=1)]
+
+
+def _log_loss(model, X, y):
+    P = model.predict_proba(X)
+    return -np.log(P[np.arange(len(y)), np.searchsorted(model.classes_, y)])
+
+
+def _loo_changes(model, X, y, X_test, loss):
+    """Actual change of each test loss when each training example is left out (warm refits)."""
+    base = loss(model, X_test)
+    changes = []
+    for j in range(len(X)):
+        refit = copy.deepcopy(model).set_params(warm_start=True) if hasattr(
+            model, "warm_start") else clone(model)
+        refit.fit(np.delete(X, j, axis=0), np.delete(y, j))
+        changes.append(loss(refit, X_test) - base)
+    return np.array(changes).T
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_logistic_regression_matches_leave_one_out(n_classes):
+    X, y = _classification(200, 5, n_classes)
+    X_test, y_test = _classification(6, 5, n_classes, seed=1)
+    model = LogisticRegression(C=0.1, tol=1e-10, max_iter=1000).fit(X, y)
+    E = InfluenceExplainer(model).fit(X, y).explain(X_test, y_test)
+    actual = _loo_changes(model, X, y, X_test, lambda m, Xt: _log_loss(m, Xt, y_test))
+    assert E.values.shape == (6, 200)
+    assert np.corrcoef(E.values.ravel(), actual.ravel())[0, 1] >= 0.99
+    np.testing.assert_allclose(E.base_values, _log_loss(model, X_test, y_test), rtol=1e-10)
+
+
+@pytest.mark.parametrize("model", [Ridge(alpha=5.0), LinearRegression()], ids=type)
+def test_linear_regression_matches_leave_one_out(model):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(100, 4))
+    y = X @ rng.normal(size=4) + rng.normal(size=100)
+    X_test = rng.normal(size=(5, 4))
+    y_test = X_test @ np.ones(4)
+    model = clone(model).fit(X, y)
+    E = InfluenceExplainer(model).fit(X, y).explain(X_test, y_test)
+    actual = _loo_changes(model, X, y, X_test, lambda m, Xt: (m.predict(Xt) - y_test) ** 2)
+    assert np.corrcoef(E.values.ravel(), actual.ravel())[0, 1] >= 0.95
+
+
+def test_sign_helpful_harmful_and_names():
+    X, y = _classification(120, 3, 2)
+    X[:4, 0] = [3.0, -3.0, 2.5, -2.5]
+    model = LogisticRegression(C=1.0).fit(X, y)
+    y_flipped = y.copy()
+    y_flipped[:4] = np.where(y[:4] == "a", "b", "a")
+    model = LogisticRegression(C=1.0).fit(X, y_flipped)
+    frame = pd.DataFrame(X, index=[f"cell{i}" for i in range(120)])
+    explainer = InfluenceExplainer(model, n_top=4).fit(frame, y_flipped)
+    E = explainer.explain(X[4:], model.predict(X[4:]))
+    order = np.argsort(-E.values, axis=1, kind="stable")
+    np.testing.assert_array_equal(E.info["helpful"], order[:, :4])
+    np.testing.assert_array_equal(E.info["harmful"], order[:, ::-1][:, :4])
+    assert list(E.feature_names[:2]) == ["cell0", "cell1"]
+    # The flipped examples are the most harmful on average.
+    assert set(np.argsort(E.values.mean(axis=0))[:4]) == {0, 1, 2, 3}
+
+
+def test_pipeline_uses_the_transformed_features():
+    X, y = _classification(80, 4, 3)
+    X = X * [1, 10, 100, 0.1] + 5
+    pipeline = make_pipeline(StandardScaler(), LogisticRegression(C=0.3)).fit(X, y)
+    Z = pipeline[0].transform(X)
+    direct = InfluenceExplainer(pipeline[-1]).fit(Z, y).explain(Z[:3], y[:3])
+    piped = InfluenceExplainer(pipeline).fit(X, y).explain(X[:3], y[:3])
+    np.testing.assert_allclose(piped.values, direct.values, rtol=1e-10)
+
+
+def test_class_weight_scales_example_weights():
+    X, y = _classification(90, 3, 2)
+    model = LogisticRegression(C=0.5, class_weight={"a": 2.0, "b": 1.0}).fit(X, y)
+    explainer = InfluenceExplainer(model).fit(X, y)
+    np.testing.assert_allclose(explainer.example_weights_, np.where(y == "a", 1.0, 0.5))
+
+
+# --- networks -------------------------------------------------------------------------------
+
+def _train(net, X, y, weight_decay):
+    """Full-batch L-BFGS to the optimum of mean cross-entropy + weight_decay / 2 ||theta||^2."""
+    X, y = torch.as_tensor(X), torch.as_tensor(y)
+    optimizer = torch.optim.LBFGS(net.parameters(), max_iter=500, tolerance_grad=1e-12,
+                                  tolerance_change=1e-15, line_search_fn="strong_wolfe")
+
+    def closure():
+        optimizer.zero_grad()
+        loss = torch.nn.functional.cross_entropy(net(X), y) + weight_decay / 2 * sum(
+            (p ** 2).sum() for p in net.parameters())
+        loss.backward()
+        return loss
+
+    for _ in range(3):
+        optimizer.step(closure)
+    return net
+
+
+def _torch_data(n=120, d=4, seed=0):
+    X, y = _classification(n, d, 3, seed=seed)
+    return X, np.searchsorted(["a", "b", "c"], y)
+
+
+def _torch_logistic(X, y, weight_decay, seed=0):
+    torch.manual_seed(seed)
+    return _train(torch.nn.Linear(X.shape[1], 3).double(), X, y, weight_decay)
+
+
+def test_torch_logistic_regression_matches_leave_one_out():
+    X, y = _torch_data(n=60)
+    X_test, y_test = _torch_data(n=4, seed=1)
+    net = _torch_logistic(X, y, 0.05)
+    E = InfluenceExplainer(net, solver="exact", weight_decay=0.05).fit(X, y).explain(
+        X_test, y_test)
+
+    def test_loss(model):
+        with torch.no_grad():
+            out = model(torch.as_tensor(X_test))
+            return torch.nn.functional.cross_entropy(
+                out, torch.as_tensor(y_test), reduction="none").numpy()
+
+    base = test_loss(net)
+    actual = np.array([
+        test_loss(_train(copy.deepcopy(net), np.delete(X, j, 0), np.delete(y, j), 0.05)) - base
+        for j in range(len(X))
+    ]).T
+    assert np.corrcoef(E.values.ravel(), actual.ravel())[0, 1] >= 0.95
+
+
+@pytest.fixture(scope="module")
+def mlp():
+    X, y = _torch_data()
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(4, 6), torch.nn.Tanh(), torch.nn.Linear(6, 3))
+    return _train(net.double(), X, y, 0.01), X, y
+
+
+@pytest.mark.parametrize("layers", [None, "2"])
+def test_conjugate_gradient_matches_exact_hessian(mlp, layers):
+    net, X, y = mlp
+    exact = InfluenceExplainer(net, solver="exact", weight_decay=0.01, layers=layers,
+                               damping=0.01).fit(X, y).explain(X[:5], y[:5])
+    cg = InfluenceExplainer(net, solver="cg", weight_decay=0.01, layers=layers,
+                            damping=0.01).fit(X, y)
+    E = cg.explain(X[:5], y[:5])
+    assert cg.n_parameters_ == (51 if layers is None else 21)
+    np.testing.assert_allclose(E.values, exact.values, rtol=1e-6,
+                               atol=1e-8 * np.abs(exact.values).max())
+    assert E.info["n_iter"].max() <= cg.n_parameters_ + 5
+
+
+def test_lissa_matches_exact_hessian():
+    X, y = _torch_data(n=60)
+    net = _torch_logistic(X, y, 0.5)
+    exact = InfluenceExplainer(net, solver="exact", weight_decay=0.5).fit(X, y)
+    lissa = InfluenceExplainer(net, solver="lissa", weight_decay=0.5, tol=1e-10).fit(X, y)
+    E = lissa.explain(X[:4], y[:4])
+    np.testing.assert_allclose(E.values, exact.explain(X[:4], y[:4]).values, rtol=1e-6,
+                               atol=1e-9)
+    assert E.info["n_iter"].max() < lissa.max_iter
+
+
+def test_iterative_solver_reports_negative_curvature():
+    X, y = _torch_data(n=40)
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(4, 6), torch.nn.Tanh(), torch.nn.Linear(6, 3))
+    # Untrained and saddle-shaped: the loss is concave along some directions.
+    explainer = InfluenceExplainer(net.double(), solver="cg").fit(X, y)
+    H = InfluenceExplainer(net.double(), solver="exact").fit(X, y).inverse_hessian_
+    assert np.linalg.eigvalsh(H).min() < 0
+    with pytest.raises(ValueError, match="negative curvature"):
+        explainer.explain(X[:3], y[:3])
+
+
+# --- input and parameter checks -------------------------------------------------------------
+
+def test_errors():
+    X, y = _classification(50, 3, 2)
+    model = LogisticRegression().fit(X, y)
+    with pytest.raises(NotFittedError):
+        InfluenceExplainer(model).explain(X, y)
+    with pytest.raises(ValueError, match="solver='cg' applies to networks"):
+        InfluenceExplainer(model, solver="cg").fit(X, y)
+    with pytest.raises(ValueError, match="regularisation is read from the model"):
+        InfluenceExplainer(model, weight_decay=1.0).fit(X, y)
+    with pytest.raises(ValueError, match="Unknown labels"):
+        InfluenceExplainer(model).fit(X, np.where(y == "a", "a", "z"))
+    with pytest.raises(ValueError, match="smooth objective"):
+        l1 = LogisticRegression(l1_ratio=1.0, solver="saga").fit(X, y)
+        InfluenceExplainer(l1).fit(X, y)
+    with pytest.raises(TypeError, match="not Lasso"):
+        InfluenceExplainer(Lasso().fit(X, y == "a")).fit(X, y == "a")
+    explainer = InfluenceExplainer(model).fit(X, y)
+    with pytest.raises(ValueError, match="2 features"):
+        explainer.explain(X[:, :2], y)
+    with pytest.raises(ValueError, match="rows but y has"):
+        explainer.explain(X[:3], y[:2])
+
+
+def test_input_not_modified_and_clone():
+    X, y = _classification(40, 3, 3)
+    model = LogisticRegression().fit(X, y)
+    X0, y0 = X.copy(), y.copy()
+    explainer = InfluenceExplainer(model, n_top=2)
+    explainer.fit(X, y).explain(X[:2], y[:2])
+    np.testing.assert_array_equal(X, X0)
+    np.testing.assert_array_equal(y, y0)
+    assert clone(explainer).model is model
+    for check in (check_no_attributes_set_in_init, check_get_params_invariance,
+                  check_set_params):
+        check("InfluenceExplainer", explainer)
+
+
+def test_warns_when_the_model_was_not_fitted_on_these_data():
+    X, y = _classification(200, 3, 2)
+    model = LogisticRegression().fit(X[:100], y[:100])
+    with pytest.warns(UserWarning, match="not at the optimum"):
+        InfluenceExplainer(model).fit(X[100:], y[100:])
+    with pytest.raises(NotFittedError):
+        InfluenceExplainer(LogisticRegression()).fit(X, y)
+
+
+def test_skorch_net_and_sequence_input():
+    from skorch import NeuralNetClassifier
+
+    rng = np.random.default_rng(0)
+    X = np.eye(4)[rng.integers(0, 4, (60, 12))].transpose(0, 2, 1).astype(np.float32)
+    y = (X[:, 0, 3] + X[:, 1, 7] > 0).astype(np.int64)
+    torch.manual_seed(0)
+    module = torch.nn.Sequential(torch.nn.Conv1d(4, 3, 5), torch.nn.ReLU(),
+                                 torch.nn.Flatten(), torch.nn.Linear(24, 2))
+    net = NeuralNetClassifier(module, criterion=torch.nn.CrossEntropyLoss, max_epochs=5,
+                              lr=0.1, train_split=None, verbose=0).fit(X, y)
+    params = dict(weight_decay=0.1, damping=0.1, layers="3")
+    exact = InfluenceExplainer(net, solver="exact", **params).fit(X, y)
+    # loss="auto" reads the net's criterion; the plain module needs it named.
+    plain = InfluenceExplainer(net.module_, solver="cg", loss="cross_entropy", **params)
+    E = plain.fit(X, y).explain(X[:3], y[:3])
+    np.testing.assert_allclose(E.values, exact.explain(X[:3], y[:3]).values, rtol=1e-6,
+                               atol=1e-10)
+    assert exact.n_parameters_ == 50
+    nll = NeuralNetClassifier(module, max_epochs=0, train_split=None).initialize()
+    with pytest.raises(ValueError, match="does not know the criterion NLLLoss"):
+        InfluenceExplainer(nll).fit(X, y)
+
+
+def test_pickle_round_trip(mlp):
+    import pickle
+
+    net, X, y = mlp
+    explainer = InfluenceExplainer(net, weight_decay=0.01, damping=0.01).fit(X, y)
+    restored = pickle.loads(pickle.dumps(explainer))
+    np.testing.assert_array_equal(restored.explain(X[:2], y[:2]).values,
+                                  explainer.explain(X[:2], y[:2]).values)
+
+
+def test_exact_solver_refuses_huge_networks(monkeypatch):
+    from skexplain.explainers import _influence
+
+    monkeypatch.setattr(_influence, "MAX_EXACT_PARAMETERS", 10)
+    X, y = _torch_data(n=20)
+    net = torch.nn.Linear(4, 3).double()
+    with pytest.raises(ValueError, match="too large for 15 parameters"):
+        InfluenceExplainer(net, solver="exact", layers=None).fit(X, y)

@@ -1,0 +1,125 @@
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from torch.utils.data import TensorDataset
+
+from skexplain.explainers import TracInExplainer
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _data(n=30, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 4))
+    return X, (X[:, 0] + X[:, 1] > 0).astype(int) + (X[:, 2] > 1).astype(int)
+
+
+def _net(seed):
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(torch.nn.Linear(4, 5), torch.nn.Tanh(), torch.nn.Linear(5, 3))
+
+
+def _gradients(net, state, X, y, names=None):
+    """Per-example gradients by plain autograd, one example at a time (float64)."""
+    net = net.double()
+    net.load_state_dict(state)
+    rows = []
+    for x, t in zip(X, y, strict=True):
+        net.zero_grad()
+        out = net(torch.as_tensor(x[None]))
+        torch.nn.functional.cross_entropy(out, torch.as_tensor([t])).backward()
+        rows.append(torch.cat([p.grad.reshape(-1) for n, p in net.named_parameters()
+                               if names is None or n in names]).numpy())
+    return np.array(rows)
+
+
+def test_single_checkpoint_is_learning_rate_times_gradient_dot_product():
+    X, y = _data()
+    net = _net(0)
+    state = {k: v.double() for k, v in net.state_dict().items()}
+    E = TracInExplainer(net, [state], learning_rates=0.5).fit(X, y).explain(X[:4], y[:4])
+    G_train, G_test = _gradients(_net(9), state, X, y), _gradients(_net(9), state, X[:4], y[:4])
+    np.testing.assert_allclose(E.values, 0.5 * G_test @ G_train.T, rtol=1e-10, atol=1e-14)
+    order = np.argsort(-E.values, axis=1, kind="stable")
+    np.testing.assert_array_equal(E.info["helpful"], order[:, :10])
+
+
+def test_checkpoints_sum_and_self_influence():
+    X, y = _data()
+    states = [{k: v.double() for k, v in _net(s).state_dict().items()} for s in (1, 2)]
+    explainer = TracInExplainer(_net(0), states, learning_rates=[0.1, 0.3]).fit(X, y)
+    expected = sum(rate * _gradients(_net(9), s, X, y) @ _gradients(_net(9), s, X, y).T
+                   for rate, s in zip([0.1, 0.3], states, strict=True))
+    E = explainer.explain(X, y)
+    np.testing.assert_allclose(E.values, expected, rtol=1e-10)
+    np.testing.assert_allclose(explainer.self_influence(), np.diag(expected), rtol=1e-10)
+
+
+def test_last_layer_gradients_only():
+    X, y = _data()
+    net = _net(3)
+    state = {k: v.double() for k, v in net.state_dict().items()}
+    explainer = TracInExplainer(net, [state], layers="2").fit(X, y)
+    G = _gradients(_net(9), state, X, y, names={"2.weight", "2.bias"})
+    assert explainer.n_parameters_ == 18
+    np.testing.assert_allclose(explainer.explain(X[:3], y[:3]).values, G[:3] @ G.T, rtol=1e-10)
+
+
+def test_agrees_with_captum(tmp_path):
+    TracInCP = pytest.importorskip("captum.influence").TracInCP
+    X, y = _data()
+    net = _net(4)
+    path = tmp_path / "checkpoint.pt"
+    torch.save(net.state_dict(), path)
+
+    def load(model, checkpoint):
+        model.load_state_dict(torch.load(checkpoint, weights_only=True))
+        return 0.25
+
+    dataset = TensorDataset(torch.as_tensor(X, dtype=torch.float32), torch.as_tensor(y))
+    captum = TracInCP(net, dataset, [str(path)], checkpoints_load_func=load, batch_size=8,
+                      loss_fn=torch.nn.CrossEntropyLoss(reduction="none"))
+    expected = captum.influence((torch.as_tensor(X[:5], dtype=torch.float32),
+                                 torch.as_tensor(y[:5]))).numpy()
+    ours = TracInExplainer(net, [path], learning_rates=0.25).fit(X, y).explain(X[:5], y[:5])
+    np.testing.assert_allclose(ours.values, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_errors_and_clone():
+    X, y = _data()
+    net = _net(0)
+    state = net.state_dict()
+    with pytest.raises(NotFittedError):
+        TracInExplainer(net, [state]).explain(X, y)
+    with pytest.raises(ValueError, match="checkpoints is empty"):
+        TracInExplainer(net, []).fit(X, y)
+    with pytest.raises(ValueError, match="one per checkpoint"):
+        TracInExplainer(net, [state], learning_rates=[0.1, 0.2]).fit(X, y)
+    with pytest.raises(ValueError, match="has no parameter"):
+        TracInExplainer(net, [{"0.weight": state["0.weight"]}]).fit(X, y)
+    with pytest.raises(ValueError, match="rows but y has"):
+        TracInExplainer(net, [state]).fit(X, y[:-1])
+    with pytest.raises(TypeError, match="needs gradients"):
+        TracInExplainer(lambda x: x, [state]).fit(X, y)
+    explainer = TracInExplainer(net, [state]).fit(X, y)
+    with pytest.raises(ValueError, match="input shape"):
+        explainer.explain(X[:, :3], y)
+    assert clone(explainer).model is net
+
+
+def test_pickle_round_trip():
+    import pickle
+
+    X, y = _data()
+    explainer = TracInExplainer(_net(0), [_net(1).state_dict()]).fit(X, y)
+    restored = pickle.loads(pickle.dumps(explainer))
+    np.testing.assert_array_equal(restored.explain(X[:2], y[:2]).values,
+                                  explainer.explain(X[:2], y[:2]).values)
