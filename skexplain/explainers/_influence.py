@@ -18,7 +18,7 @@ class InfluenceExplainer(BaseExplainer):
     """Influence of each training example on the loss of each explained example.
 
     ``explain(X, y)`` returns, for each test example z and training example z_j, the predicted
-    change of the loss at z when z_j is left out of training (Koh & Liang 2017):
+    change of the loss at z when z_j is left out of training (Koh & Liang 2017)::
 
         value[z, j] = grad L(z)^T H^-1 grad l_j * w_j  ~  L(z; theta_-j) - L(z; theta),
 
