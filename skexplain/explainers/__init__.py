@@ -4,10 +4,12 @@ from ._activation_max import ActivationMaximization
 from ._cam import CAM, GradCAM, GradCAMPlusPlus
 from ._deeplift import DeepLift, DeepLiftShap
 from ._deepresolve import DeepResolve, DeepResolveExplanation
+from ._dissection import NetworkDissection
 from ._gradient import InputXGradient, IntegratedGradients, Saliency, SmoothGrad
 from ._perturbation import InSilicoMutagenesis, KernelShapExplainer, LimeExplainer, Occlusion
 from ._sensx import SensXExplainer
 from ._sequence import reduce_sequence_attributions, shuffle_sequences
+from ._tcav import TCAV
 
 __all__ = [
     "ActivationMaximization",
@@ -23,10 +25,12 @@ __all__ = [
     "IntegratedGradients",
     "KernelShapExplainer",
     "LimeExplainer",
+    "NetworkDissection",
     "Occlusion",
     "Saliency",
     "SensXExplainer",
     "SmoothGrad",
+    "TCAV",
     "reduce_sequence_attributions",
     "shuffle_sequences",
 ]
