@@ -3,6 +3,7 @@
 from numbers import Integral, Real
 
 import numpy as np
+from scipy import sparse
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
@@ -294,17 +295,16 @@ def _coverage(receptive_field, n_positions, input_length):
     return ((inputs >= lower) & (inputs < lower + size)).astype(np.float32)
 
 
-def _iou(fires, covered, masks, chunk=256):
+def _iou(fires, covered, masks):
     """IoU (n_channels, n_concepts) of the firing masks in input space with the concepts."""
-    n_channels = fires.shape[1]
+    n_samples, n_channels, n_positions = fires.shape
+    firing = sparse.csr_matrix(fires.reshape(n_samples * n_channels, n_positions),
+                               dtype=np.float32)
+    under = (firing @ sparse.csr_matrix(covered)).tocoo()  # input positions under a firing
+    sample, channel = np.divmod(under.row, n_channels)
     intersection = np.zeros((n_channels, masks.shape[1]))
-    fired = np.zeros(n_channels)
-    for start in range(0, len(fires), chunk):
-        block = fires[start:start + chunk].astype(np.float32)
-        mask = (block @ covered) > 0  # (n, F, L): input positions under a firing
-        concepts = masks[start:start + chunk].astype(np.float32)
-        intersection += np.tensordot(mask.astype(np.float32), concepts, axes=([0, 2], [0, 2]))
-        fired += mask.sum(axis=(0, 2))
+    np.add.at(intersection, channel, masks[sample, :, under.col])
+    fired = np.bincount(channel, minlength=n_channels)
     union = fired[:, None] + masks.sum(axis=(0, 2))[None, :] - intersection
     return np.divide(intersection, union, out=np.zeros_like(intersection), where=union > 0)
 
