@@ -77,7 +77,7 @@ class TCAV(BaseExplainer):
     random_state : int, RandomState instance or None, default=None
         Seeds the random sets and the classifiers; results do not depend on ``n_jobs``.
     verbose : int, default=0
-        Unused beyond joblib's own messages when > 10.
+        Verbosity of joblib over the classifier fits.
 
     Attributes
     ----------
@@ -126,8 +126,8 @@ class TCAV(BaseExplainer):
     _parameter_constraints = {
         "model": "no_validation",
         "layer": "no_validation",
-        "concepts": [dict],
-        "random_concepts": ["array-like"],
+        "concepts": [dict, None],
+        "random_concepts": ["array-like", None],
         "n_runs": [Interval(Integral, 2, None, closed="left")],
         "classifier": "no_validation",
         "alpha": [Interval(Real, 0, 1, closed="neither")],
@@ -193,9 +193,9 @@ class TCAV(BaseExplainer):
         pool_acts = self._activations(pool)
 
         rng = check_random_state(self.random_state)
+        size = min(min(len(a) for a in concept_acts), len(pool_acts) // 2)
         tasks = []
         for _ in range(self.n_runs):
-            size = min(min(len(a) for a in concept_acts), len(pool_acts) // 2)
             order = rng.permutation(len(pool_acts))
             random_set, second_set = order[:size], order[size:2 * size]
             for acts in concept_acts:

@@ -3,7 +3,13 @@
 import numpy as np
 import pytest
 import torch
+from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
+from sklearn.utils.estimator_checks import (
+    check_get_params_invariance,
+    check_no_attributes_set_in_init,
+    check_set_params,
+)
 from torch import nn
 
 from skexplain.datasets import make_motif_concept
@@ -143,3 +149,11 @@ def test_bad_input_raises():
         NetworkDissection(net, layers="1").fit(X[0])
     with pytest.raises(NotImplementedError):
         dissection.score(X)
+
+
+@pytest.mark.parametrize("check", [check_no_attributes_set_in_init, check_get_params_invariance,
+                                   check_set_params])
+def test_sklearn_checks(check):
+    dissection = NetworkDissection(nn.Sequential(_detector(), nn.ReLU()), layers="1")
+    check("NetworkDissection", dissection)
+    assert clone(dissection).model is dissection.model

@@ -4,8 +4,14 @@ import joblib
 import numpy as np
 import pytest
 import torch
+from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
+from sklearn.utils.estimator_checks import (
+    check_get_params_invariance,
+    check_no_attributes_set_in_init,
+    check_set_params,
+)
 from torch import nn
 
 from skexplain.datasets import make_motif_concept
@@ -144,3 +150,21 @@ def test_bad_input_raises():
         tcav.explain(pool[:, :, :30])
     with pytest.raises(NotImplementedError):
         tcav.score(pool)
+
+
+@pytest.mark.parametrize("check", [check_no_attributes_set_in_init, check_get_params_invariance,
+                                   check_set_params])
+def test_sklearn_checks(check):
+    concepts, pool, _ = _concepts(n=10)
+    tcav = TCAV(MotifDetectors([PLANTED, OTHER]), layer="flatten", concepts=concepts,
+                random_concepts=pool)
+    check("TCAV", tcav)
+    assert clone(tcav).model is tcav.model
+
+
+def test_missing_concepts_raise():
+    model = MotifDetectors([PLANTED, OTHER])
+    with pytest.raises(ValueError, match="non-empty dict"):
+        TCAV(model, layer="flatten", random_concepts=_concepts(n=10)[1]).fit()
+    with pytest.raises(ValueError, match="pool of random examples"):
+        TCAV(model, layer="flatten", concepts=_concepts(n=10)[0]).fit()
