@@ -194,18 +194,18 @@ class TCAV(BaseExplainer):
 
         rng = check_random_state(self.random_state)
         size = min(min(len(a) for a in concept_acts), len(pool_acts) // 2)
-        tasks = []
+        tasks = []  # (positive activations, their rows, rows of the random set, seed)
         for _ in range(self.n_runs):
             order = rng.permutation(len(pool_acts))
             random_set, second_set = order[:size], order[size:2 * size]
             for acts in concept_acts:
                 chosen = rng.choice(len(acts), size=size, replace=False)
-                tasks.append((acts[chosen], pool_acts[random_set], rng.randint(2**31 - 1)))
-            tasks.append((pool_acts[second_set], pool_acts[random_set],
-                          rng.randint(2**31 - 1)))
+                tasks.append((acts, chosen, random_set, rng.randint(2**31 - 1)))
+            tasks.append((pool_acts, second_set, random_set, rng.randint(2**31 - 1)))
+        # Sliced as they are dispatched, so that at most a few copies are held at a time.
         fits = Parallel(n_jobs=self.n_jobs, verbose=self.verbose)(
-            delayed(_fit_cav)(self._classifier(), positive, negative, seed)
-            for positive, negative, seed in tasks
+            delayed(_fit_cav)(self._classifier(), acts[rows], pool_acts[random_rows], seed)
+            for acts, rows, random_rows, seed in tasks
         )
         cavs, accuracy = (np.asarray(part) for part in zip(*fits, strict=True))
         n_concepts = len(concept_acts)
