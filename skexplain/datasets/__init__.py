@@ -1,6 +1,7 @@
 """Synthetic and benchmark data sets."""
 
 from ._chipseq import load_chipseq
+from ._concepts import make_motif_concept
 from ._l2x import make_l2x_synthetic
 from ._motif_tasks import (
     TASK1_TFS,
@@ -17,5 +18,6 @@ __all__ = [
     "load_chipseq",
     "load_jaspar_motifs",
     "make_l2x_synthetic",
+    "make_motif_concept",
     "make_motif_dataset",
 ]

@@ -4,12 +4,14 @@ from ._activation_max import ActivationMaximization
 from ._cam import CAM, GradCAM, GradCAMPlusPlus
 from ._deeplift import DeepLift, DeepLiftShap
 from ._deepresolve import DeepResolve, DeepResolveExplanation
+from ._dissection import NetworkDissection
 from ._gradient import InputXGradient, IntegratedGradients, Saliency, SmoothGrad
 from ._influence import InfluenceExplainer
 from ._neighbors import NearestNeighborExplainer
 from ._perturbation import InSilicoMutagenesis, KernelShapExplainer, LimeExplainer, Occlusion
 from ._sensx import SensXExplainer
 from ._sequence import reduce_sequence_attributions, shuffle_sequences
+from ._tcav import TCAV
 from ._tracin import TracInExplainer
 
 __all__ = [
@@ -28,11 +30,13 @@ __all__ = [
     "KernelShapExplainer",
     "LimeExplainer",
     "NearestNeighborExplainer",
+    "NetworkDissection",
     "Occlusion",
     "Saliency",
     "SensXExplainer",
     "SmoothGrad",
     "TracInExplainer",
+    "TCAV",
     "reduce_sequence_attributions",
     "shuffle_sequences",
 ]
