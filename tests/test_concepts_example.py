@@ -31,3 +31,13 @@ def test_concept_example_finds_the_irf_motif():
     assert iou_irf >= 2 * iou_other
     assert re.search(r"TCAV: [\d.]+ s per explained sequence", out)
     assert "saved figures" in out
+    # Influence functions on the PBMC classifier track actual leave-one-out refits, and the
+    # most helpful training cells mostly share the called type.
+    r = float(re.search(r"actual leave-one-out change .*: Pearson r = ([\d.]+)", out).group(1))
+    assert r >= 0.9
+    helpful, harmful = map(int, re.search(
+        r"top-5 helpful cells of the called type: (\d+)%; top-5 harmful: (\d+)%", out).groups())
+    assert helpful > 60 and helpful > harmful + 30
+    correct, wrong = map(float, re.search(
+        r"mean credibility: correct calls ([\d.]+), wrong calls ([\d.]+)", out).groups())
+    assert correct > wrong

@@ -60,3 +60,20 @@ def test_exponential_activation_example_beats_relu_on_filters_and_localization()
     assert match["exponential"] >= 0.5 and match["relu"] <= 0.2
     assert localization["exponential"] >= localization["relu"] + 0.2
     assert re.search(r"IRF1: test AUROC 0\.9\d+; [1-9]\d* of 32", result.stdout)
+
+
+RANK_GENES_EXAMPLE = EXAMPLE.parent / "plot_rank_genes_explained.py"
+
+
+@pytest.mark.example
+def test_rank_genes_example_finds_b_cell_markers_through_scanpy():
+    pytest.importorskip("scanpy")
+    result = subprocess.run(
+        [sys.executable, str(RANK_GENES_EXAMPLE)], capture_output=True, text=True,
+        timeout=900, check=True,
+    )
+    accuracy = float(re.search(r"held-out accuracy: ([\d.]+)", result.stdout).group(1))
+    assert accuracy > 0.75
+    b_cell = re.search(r"CD19\+ B\s+SensX\s+: (.*)", result.stdout).group(1).split(", ")
+    assert {"CD79A", "CD79B"} <= set(b_cell[:3])
+    assert "saved" in result.stdout
