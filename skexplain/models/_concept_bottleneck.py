@@ -1,6 +1,5 @@
 """ConceptBottleneckClassifier: x -> concepts -> y, with test-time concept intervention."""
 
-import copy
 import numbers
 
 import numpy as np
@@ -77,12 +76,13 @@ class ConceptBottleneckClassifier(NeuralNet):
         together, minimising the class loss plus ``concept_weight`` times the concept loss.
     concept_weight : float, default=1.0
         lambda of joint training (0 gives a standard model that ignores the concepts).
-    concept_model : {"auto", "mlp", "cnn"} or torch.nn.Module, default="auto"
+    concept_model : {"auto", "mlp", "cnn"} or callable, default="auto"
         g. "mlp": an MLP on flattened inputs with ``hidden_units``; "cnn": an
         :class:`~skexplain.models.ExpActivationCNN` with ``architecture`` and
         ``first_activation`` whose outputs are the concept logits; "auto": "cnn" for 3-D
-        input (one-hot sequences) and "mlp" otherwise; a module instance is copied at each
-        fit and must map the input batch to (batch, n_concepts) logits.
+        input (one-hot sequences) and "mlp" otherwise; a callable (e.g. an nn.Module class)
+        is called as ``concept_model(input_shape, n_concepts)`` at each fit and must return a
+        module mapping the input batch to (batch, n_concepts) logits.
     hidden_units : tuple of int, default=(64,)
         Hidden widths of the MLP g.
     dropout : float, default=0.0
@@ -241,11 +241,10 @@ class ConceptBottleneckClassifier(NeuralNet):
             raise ValueError(f"training must be one of {TRAINING_MODES}, got {self.training!r}.")
         if not isinstance(self.concept_weight, numbers.Real) or not self.concept_weight >= 0:
             raise ValueError(f"concept_weight must be a float >= 0, got {self.concept_weight!r}.")
-        if not isinstance(self.concept_model, nn.Module) \
-                and self.concept_model not in CONCEPT_MODELS:
+        if not callable(self.concept_model) and self.concept_model not in CONCEPT_MODELS:
             raise ValueError(
-                f"concept_model must be one of {CONCEPT_MODELS} or a torch.nn.Module, got "
-                f"{self.concept_model!r}."
+                f"concept_model must be one of {CONCEPT_MODELS} or a callable returning a "
+                f"torch.nn.Module, got {self.concept_model!r}."
             )
         if self.random_state is not None and not isinstance(self.random_state, numbers.Integral):
             raise ValueError(f"random_state must be None or an int, got {self.random_state!r}.")
@@ -268,8 +267,8 @@ class ConceptBottleneckClassifier(NeuralNet):
         return self
 
     def _build_concept_model(self):
-        if isinstance(self.concept_model, nn.Module):
-            return copy.deepcopy(self.concept_model)
+        if callable(self.concept_model):
+            return self.concept_model(self.input_shape_, self.n_concepts_)
         kind = self.concept_model
         if kind == "auto":
             kind = "cnn" if len(self.input_shape_) == 2 else "mlp"

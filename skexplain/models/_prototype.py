@@ -80,6 +80,16 @@ class PrototypeNetwork(nn.Module):
         with torch.no_grad():
             self.last_layer.weight.copy_(weight)
 
+    @torch.no_grad()
+    def keep_prototypes(self, indices):
+        """Remove every prototype not in ``indices`` (with its last-layer column)."""
+        indices = torch.as_tensor(indices, dtype=torch.long)
+        self.prototypes = nn.Parameter(self.prototypes[indices].clone())
+        self.prototype_class = self.prototype_class[indices]
+        last_layer = nn.Linear(len(indices), self.prototype_class.shape[1], bias=False)
+        last_layer.weight.copy_(self.last_layer.weight[:, indices])
+        self.last_layer = last_layer.to(self.prototypes.device)
+
     def features(self, x):
         """Latent patches z: (batch, prototype_dim, n_positions)."""
         for block in self.blocks:
@@ -199,6 +209,8 @@ class PrototypeCNNClassifier(NeuralNet):
         push_start=10,
         push_every=10,
         last_layer_epochs=5,
+        prune_k=6,
+        prune_threshold=3,
         batch_size=64,
         train_split=None,
         random_state=None,
@@ -222,6 +234,8 @@ class PrototypeCNNClassifier(NeuralNet):
         self.push_start = push_start
         self.push_every = push_every
         self.last_layer_epochs = last_layer_epochs
+        self.prune_k = prune_k
+        self.prune_threshold = prune_threshold
         self.random_state = random_state
 
     @property
@@ -282,13 +296,14 @@ class PrototypeCNNClassifier(NeuralNet):
             for epoch in range(1, self.max_epochs + 1):
                 self._train_stage("joint", X, codes, 1, **fit_params)
                 due = epoch >= self.push_start and (epoch - self.push_start) % self.push_every == 0
-                if due or epoch == self.max_epochs:
+                if due and epoch < self.max_epochs:
                     self.push(X, y)
                     self._train_stage("last_layer", X, codes, self.last_layer_epochs,
                                       **fit_params)
-            if self.max_epochs == 0:
-                self.push(X, y)
-                self._train_stage("last_layer", X, codes, self.last_layer_epochs, **fit_params)
+            self.push(X, y)
+            if self.prune_k:
+                self.prune(X, y)
+            self._train_stage("last_layer", X, codes, self.last_layer_epochs, **fit_params)
         self._set_training(False)
         return self
 
@@ -297,7 +312,8 @@ class PrototypeCNNClassifier(NeuralNet):
             value = getattr(self, name)
             if not isinstance(value, numbers.Integral) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}.")
-        for name in ("warm_epochs", "max_epochs", "last_layer_epochs"):
+        for name in ("warm_epochs", "max_epochs", "last_layer_epochs", "prune_k",
+                     "prune_threshold"):
             value = getattr(self, name)
             if not isinstance(value, numbers.Integral) or value < 0:
                 raise ValueError(f"{name} must be an int >= 0, got {value!r}.")
@@ -412,6 +428,58 @@ class PrototypeCNNClassifier(NeuralNet):
                                              self.receptive_field_)
         return self
 
+    @torch.no_grad()
+    def prune(self, X, y):
+        """Remove the prototypes whose nearest training sequences are mostly of other classes.
+
+        ProtoPNet's pruning (Chen et al. 2019, section 2.5): a prototype is kept when at least
+        ``prune_threshold`` of the ``prune_k`` training sequences with the closest patch to it
+        belong to its class. A prototype on background (a patch every class has) is pruned.
+        Each class keeps at least its best prototype.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_channels, length)
+            Training sequences.
+        y : array-like of shape (n_samples,)
+            Their labels.
+
+        Returns
+        -------
+        self : PrototypeCNNClassifier
+            With ``pruned_prototypes_`` (indices before pruning) set and the prototype
+            attributes restricted to the kept ones.
+        """
+        X = _check_sequences(X, self)
+        y = np.asarray(y)
+        min_distances, _ = self._closest_patches(X)
+        nearest = np.argsort(min_distances, axis=0, kind="stable")[:self.prune_k]
+        own = (y[nearest] == self.prototype_classes_[None, :]).sum(axis=0)
+        keep = own >= self.prune_threshold
+        for label in self.classes_:
+            members = np.flatnonzero(self.prototype_classes_ == label)
+            if not keep[members].any():
+                keep[members[own[members].argmax()]] = True
+        kept = np.flatnonzero(keep)
+        self.module_.keep_prototypes(kept)
+        self.pruned_prototypes_ = np.flatnonzero(~keep)
+        self.n_prototypes_ = len(kept)
+        for name in ("prototype_classes_", "prototype_sample_indices_", "prototype_starts_",
+                     "prototype_sequences_"):
+            setattr(self, name, getattr(self, name)[kept])
+        return self
+
+    def _closest_patches(self, X):
+        """Min distance and its position, each (n_samples, n_prototypes), in eval mode."""
+        self.module_.eval()
+        distances, positions = [], []
+        for i in range(0, len(X), 512):
+            patches = self._patches(X[i:i + 512])
+            closest = self._distances(patches).min(dim=2)
+            distances.append(closest.values.numpy())
+            positions.append(closest.indices.numpy())
+        return np.concatenate(distances), np.concatenate(positions)
+
     def _patches(self, X):
         chunks = [self.module_.features(torch.as_tensor(X[i:i + 512], device=self.device)).cpu()
                   for i in range(0, len(X), 512)]
@@ -479,14 +547,12 @@ class PrototypeCNNClassifier(NeuralNet):
             If X is not 3-D, has NaN or a different number of channels.
         """
         X = _check_sequences(X, self)
-        self.module_.eval()
-        distances = self._distances(self._patches(X))  # (n, n_prototypes, positions)
-        min_distances, positions = distances.min(dim=2)
-        similarities = self.module_.similarity(min_distances).numpy()
+        min_distances, positions = self._closest_patches(X)
+        similarities = self.module_.similarity(torch.as_tensor(min_distances)).numpy()
         weights = self.module_.last_layer.weight.detach().cpu().numpy()
         logits = similarities @ weights.T
         predicted = logits.argmax(axis=1)
-        starts = self._field_starts(positions.numpy())
+        starts = self._field_starts(positions)
         n, n_prototypes = starts.shape
         subsequences = _windows(
             X, np.repeat(np.arange(n), n_prototypes), starts.ravel(), self.receptive_field_
