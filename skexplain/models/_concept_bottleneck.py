@@ -336,7 +336,8 @@ class ConceptBottleneckClassifier(NeuralNet):
 
     def predict(self, X, concepts=None):
         """Class labels (n_samples,); ``concepts`` intervene as in :meth:`predict_proba`."""
-        return self.classes_[self.predict_proba(X, concepts).argmax(axis=1)]
+        proba = self.predict_proba(X, concepts)
+        return self.classes_[proba.argmax(axis=1)]
 
     def predict_concept_proba(self, X):
         """Predicted concept probabilities sigmoid(g(x)), shape (n_samples, n_concepts)."""

@@ -510,7 +510,8 @@ class PrototypeCNNClassifier(NeuralNet):
 
     def predict(self, X):
         """Class labels (n_samples,)."""
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        proba = self.predict_proba(X)
+        return self.classes_[proba.argmax(axis=1)]
 
     def score(self, X, y):
         """Accuracy."""
