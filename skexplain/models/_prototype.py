@@ -130,12 +130,15 @@ class PrototypeCNNClassifier(NeuralNet):
     Training follows the paper in small: ``warm_epochs`` with the trunk frozen (add-on layers
     and prototypes only), then ``max_epochs`` of joint training (trunk, add-on layers and
     prototypes; last layer fixed at its initialisation) with the loss
-    ``CE + cluster_weight * Clst - separation_weight * Sep + l1 * L1``; a push (projection) at
-    epoch ``push_start`` and every ``push_every`` epochs after it and at the end, each followed
-    by ``last_layer_epochs`` of training the last layer alone (everything else frozen, in eval
-    mode) with the same loss. Clst is the mean over samples of the smallest distance to a
-    prototype of the sample's class, Sep the mean smallest distance to a prototype of another
-    class, L1 the absolute sum of the last-layer weights to other classes.
+    ``CE + cluster_weight * Clst - separation_weight * Sep + l1 * L1``. Clst is the mean over
+    samples of the smallest distance to a prototype of the sample's class, Sep the mean
+    smallest distance to a prototype of another class, L1 the absolute sum of the last-layer
+    weights to other classes. A push (projection, :meth:`push`) at epoch ``push_start`` and
+    every ``push_every`` epochs after it, and always after the last epoch, is followed by
+    ``last_layer_epochs`` of training the last layer alone (everything else frozen and in
+    eval mode) with the same loss. Before the final last-layer stage the prototypes whose
+    nearest training sequences are mostly of other classes are pruned (:meth:`prune`, the
+    paper's pruning step); on DNA these are prototypes on background sequence.
 
     Parameters
     ----------
@@ -155,15 +158,22 @@ class PrototypeCNNClassifier(NeuralNet):
     cluster_weight : float, default=0.8
     separation_weight : float, default=0.08
     l1 : float, default=1e-4
-    lr : float, default=3e-3
-        Adam learning rate of the warm and joint stages (the paper's add-on and prototype rate).
-    last_layer_lr : float, default=1e-3
+    criterion : torch loss class, default=torch.nn.CrossEntropyLoss
+        The classification loss (on logits and class indices).
+    lr : float, default=1e-2
+        Adam learning rate of the warm and joint stages.
+    last_layer_lr : float, default=1e-2
+        Adam learning rate of the last-layer stages.
     warm_epochs : int, default=2
-    max_epochs : int, default=20
+    max_epochs : int, default=30
         Joint epochs.
     push_start : int, default=10
     push_every : int, default=10
-    last_layer_epochs : int, default=5
+    last_layer_epochs : int, default=10
+    prune_k : int, default=6
+        Nearest training sequences looked at by :meth:`prune`; 0 disables pruning.
+    prune_threshold : int, default=3
+        A prototype is kept when at least this many of them are of its class.
     batch_size : int, default=64
     random_state : int or None, default=None
         Seeds initialisation, dropout and batch order.
@@ -175,10 +185,13 @@ class PrototypeCNNClassifier(NeuralNet):
     ----------
     classes_ : ndarray of shape (n_classes,)
     n_prototypes_ : int
+        Number of prototypes (after pruning).
     prototype_classes_ : ndarray of shape (n_prototypes,)
         Class label of each prototype.
     receptive_field_ : int
         Width in nucleotides of the subsequence behind one latent patch.
+    pruned_prototypes_ : ndarray of int
+        Indices (before pruning) of the prototypes :meth:`prune` removed.
     prototype_sample_indices_ : ndarray of shape (n_prototypes,)
         Row of the training X whose patch each prototype was last pushed onto.
     prototype_starts_ : ndarray of shape (n_prototypes,)
@@ -201,14 +214,15 @@ class PrototypeCNNClassifier(NeuralNet):
         cluster_weight=0.8,
         separation_weight=0.08,
         l1=1e-4,
+        criterion=torch.nn.CrossEntropyLoss,
         optimizer=torch.optim.Adam,
-        lr=3e-3,
-        last_layer_lr=1e-3,
+        lr=1e-2,
+        last_layer_lr=1e-2,
         warm_epochs=2,
-        max_epochs=20,
+        max_epochs=30,
         push_start=10,
         push_every=10,
-        last_layer_epochs=5,
+        last_layer_epochs=10,
         prune_k=6,
         prune_threshold=3,
         batch_size=64,
@@ -218,7 +232,7 @@ class PrototypeCNNClassifier(NeuralNet):
         **kwargs,
     ):
         super().__init__(
-            module, criterion=torch.nn.CrossEntropyLoss, optimizer=optimizer, lr=lr,
+            module, criterion=criterion, optimizer=optimizer, lr=lr,
             max_epochs=max_epochs, batch_size=batch_size, train_split=train_split,
             verbose=verbose, **kwargs,
         )
@@ -286,6 +300,7 @@ class PrototypeCNNClassifier(NeuralNet):
         self.n_channels_ = X.shape[1]
         self.n_prototypes_ = len(self._classes) * self.prototypes_per_class
         self.prototype_classes_ = np.repeat(self._classes, self.prototypes_per_class)
+        self.pruned_prototypes_ = np.array([], dtype=np.int64)
         self._receptive_field = _receptive_field(self.architecture)
         self.receptive_field_ = self._receptive_field[1]
         with torch.random.fork_rng(devices=[]):
