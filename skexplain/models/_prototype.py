@@ -96,9 +96,10 @@ class PrototypeNetwork(nn.Module):
             x = block(x)
         return self.add_on(x)
 
-    def distances(self, z):
-        """Squared distances (batch, n_prototypes, n_positions) of every patch to every prototype."""
-        prototypes = self.prototypes
+    def distances(self, z, prototypes=None):
+        """Squared distances (batch, n_prototypes, n_positions) of the patches z to the
+        prototypes (default: all of them; or a (n, prototype_dim) tensor)."""
+        prototypes = self.prototypes if prototypes is None else prototypes
         cross = torch.einsum("bdt,pd->bpt", z, prototypes)
         squared = z.pow(2).sum(dim=1, keepdim=True) - 2 * cross \
             + prototypes.pow(2).sum(dim=1)[None, :, None]
@@ -109,7 +110,7 @@ class PrototypeNetwork(nn.Module):
         return torch.log((distance + 1) / (distance + self.epsilon))
 
     def forward(self, x):
-        """Class logits (batch, n_classes) and each prototype's min distance (batch, n_prototypes)."""
+        """Class logits (batch, n_classes) and min distances (batch, n_prototypes)."""
         min_distances = self.distances(self.features(x)).amin(dim=2)
         return self.last_layer(self.similarity(min_distances)), min_distances
 
@@ -504,10 +505,7 @@ class PrototypeCNNClassifier(NeuralNet):
         prototypes = self.module_.prototypes.detach().cpu()
         if members is not None:
             prototypes = prototypes[torch.as_tensor(members)]
-        cross = torch.einsum("bdt,pd->bpt", patches, prototypes)
-        squared = patches.pow(2).sum(dim=1, keepdim=True) - 2 * cross \
-            + prototypes.pow(2).sum(dim=1)[None, :, None]
-        return torch.relu(squared)
+        return self.module_.distances(patches, prototypes)
 
     def _field_starts(self, positions):
         offset, _, jump = self._receptive_field

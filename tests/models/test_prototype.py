@@ -6,6 +6,7 @@ import torch
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
+from skexplain.datasets import TASK1_TFS, make_motif_dataset
 from skexplain.models import PrototypeCNNClassifier, PrototypeNetwork
 from skexplain.models._prototype import _receptive_field
 
@@ -158,3 +159,28 @@ def test_bad_input_raises():
         net.predict(X[:, :3])
     with pytest.raises(ValueError, match="NaN"):
         net.explain(np.full_like(X, np.nan))
+
+
+@pytest.mark.slow
+def test_task1_prototypes_are_planted_motif_instances():
+    X, presence, mask = make_motif_dataset(task=1, n_samples=12_000, length=100, random_state=0)
+    columns = [TASK1_TFS.index(tf) for tf in ("CEBPB", "Gabpa", "SP1", "YY1")]
+    one_motif = (presence.sum(axis=1) == 1) & presence[:, columns].any(axis=1)
+    X, mask, y = X[one_motif], mask[one_motif], presence[one_motif].argmax(axis=1)
+    n_train = int(0.8 * len(X))
+    net = PrototypeCNNClassifier(lr=3e-3, max_epochs=20, random_state=0)
+    net.fit(X[:n_train], y[:n_train])
+    assert net.score(X[n_train:], y[n_train:]) > 0.75  # measured 0.83
+
+    def motif_positions(rows, starts):
+        columns = np.asarray(starts)[:, None] + np.arange(net.receptive_field_)
+        inside = (columns >= 0) & (columns < X.shape[2])
+        return (mask[np.asarray(rows)[:, None], columns.clip(0, X.shape[2] - 1)] & inside).sum(1)
+
+    found = np.mean(motif_positions(net.prototype_sample_indices_, net.prototype_starts_) >= 5)
+    rng = np.random.default_rng(0)
+    half = net.receptive_field_ // 2
+    baseline = np.mean(motif_positions(rng.integers(0, n_train, 5000),
+                                       rng.integers(-half, X.shape[2] - half, 5000)) >= 5)
+    # measured: 0.77 of 13 prototypes against 0.18 of random windows
+    assert found >= 0.6 and baseline < 0.3
