@@ -6,6 +6,7 @@ import torch
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV
+from sklearn.utils.estimator_checks import check_get_params_invariance
 
 from skexplain.datasets import TASK1_TFS, make_motif_dataset
 from skexplain.models import ConceptBottleneckClassifier, ExpActivationCNN
@@ -175,3 +176,8 @@ def test_bad_input_raises(data):
         net.predict(X, concepts=C[:, :3])
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         net.predict(X, concepts=C * 2.0)
+
+
+def test_get_params_invariance():
+    estimator = cbm()
+    check_get_params_invariance(type(estimator).__name__, estimator)

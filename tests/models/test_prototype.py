@@ -5,6 +5,7 @@ import pytest
 import torch
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
+from sklearn.utils.estimator_checks import check_get_params_invariance
 
 from skexplain.datasets import TASK1_TFS, make_motif_dataset
 from skexplain.models import PrototypeCNNClassifier, PrototypeNetwork
@@ -184,3 +185,8 @@ def test_task1_prototypes_are_planted_motif_instances():
                                        rng.integers(-half, X.shape[2] - half, 5000)) >= 5)
     # measured: 0.77 of 13 prototypes against 0.18 of random windows
     assert found >= 0.6 and baseline < 0.3
+
+
+def test_get_params_invariance():
+    estimator = small_net()
+    check_get_params_invariance(type(estimator).__name__, estimator)
