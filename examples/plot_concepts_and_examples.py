@@ -19,12 +19,16 @@ IRF motif to call IRF1 peaks? Which motif does each first-layer channel detect?
    most responsible, helpful or harmful, for one cell's call, checked against actual
    leave-one-out refits; and its nearest training cells with the deep k-NN credibility of
    the call (Papernot & McDaniel 2018).
+5. A prototype network (ProtoPNet, Chen et al., NeurIPS 2019) on synthetic task 1: each
+   prototype is projected onto a real training subsequence; how many land on a planted motif,
+   and their logos next to their JASPAR matches (TomTom).
 
 Each section prints the seconds each method spends per explained instance.
 """
 
 # %%
 import copy
+import re
 import time
 from pathlib import Path
 
@@ -43,15 +47,26 @@ from sklearn.metrics import roc_auc_score  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
 
-from skexplain.datasets import load_chipseq, make_motif_concept  # noqa: E402
+from skexplain.datasets import (  # noqa: E402
+    TASK1_TFS,
+    load_chipseq,
+    make_motif_concept,
+    make_motif_dataset,
+)
 from skexplain.explainers import (  # noqa: E402
     TCAV,
     InfluenceExplainer,
     NearestNeighborExplainer,
     NetworkDissection,
 )
-from skexplain.models import ExpActivationCNNClassifier  # noqa: E402
-from skexplain.motifs import filter_ppms, load_jaspar_database, tomtom_matches, trim_ppm  # noqa: E402
+from skexplain.models import ExpActivationCNNClassifier, PrototypeCNNClassifier  # noqa: E402
+from skexplain.motifs import (  # noqa: E402
+    filter_ppms,
+    load_jaspar_database,
+    plot_logo,
+    tomtom_matches,
+    trim_ppm,
+)
 
 torch.set_num_threads(1)
 OUTPUT = Path(__file__).resolve().parent / "output"
@@ -310,4 +325,111 @@ ax.set_title(f"training cells behind calling {X_test.index[cell]} {predicted[cel
 fig.tight_layout()
 fig.savefig(OUTPUT / "influence_one_cell.png", dpi=120)
 plt.close(fig)
+
+# %%
+# A prototype network (ProtoPNet) on task 1 sequences (100 nt) that carry exactly one motif,
+# of one of four TFs; the class is the TF. ``mask`` marks the planted motif positions (the ground truth).
+TFS = ["CEBPB", "Gabpa", "SP1", "YY1"]
+# JASPAR names of each TF's family (bZIP C/EBP, ETS, SP/KLF zinc fingers, YY).
+FAMILIES = {"CEBPB": "CEBP", "Gabpa": "GABP|ELK|ETS|ETV|ELF|ERG|FLI|FEV|SPI|EHF",
+            "SP1": r"SP\d|KLF", "YY1": "YY"}
+X_all, presence, mask_all = make_motif_dataset(task=1, n_samples=12_000, length=100,
+                                               random_state=0)
+one_motif = (presence.sum(axis=1) == 1) & presence[:, [TASK1_TFS.index(t) for t in TFS]].any(1)
+X, mask = X_all[one_motif], mask_all[one_motif]
+y = np.asarray(TASK1_TFS)[presence[one_motif].argmax(axis=1)]
+n_train = int(0.8 * len(X))
+labels, counts = np.unique(y, return_counts=True)
+print(f"{len(X)} sequences ({n_train} train), per class: "
+      + ", ".join(f"{label} {count}" for label, count in zip(labels, counts, strict=True)))
+
+start = time.perf_counter()
+protonet = PrototypeCNNClassifier(lr=3e-3, max_epochs=20, random_state=0)
+protonet.fit(X[:n_train], y[:n_train])
+print(f"prototype network: {time.perf_counter() - start:.0f} s to train, test accuracy "
+      f"{protonet.score(X[n_train:], y[n_train:]):.3f}, {protonet.n_prototypes_} prototypes "
+      f"({len(protonet.pruned_prototypes_)} pruned) of {protonet.receptive_field_} nt")
+
+# %%
+# Each projected prototype is a training subsequence. How many lie on a planted motif (at
+# least 5 motif positions in the window), against random windows of the same width?
+
+
+def motif_positions(rows, starts, width):
+    columns = np.asarray(starts)[:, None] + np.arange(width)
+    inside = (columns >= 0) & (columns < X.shape[2])
+    return (mask[np.asarray(rows)[:, None], columns.clip(0, X.shape[2] - 1)] & inside).sum(1)
+
+
+width = protonet.receptive_field_
+on_motif = motif_positions(protonet.prototype_sample_indices_, protonet.prototype_starts_,
+                           width) >= 5
+rng = np.random.default_rng(0)
+random_windows = motif_positions(rng.integers(0, n_train, 5000),
+                                 rng.integers(-(width // 2), X.shape[2] - width // 2, 5000),
+                                 width) >= 5
+print(f"projected prototypes on a planted motif: {on_motif.mean():.2f} "
+      f"(random windows: {random_windows.mean():.2f})")
+
+# %%
+# Explain the test set: every prototype's similarity to each sequence and where it matches.
+start = time.perf_counter()
+explanation = protonet.explain(X[n_train:])
+timings["prototypes"] = seconds = (time.perf_counter() - start) / len(explanation)
+print(f"prototype explain: {seconds * 1e3:.2f} ms per instance; values {explanation.values.shape}, "
+      f"subsequences {explanation.info['subsequences'].shape}")
+first = explanation.info["contributions"][0]
+top = np.argsort(first)[::-1][:3]
+print(f"test sequence 0 (true {y[n_train]}, predicted {explanation.info['predictions'][0]}): "
+      + ", ".join(f"{explanation.feature_names[j]} similarity {explanation.values[0, j]:.2f} "
+                  f"at {explanation.info['starts'][0, j]}" for j in top))
+
+# %%
+# A prototype is one subsequence; its PPM is the average of its best matches in the 100
+# training sequences most similar to it, trimmed and matched against JASPAR with TomTom.
+train_explanation = protonet.explain(X[:n_train])
+best = np.argsort(-train_explanation.values, axis=0)[:100]  # (100, n_prototypes)
+subsequences = train_explanation.info["subsequences"]
+ppms = []
+for j in range(protonet.n_prototypes_):
+    counts = subsequences[best[:, j], j].sum(axis=0) + 0.1
+    ppms.append(trim_ppm(counts / counts.sum(axis=0), min_ic=0.5, pad=1))
+names = [f"proto{j} ({label})" for j, label in enumerate(protonet.prototype_classes_)]
+database = JASPAR
+matches = tomtom_matches(ppms, database=database, evalue_threshold=0.1, names=names)
+best_match = matches.groupby("query", sort=False).head(1).set_index("query")
+own = matches[matches["target_name"].str.upper()
+              == matches["query"].str.extract(r"\((.*)\)")[0].str.upper()]
+own_evalue = own.groupby("query")["e_value"].min()
+prototype_table = pd.DataFrame({
+    "class": protonet.prototype_classes_,
+    "on motif": on_motif,
+    "best JASPAR match": best_match["target_name"].reindex(names).fillna("-").to_numpy(),
+    "E-value": best_match["e_value"].reindex(names).to_numpy(),
+    "own TF E-value": own_evalue.reindex(names).to_numpy(),
+}, index=names)
+print(prototype_table.to_string(float_format=lambda v: f"{v:.1e}", na_rep="-"))
+best_names = prototype_table["best JASPAR match"]
+same_family = [bool(re.match(FAMILIES[label], match.upper()))
+               for label, match in zip(prototype_table["class"], best_names, strict=True)]
+print(f"prototypes matching their own class's TF (E < 0.1): {own_evalue.size} of "
+      f"{len(names)}; best match in the class TF's family: {sum(same_family)}")
+
+# %%
+fig, axes = plt.subplots(len(ppms), 2, figsize=(9, 1.6 * len(ppms)), squeeze=False)
+for j, (name, ppm) in enumerate(zip(names, ppms, strict=True)):
+    plot_logo(ppm, ax=axes[j, 0], title=name)
+    if name in best_match.index:
+        match = best_match.loc[name]
+        target = database[match["target"]]
+        if match["orientation"] == "-":
+            target = target[::-1, ::-1]
+        plot_logo(target, ax=axes[j, 1], title=f"{match['target']} (E = {match['e_value']:.1e})")
+    else:
+        axes[j, 1].set_axis_off()
+fig.tight_layout()
+fig.savefig(OUTPUT / "prototype_logos.png", dpi=80)
+plt.close(fig)
+print("seconds per explained instance: "
+      + ", ".join(f"{method} {value:.5f}" for method, value in timings.items()))
 print(f"saved figures to {OUTPUT}")
