@@ -328,7 +328,8 @@ plt.close(fig)
 
 # %%
 # A prototype network (ProtoPNet) on task 1 sequences (100 nt) that carry exactly one motif,
-# of one of four TFs; the class is the TF. ``mask`` marks the planted motif positions (the ground truth).
+# of one of four TFs; the class is the TF. ``mask`` marks the planted motif positions (the
+# ground truth).
 TFS = ["CEBPB", "Gabpa", "SP1", "YY1"]
 # JASPAR names of each TF's family (bZIP C/EBP, ETS, SP/KLF zinc fingers, YY).
 FAMILIES = {"CEBPB": "CEBP", "Gabpa": "GABP|ELK|ETS|ETV|ELF|ERG|FLI|FEV|SPI|EHF",

@@ -41,3 +41,10 @@ def test_concept_example_finds_the_irf_motif():
     correct, wrong = map(float, re.search(
         r"mean credibility: correct calls ([\d.]+), wrong calls ([\d.]+)", out).groups())
     assert correct > wrong
+    # Most projected prototypes of the task-1 prototype network lie on a planted motif, far
+    # more than random windows do.
+    on_motif, random_windows = map(float, re.search(
+        r"projected prototypes on a planted motif: ([\d.]+) \(random windows: ([\d.]+)\)",
+        out).groups())
+    assert on_motif >= 0.6 and on_motif > random_windows + 0.3
+    assert re.search(r"seconds per explained instance: TCAV .* prototypes", out)
