@@ -1,6 +1,7 @@
 """Synthetic and benchmark data sets."""
 
 from ._chipseq import load_chipseq
+from ._images import make_planted_patch_images
 from ._l2x import make_l2x_synthetic
 from ._motif_tasks import (
     TASK1_TFS,
@@ -18,4 +19,5 @@ __all__ = [
     "load_jaspar_motifs",
     "make_l2x_synthetic",
     "make_motif_dataset",
+    "make_planted_patch_images",
 ]

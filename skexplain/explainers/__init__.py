@@ -1,6 +1,7 @@
 """Explainers: fit on reference data, explain instances, score by faithfulness."""
 
 from ._activation_max import ActivationMaximization
+from ._attention import AttentionExplainer, capture_attention
 from ._cam import CAM, GradCAM, GradCAMPlusPlus
 from ._deeplift import DeepLift, DeepLiftShap
 from ._deepresolve import DeepResolve, DeepResolveExplanation
@@ -11,6 +12,7 @@ from ._sequence import reduce_sequence_attributions, shuffle_sequences
 
 __all__ = [
     "ActivationMaximization",
+    "AttentionExplainer",
     "CAM",
     "DeepLift",
     "DeepLiftShap",
@@ -27,6 +29,7 @@ __all__ = [
     "Saliency",
     "SensXExplainer",
     "SmoothGrad",
+    "capture_attention",
     "reduce_sequence_attributions",
     "shuffle_sequences",
 ]

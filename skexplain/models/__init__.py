@@ -1,7 +1,10 @@
-"""Sequence models whose explanations are readable: the exponential-activation CNN."""
+"""Sequence and image models whose explanations are readable: the exponential-activation CNN
+and small transformers."""
 
 from ._cnn import ExpActivationCNNClassifier
 from ._modules import ACTIVATIONS, ARCHITECTURES, ConvBlock, ExpActivationCNN, Exponential
+from ._transformer import TransformerSequenceClassifier
+from ._transformer_modules import SequenceTransformer, VisionTransformer
 
 __all__ = [
     "ACTIVATIONS",
@@ -10,4 +13,7 @@ __all__ = [
     "ExpActivationCNN",
     "ExpActivationCNNClassifier",
     "Exponential",
+    "SequenceTransformer",
+    "TransformerSequenceClassifier",
+    "VisionTransformer",
 ]
