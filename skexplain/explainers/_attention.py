@@ -274,13 +274,16 @@ class AttentionExplainer(_ActivationMapExplainer):
     def _method_name(self):
         return f"attention_{self.method}"
 
-    def _fit_method(self, X):
+    def _fit(self, X):
         if len(self.feature_shape_) < 2:
             raise ValueError(
                 "AttentionExplainer maps tokens to positions, so it needs input of shape "
                 "(n_samples, n_channels, *positions); the data has feature shape "
                 f"{self.feature_shape_}."
             )
+        super()._fit(X)
+
+    def _fit_method(self, X):
         sample = self._tensor(_dense_rows(X[:1]).reshape((1,) + self.feature_shape_))
         with inference_mode(self.torch_module_), torch.no_grad(), \
                 capture_attention(self.torch_module_) as weights:

@@ -9,7 +9,7 @@ from ._transformer_modules import STEM, SequenceTransformer
 
 
 class TransformerSequenceClassifier(ExpActivationCNNClassifier):
-    """Transformer classifier of one-hot sequences (conv stem, encoder layers, pooled head).
+    """Transformer classifier of one-hot sequences (conv stem, encoder, class-token head).
 
     The network of :class:`~skexplain.models.SequenceTransformer` trained as
     :class:`~skexplain.models.ExpActivationCNNClassifier` is: Adam, binary cross-entropy
@@ -24,7 +24,8 @@ class TransformerSequenceClassifier(ExpActivationCNNClassifier):
     module : torch.nn.Module class, default=SequenceTransformer
         Network class; it receives ``n_outputs``, ``input_length``, ``n_channels``,
         ``architecture``, ``first_activation``, ``n_heads``, ``n_layers``,
-        ``dim_feedforward``, ``encoder_dropout`` and any ``module__*`` parameter.
+        ``dim_feedforward``, ``encoder_dropout``, ``pooling`` and any ``module__*``
+        parameter.
     architecture : list of dict, default=STEM
         Conv blocks of the stem (see :class:`~skexplain.models.SequenceTransformer`).
     first_activation : str, default="relu"
@@ -32,6 +33,8 @@ class TransformerSequenceClassifier(ExpActivationCNNClassifier):
     n_layers : int, default=2
     dim_feedforward : int, default=64
     encoder_dropout : float, default=0.1
+    pooling : {"cls", "mean"}, default="cls"
+        Read the output from a class token or from the mean over tokens.
     l1, l2, smoothness : float or sequence of float, default=0.0
         Penalties on the stem's conv kernels, as for ExpActivationCNNClassifier.
     criterion, optimizer, lr, max_epochs, batch_size, scoring, patience, lr_patience, \
@@ -68,6 +71,7 @@ lr_factor, train_split, random_state, verbose, **kwargs
         n_layers=2,
         dim_feedforward=64,
         encoder_dropout=0.1,
+        pooling="cls",
         l1=0.0,
         l2=0.0,
         smoothness=0.0,
@@ -96,6 +100,7 @@ lr_factor, train_split, random_state, verbose, **kwargs
         self.n_layers = n_layers
         self.dim_feedforward = dim_feedforward
         self.encoder_dropout = encoder_dropout
+        self.pooling = pooling
 
     def initialize_module(self):
         check_is_fitted(self, "n_outputs_", msg="fit() sets the network's input and output size.")
@@ -109,6 +114,7 @@ lr_factor, train_split, random_state, verbose, **kwargs
             "n_layers": self.n_layers,
             "dim_feedforward": self.dim_feedforward,
             "encoder_dropout": self.encoder_dropout,
+            "pooling": self.pooling,
             **self.get_params_for("module"),
         }
         self.module_ = self.initialized_instance(self.module, kwargs)

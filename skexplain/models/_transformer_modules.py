@@ -26,13 +26,17 @@ def _encoder(d_model, n_heads, n_layers, dim_feedforward, dropout):
 
 
 class SequenceTransformer(nn.Module):
-    """Transformer over one-hot sequences: conv stem, encoder layers, mean-pooled head.
+    """Transformer over one-hot sequences: conv stem, encoder layers, pooled head.
 
     The stem is a list of :class:`~skexplain.models.ConvBlock` (conv, batch norm,
     activation, dropout, max pool), as in :class:`~skexplain.models.ExpActivationCNN`; each
     of its output positions is one token whose width is the last block's filters. A learned
-    position embedding is added, ``n_layers`` pre-norm ``nn.TransformerEncoderLayer`` blocks
-    mix the tokens, and the mean over tokens feeds a linear output layer.
+    class token is put first (``pooling="cls"``), a learned position embedding is added,
+    ``n_layers`` pre-norm ``nn.TransformerEncoderLayer`` blocks mix the tokens, and the
+    class token's final state (or the mean over tokens, ``pooling="mean"``),
+    layer-normalised, feeds a linear output layer. With a class token everything the
+    output knows of the sequence passed through attention, which is what attention maps
+    can show; a mean-pooled model may bypass attention through the residual stream.
 
     Parameters
     ----------
@@ -55,23 +59,25 @@ class SequenceTransformer(nn.Module):
     dim_feedforward : int, default=64
     encoder_dropout : float, default=0.1
         Dropout of the encoder layers (attention weights included).
+    pooling : {"cls", "mean"}, default="cls"
+        Read the output from a class token or from the mean of the content tokens.
 
     Attributes
     ----------
     blocks : nn.ModuleList of ConvBlock
         The stem; ``blocks[0].activation`` is the first activation.
     n_prefix_tokens : int
-        0: every token is a window of positions.
+        1 with a class token (it comes first), else 0.
     token_shape : tuple of int
-        ``(n_tokens,)``.
+        ``(n_content_tokens,)``: the stem's output positions.
     """
-
-    n_prefix_tokens = 0
 
     def __init__(self, n_outputs=1, input_length=200, n_channels=4, architecture=STEM,
                  first_activation="relu", n_heads=4, n_layers=2, dim_feedforward=64,
-                 encoder_dropout=0.1):
+                 encoder_dropout=0.1, pooling="cls"):
         super().__init__()
+        if pooling not in ("cls", "mean"):
+            raise ValueError(f"pooling must be 'cls' or 'mean', got {pooling!r}.")
         specs, _ = _resolve_architecture(architecture)
         if first_activation not in ACTIVATIONS:
             raise ValueError(
@@ -89,7 +95,11 @@ class SequenceTransformer(nn.Module):
                 )
         self.blocks = nn.ModuleList(blocks)
         self.token_shape = (length,)
-        self.position = nn.Parameter(0.02 * torch.randn(1, length, in_channels))
+        self.n_prefix_tokens = int(pooling == "cls")
+        if self.n_prefix_tokens:
+            self.cls_token = nn.Parameter(torch.zeros(1, 1, in_channels))
+        self.position = nn.Parameter(
+            0.02 * torch.randn(1, self.n_prefix_tokens + length, in_channels))
         self.encoder = _encoder(in_channels, n_heads, n_layers, dim_feedforward, encoder_dropout)
         self.norm = nn.LayerNorm(in_channels)
         self.output = nn.Linear(in_channels, n_outputs)
@@ -97,8 +107,11 @@ class SequenceTransformer(nn.Module):
     def forward(self, x):
         for block in self.blocks:
             x = block(x)
-        tokens = x.transpose(1, 2) + self.position
-        return self.output(self.norm(self.encoder(tokens)).mean(1))
+        tokens = x.transpose(1, 2)
+        if self.n_prefix_tokens:
+            tokens = torch.cat([self.cls_token.expand(len(x), -1, -1), tokens], dim=1)
+        states = self.norm(self.encoder(tokens + self.position))
+        return self.output(states[:, 0] if self.n_prefix_tokens else states.mean(1))
 
     def conv_kernels(self):
         """Conv kernels of the stem, first layer first: tensors (filters, in_channels, width)."""
