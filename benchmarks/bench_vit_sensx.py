@@ -78,13 +78,14 @@ def run(vit, image, mask, grouped, args):
     seconds = time.perf_counter() - start
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
+    max_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10  # KiB on Linux
     return {
         "units": f"{n_units:,} {'patch groups' if grouped else 'features'}",
         "walks": explainer.n_walks,
         "model evaluations": f"{n_evaluations:,}",
         "seconds": f"{seconds:.1f}",
         "tracemalloc peak (MiB)": f"{peak / 2**20:.0f}",
-        "peak RSS so far (MiB)": f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10:.0f}",
+        "peak RSS so far (MiB)": f"{max_rss:.0f}",
         "delta*": f"{E.info['delta_star'][0]:.2f}",
         "planted patch rank": planted_rank(E.values[0], mask, grouped),
     }
