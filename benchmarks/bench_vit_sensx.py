@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from skorch import NeuralNetClassifier
+from skorch.callbacks import GradientNormClipping
 
 from skexplain.datasets import make_planted_patch_images
 from skexplain.explainers import SensXExplainer
@@ -40,8 +41,9 @@ def train_vit(n_train, epochs):
     torch.manual_seed(0)
     vit = NeuralNetClassifier(
         VisionTransformer, module__d_model=32, module__n_layers=2, module__dim_feedforward=64,
-        criterion=torch.nn.CrossEntropyLoss, optimizer=torch.optim.Adam, lr=1e-3,
-        max_epochs=epochs, batch_size=32, train_split=None, verbose=0,
+        criterion=torch.nn.CrossEntropyLoss, optimizer=torch.optim.AdamW, lr=3e-4,
+        max_epochs=epochs, batch_size=16, train_split=None,
+        callbacks=[GradientNormClipping(1.0)], verbose=0,
     )
     vit.fit(images[:n_train], labels[:n_train])
     test = images[n_train:]
@@ -66,7 +68,7 @@ def run(vit, image, mask, grouped, args):
         groups = np.broadcast_to(patch, (3, 224, 224))
     explainer = SensXExplainer(
         vit, n_walks=args.n_walks_grouped if grouped else args.n_walks,
-        n_profile_samples=args.n_profile_samples, feature_groups=groups, lower=0.0, upper=1.0,
+        n_profile_samples=args.n_profile_samples, feature_groups=groups, lower=-1.0, upper=1.0,
         random_state=0,
     ).fit(image[None])
     n_units = 196 if grouped else image.size
@@ -94,7 +96,7 @@ def run(vit, image, mask, grouped, args):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n-train", type=int, default=400)
-    parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--n-walks", type=int, default=1, help="walks of the ungrouped run")
     parser.add_argument("--n-walks-grouped", type=int, default=10)
     parser.add_argument("--n-profile-samples", type=int, default=50)

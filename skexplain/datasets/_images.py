@@ -10,13 +10,14 @@ def make_planted_patch_images(n_samples=100, *, image_size=224, patch_size=16, n
                               random_state=None):
     """Noise images with one striped patch: vertical stripes for class 1, horizontal for 0.
 
-    Every pixel of every channel is uniform on [0, 1), except in one ``patch_size`` x
-    ``patch_size`` square, aligned to the grid of a vision transformer's patches and placed
-    uniformly at random, which holds stripes of width ``patch_size // 4`` alternating
-    between 1 and 0 in all channels: vertical stripes for class 1 and horizontal stripes
-    for class 0. Only that square tells the classes apart, so it is the ground truth of a
-    localization test (where is the evidence?) at the resolution of ViT patches, as in the
-    ViT experiment of the SensX paper (3 x 224 x 224 images).
+    Every pixel of every channel is uniform on [-1, 1) (images centred as networks expect
+    them), except in one ``patch_size`` x ``patch_size`` square, aligned to the grid of a
+    vision transformer's patches and placed uniformly at random, which holds stripes of
+    width ``patch_size // 4`` alternating between 1 and -1 in all channels: vertical stripes
+    for class 1 and horizontal stripes for class 0. Only that square tells the classes
+    apart, so it is the ground truth of a localization test (where is the evidence?) at
+    the resolution of ViT patches, as in the ViT experiment of the SensX paper (3 x 224 x
+    224 images).
 
     Parameters
     ----------
@@ -66,11 +67,14 @@ def make_planted_patch_images(n_samples=100, *, image_size=224, patch_size=16, n
     rng = check_random_state(random_state)
     generator = np.random.default_rng(rng.randint(np.iinfo(np.int32).max))
     X = generator.random((n_samples, n_channels, image_size, image_size), dtype=np.float32)
+    X *= 2
+    X -= 1
     y = rng.permutation(np.arange(n_samples) % 2).astype(np.int64)
     n_cells = image_size // patch_size
     cells = rng.randint(n_cells * n_cells, size=n_samples)
     stripes = (np.arange(patch_size) // (patch_size // 4)) % 2 == 0
-    vertical = np.broadcast_to(stripes[None, :], (patch_size, patch_size)).astype(np.float32)
+    vertical = np.where(np.broadcast_to(stripes[None, :], (patch_size, patch_size)), 1.0,
+                        -1.0).astype(np.float32)
     patterns = np.stack([vertical.T, vertical])  # class 0: horizontal, class 1: vertical
     mask = np.zeros((n_samples, image_size, image_size), dtype=bool)
     for i, (cell, label) in enumerate(zip(cells, y, strict=True)):

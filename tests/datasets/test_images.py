@@ -13,12 +13,12 @@ def test_planted_patch_decides_the_label():
         top, left = rows.min(), cols.min()
         assert m.sum() == 256 and top % 16 == 0 and left % 16 == 0  # one grid-aligned patch
         patch = x[:, top:top + 16, left:left + 16]
-        assert np.isin(patch, (0.0, 1.0)).all()
+        assert np.isin(patch, (-1.0, 1.0)).all()
         # Vertical stripes (class 1) are constant down each column, horizontal along rows.
         constant_axis = 1 if label == 1 else 2
         assert (np.ptp(patch, axis=constant_axis) == 0).all()
         outside = x[:, ~m]
-        assert 0.0 <= outside.min() and outside.max() < 1.0 and outside.std() > 0.25
+        assert -1.0 <= outside.min() and outside.max() < 1.0 and outside.std() > 0.5
 
 
 def test_reproducible_and_validated():
