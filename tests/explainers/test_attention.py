@@ -2,6 +2,11 @@ import numpy as np
 import pytest
 import torch
 from sklearn.base import clone
+from sklearn.utils.estimator_checks import (
+    check_get_params_invariance,
+    check_no_attributes_set_in_init,
+    check_set_params,
+)
 from torch import nn
 
 from skexplain.explainers import AttentionExplainer, capture_attention
@@ -157,6 +162,24 @@ def test_bad_models_and_token_layouts():
         AttentionExplainer(model).fit(X.reshape(2, -1))
     explainer = AttentionExplainer(model, method="gradient_rollout")
     assert clone(explainer).get_params()["method"] == "gradient_rollout"
+
+
+@pytest.mark.parametrize("check", [check_no_attributes_set_in_init, check_get_params_invariance,
+                                   check_set_params], ids=lambda c: c.__name__)
+def test_sklearn_checks(check):
+    check("AttentionExplainer", AttentionExplainer(None, method="raw"))
+
+
+def test_explaining_leaves_the_model_as_it_was():
+    model = SequenceTransformer(input_length=16, architecture=[
+        {"filters": 8, "kernel_size": 3, "dropout": 0.1, "pool": 2}], n_heads=2).train()
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    X = np.random.default_rng(0).random((2, 4, 16))
+    AttentionExplainer(model, method="gradient_rollout").fit(X).explain(X, target=0)
+    assert model.training and all(not m.__dict__.get("forward") for m in model.modules())
+    for key, value in model.state_dict().items():
+        torch.testing.assert_close(value, state[key])
+    assert torch.backends.mha.get_fastpath_enabled()
 
 
 @pytest.fixture(scope="module")
