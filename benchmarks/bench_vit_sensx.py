@@ -84,7 +84,7 @@ def run(vit, image, mask, grouped, args):
         patch = np.arange(196).reshape(14, 14).repeat(16, 0).repeat(16, 1)
         groups = np.broadcast_to(patch, (3, 224, 224))
     explainer = SensXExplainer(
-        LogOdds(vit.module_.eval()), n_walks=args.n_walks_grouped if grouped else args.n_walks,
+        LogOdds(vit.module_).eval(), n_walks=args.n_walks_grouped if grouped else args.n_walks,
         n_profile_samples=args.n_profile_samples, feature_groups=groups, lower=-1.0, upper=1.0,
         random_state=0,
     ).fit(image[None])

@@ -160,7 +160,7 @@ for method in ("rollout", "gradient_rollout"):
 
 patch_of_pixel = np.arange(196).reshape(14, 14).repeat(16, 0).repeat(16, 1)
 groups = np.broadcast_to(patch_of_pixel, (3, 224, 224))
-sensx = SensXExplainer(LogOdds(vit.module_.eval()), n_walks=10, n_profile_samples=50,
+sensx = SensXExplainer(LogOdds(vit.module_).eval(), n_walks=10, n_profile_samples=50,
                        feature_groups=groups, lower=-1.0, upper=1.0, random_state=0)
 n_sensx = 4
 tracemalloc.start()
