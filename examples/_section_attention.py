@@ -124,7 +124,11 @@ del images
 # For each of the 40 test images every method scores the 196 patches (attention maps per
 # token; SensX per group of the 3 x 16 x 16 pixels of a patch). "hit" is the share of images
 # whose top patch is the planted one; "patch AUROC" is the share of other patches scored
-# below the planted one. The ViT is so sure of itself that its probabilities hardly move when
+# below the planted one. Gradient rollout explains the predicted class's probability: this
+# ViT has two logits, and the gradient of one logit alone also carries what both logits share
+# (with it gradient rollout ranked the planted patch below most others); for two classes the
+# probability's gradient is the log-odds' gradient times p (1 - p), so it ranks as the
+# log-odds would. The ViT is so sure of itself that its probabilities hardly move when
 # random boxes are sampled around an image (SensX would call the images insensitive), so
 # SensX explains its log-odds of class 1 (the absolute elementary effects rank the patches
 # the same for either class). Its cost is measured on the first 4 images, with tracemalloc's
@@ -152,7 +156,8 @@ class LogOdds(torch.nn.Module):
 
 image_rows, image_maps = [], {}
 for method in ("rollout", "gradient_rollout"):
-    E = AttentionExplainer(vit, method=method).fit(test_images[:2]).explain(test_images)
+    E = AttentionExplainer(vit, method=method, output="probabilities").fit(
+        test_images[:2]).explain(test_images)
     image_maps[method] = E.info["token_relevance"].reshape(len(test_images), -1)
     hit, auroc = patch_scores(image_maps[method], planted)
     image_rows.append({"method": f"attention {method}", "images": len(test_images),
@@ -192,7 +197,7 @@ for ax, (name, scores) in zip(axes, sequence_maps.items(), strict=False):
 axes[-1].axis("off")
 fig.savefig(OUTPUT / "attention_task3.png", dpi=100, bbox_inches="tight")
 fig, axes = plt.subplots(1, 4, figsize=(12, 3))
-axes[0].imshow(test_images[0].transpose(1, 2, 0))
+axes[0].imshow((test_images[0].transpose(1, 2, 0) + 1) / 2)
 axes[0].set_title(f"class {test_labels[0]}")
 for ax, (name, scores) in zip(axes[1:], image_maps.items(), strict=True):
     ax.imshow(scores[0].reshape(14, 14), cmap="viridis")
