@@ -241,6 +241,11 @@ class AttentionExplainer(_ActivationMapExplainer):
 
     Notes
     -----
+    For ``"gradient_rollout"`` of a classifier with one logit per class, explain
+    ``output="probabilities"``: the gradient of one logit alone also carries what all
+    logits share, which can rank the evidence last (seen on a two-class ViT); with two
+    classes the probability's gradient is the log-odds' gradient times p (1 - p).
+
     Attention weights show where information flows, not why the model decides (Jain &
     Wallace 2019; Wiegreffe & Pinter 2019); averaging heads hides their roles, which
     ``info["attention"]`` keeps.
