@@ -2,6 +2,7 @@
 
 from ._chipseq import load_chipseq
 from ._concepts import make_motif_concept
+from ._images import make_planted_patch_images
 from ._l2x import make_l2x_synthetic
 from ._motif_tasks import (
     TASK1_TFS,
@@ -20,4 +21,5 @@ __all__ = [
     "make_l2x_synthetic",
     "make_motif_concept",
     "make_motif_dataset",
+    "make_planted_patch_images",
 ]

@@ -1,6 +1,7 @@
 """Explainers: fit on reference data, explain instances, score by faithfulness."""
 
 from ._activation_max import ActivationMaximization
+from ._attention import AttentionExplainer, capture_attention
 from ._cam import CAM, GradCAM, GradCAMPlusPlus
 from ._deeplift import DeepLift, DeepLiftShap
 from ._deepresolve import DeepResolve, DeepResolveExplanation
@@ -16,6 +17,7 @@ from ._tracin import TracInExplainer
 
 __all__ = [
     "ActivationMaximization",
+    "AttentionExplainer",
     "CAM",
     "DeepLift",
     "DeepLiftShap",
@@ -37,6 +39,7 @@ __all__ = [
     "SmoothGrad",
     "TracInExplainer",
     "TCAV",
+    "capture_attention",
     "reduce_sequence_attributions",
     "shuffle_sequences",
 ]
