@@ -22,7 +22,7 @@ whose importance flips between starts interact with others) and a similarity bet
    on the same face of the DNA, period 10.5 nt): the effect curve of the SP1 site's distance
    from the NFY box, and its Fourier analysis (Puffin, Dudnyk et al. Science 2024).
 
-Runs in about five minutes on 2 CPU cores.
+Runs in about six minutes on one CPU thread.
 """
 
 # %%
@@ -51,6 +51,7 @@ from skexplain.motifs import (  # noqa: E402
     trim_ppm,
 )
 
+torch.set_num_threads(1)
 OUTPUT = Path(__file__).resolve().parent / "output"
 OUTPUT.mkdir(exist_ok=True)
 N_SEQUENCES, EPOCHS = 20_000, 12
@@ -161,19 +162,20 @@ filter_matches = tomtom_matches(ppms, evalue_threshold=0.1)
 # correlation with motif similarity over all 66 pairs. Each gets a permutation p-value that
 # relabels the 12 TFs (Mantel test).
 #
-# The answer: the network's channels group the motif families, DeepResolve's class similarity
-# does not. Channels that respond to both FOSL1 and MAFK exist, but the labels are independent,
-# so the network is trained to tell the two apart, and each class's importance vector (what
-# maximises that class's logit) also holds the channels that separate it from its partner,
-# with opposite signs. The most similar classes are instead classes the network has barely
-# learned after 12 epochs (test AUROC near 0.6 for Gabpa, STAT1, CEBPB, YY1), whose importance
-# vectors are generic. Trained to convergence the picture is sharper, not different: after 40
-# epochs (test AUROC 0.967, every TF above 0.87), the channel responses rank Gabpa-STAT1 and
-# FOSL1-MAFK first and second of 66 pairs (partner nearest for 4 of 4, p = 0.005), while
-# DeepResolve ranks them 58th and 64th (partner nearest for 0 of 4; Spearman with motif
-# similarity -0.32). Variants of the class similarity (Spearman or cosine instead of Pearson,
-# the plain mean of the restarts' vectors) rank the pairs 56th to 66th in that network; the
-# positive part of the importance vectors (negative entries set to 0) ranks them 12th and 31st.
+# The answer: the network's channels group the motif families, DeepResolve's class similarity does
+# not. Channels that respond to both FOSL1 and MAFK exist, but the labels are independent, so the
+# network is trained to tell the two apart, and each class's importance vector (what maximises that
+# class's logit) also holds the channels that separate it from its partner, with opposite signs:
+# FOSL1-MAFK ranks near the bottom of the 66 pairs. DeepResolve's family gap (p about 0.05) rests on
+# Gabpa-STAT1 alone, the most similar pair, and the most similar pairs are all classes the network
+# has barely learned after 12 epochs (test AUROC near 0.6 for Gabpa, STAT1, CEBPB, YY1), whose
+# importance vectors are generic. Trained to convergence the picture is sharper, not different:
+# after 40 epochs (test AUROC 0.967, every TF above 0.87), the channel responses rank Gabpa-STAT1
+# and FOSL1-MAFK first and second of 66 pairs (partner nearest for 4 of 4, p = 0.005), while
+# DeepResolve ranks them 58th and 64th (partner nearest for 0 of 4; Spearman with motif similarity
+# -0.32). Variants of the class similarity (Spearman or cosine instead of Pearson, the plain mean of
+# the restarts' vectors) rank the pairs 56th to 66th in that network; the positive part of the
+# importance vectors (negative entries set to 0) ranks them 12th and 31st.
 pairs = tomtom_matches(JASPAR, evalue_threshold=None)
 pairs = pairs[pairs.target_name.isin(TASK1_TFS)]
 motif_similarity = (pairs.pivot_table(index="query", columns="target_name", values="p_value",
