@@ -7,6 +7,7 @@ from ._deepresolve import DeepResolve, DeepResolveExplanation
 from ._gradient import InputXGradient, IntegratedGradients, Saliency, SmoothGrad
 from ._perturbation import InSilicoMutagenesis, KernelShapExplainer, LimeExplainer, Occlusion
 from ._sensx import SensXExplainer
+from ._surrogate import SurrogateExplainer
 from ._sequence import reduce_sequence_attributions, shuffle_sequences
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "Saliency",
     "SensXExplainer",
     "SmoothGrad",
+    "SurrogateExplainer",
     "reduce_sequence_attributions",
     "shuffle_sequences",
 ]
