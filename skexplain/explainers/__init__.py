@@ -1,6 +1,7 @@
 """Explainers: fit on reference data, explain instances, score by faithfulness."""
 
 from ._activation_max import ActivationMaximization
+from ._anchor import AnchorExplainer
 from ._cam import CAM, GradCAM, GradCAMPlusPlus
 from ._deeplift import DeepLift, DeepLiftShap
 from ._deepresolve import DeepResolve, DeepResolveExplanation
@@ -12,6 +13,7 @@ from ._sequence import reduce_sequence_attributions, shuffle_sequences
 
 __all__ = [
     "ActivationMaximization",
+    "AnchorExplainer",
     "CAM",
     "DeepLift",
     "DeepLiftShap",
