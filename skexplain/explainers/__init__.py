@@ -8,8 +8,8 @@ from ._deepresolve import DeepResolve, DeepResolveExplanation
 from ._gradient import InputXGradient, IntegratedGradients, Saliency, SmoothGrad
 from ._perturbation import InSilicoMutagenesis, KernelShapExplainer, LimeExplainer, Occlusion
 from ._sensx import SensXExplainer
-from ._surrogate import SurrogateExplainer
 from ._sequence import reduce_sequence_attributions, shuffle_sequences
+from ._surrogate import SurrogateExplainer
 
 __all__ = [
     "ActivationMaximization",
