@@ -9,7 +9,7 @@ from joblib import Parallel, delayed
 from sklearn.base import clone, is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.inspection import permutation_importance
-from sklearn.linear_model import Lasso, LogisticRegression, lasso_path
+from sklearn.linear_model import Lasso, lasso_path
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
@@ -21,6 +21,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ..base import BaseExplainer, Explanation
+from ..feature_selection._sparsity_path import l1_logistic_regression
 from ._batching import resolve_batch_size
 
 DEFAULT_COMPLEXITY = {"tree": 16, "linear": 16, "rules": 30}
@@ -277,10 +278,8 @@ class SurrogateExplainer(BaseExplainer):
 
     def _logistic_with_cap(self, Z, labels, cap):
         c_min = l1_min_c(Z, labels, loss="log")
-        model = LogisticRegression(
-            l1_ratio=1.0, solver="saga", warm_start=True, max_iter=2000, tol=1e-3,
-            random_state=self.random_state,
-        )
+        model = l1_logistic_regression(warm_start=True, max_iter=2000, tol=1e-3,
+                                       random_state=self.random_state)
         chosen = None
         for C in c_min * np.logspace(0, 4, N_LINEAR_CS):
             model.set_params(C=C).fit(Z, labels)
