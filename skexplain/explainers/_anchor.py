@@ -241,9 +241,17 @@ class _AnchorSearch:
         self.coverage_sat = self._satisfies(explainer._coverage_bins)
         self.x_label = self.score(x[None])[0] if explainer.n_outputs_ == 1 else None
         self.n_model_rows = 1
-        self.bins = np.zeros((0, len(x_bins)), dtype=x_bins.dtype)
-        self.labels = np.zeros(0, dtype=bool)
-        self.samples = {}  # anchor (sorted tuple of predicates) -> indices of its samples
+        # Every sample drawn so far: its bins and whether the model gave it the target label,
+        # in buffers that double when full (samples are drawn ~100 at a time, thousands of times).
+        self._bins = np.zeros((1024, len(x_bins)), dtype=np.int16)
+        self._labels = np.zeros(1024, dtype=bool)
+        self.n_drawn = 0
+        # Per anchor (a sorted tuple of predicates): [samples, positives], the indices of the
+        # samples drawn under it, and the parent and predicate it extends; an extension
+        # inherits the parent's samples that satisfy its predicate (counted, not copied).
+        self.counts = {(): np.zeros(2)}
+        self.own = {}
+        self.parent = {}
         self.order = {(): []}  # anchor -> its predicates in the order they were added
         self._coverage = {}
 
@@ -296,18 +304,54 @@ class _AnchorSearch:
             matches = scores[:, 0] == self.x_label[0]
         else:
             matches = np.argmax(scores, axis=1) == self.target
-        start = len(self.labels)
-        self.bins = np.vstack([self.bins] + [bins for _, bins in drawn])
-        self.labels = np.concatenate([self.labels, matches])
+        start = self.n_drawn
+        self._append(np.vstack([bins for _, bins in drawn]), matches)
         for i, anchor in enumerate(anchors):
-            new = np.arange(start + i * n, start + (i + 1) * n)
-            self.samples[anchor] = np.concatenate([self.samples.get(anchor, []), new]).astype(int)
+            self.own.setdefault(anchor, []).append(np.arange(start + i * n, start + (i + 1) * n))
+            self.counts[anchor] += [n, matches[i * n:(i + 1) * n].sum()]
+
+    def rows(self, anchor):
+        """Indices of the samples of an anchor: its own and those inherited from its parent."""
+        own = self.own.get(anchor, [])
+        own = np.concatenate(own) if own else np.zeros(0, dtype=np.int64)
+        if anchor not in self.parent:
+            return own
+        parent, k = self.parent[anchor]
+        inherited = self.rows(parent)
+        inherited = inherited[self._satisfies(self._bins[inherited], [k])[:, 0]]
+        return np.concatenate([inherited, own])
+
+    def _predicate_counts(self, rows):
+        """Samples and positives among rows satisfying each predicate (via bin histograms)."""
+        n_bins = max(len(edges) for edges in self.explainer.bin_edges_) + 1
+        n_features = self._bins.shape[1]
+        histogram = np.zeros((2, n_bins, n_features), dtype=np.int64)
+        for start in range(0, len(rows), 8192):
+            chunk = rows[start:start + 8192]
+            bins, labels = self._bins[chunk], self._labels[chunk]
+            for b in range(n_bins):
+                here = bins == b
+                histogram[0, b] += here.sum(axis=0)
+                histogram[1, b] += here[labels].sum(axis=0)
+        below = np.cumsum(histogram, axis=1)[:, self.edge, self.feature]  # bin <= edge
+        total = histogram.sum(axis=1)[:, self.feature]
+        return np.where(self.upper, below, total - below)
+
+    def _append(self, bins, matches):
+        stop = self.n_drawn + len(bins)
+        if stop > len(self._labels):
+            capacity = max(stop, 2 * len(self._labels))
+            self._bins = np.concatenate([self._bins[:self.n_drawn], np.zeros(
+                (capacity - self.n_drawn, self._bins.shape[1]), dtype=self._bins.dtype)])
+            self._labels = np.concatenate([self._labels[:self.n_drawn],
+                                           np.zeros(capacity - self.n_drawn, dtype=bool)])
+        self._bins[self.n_drawn:stop] = bins
+        self._labels[self.n_drawn:stop] = matches
+        self.n_drawn = stop
 
     def stats(self, anchors):
-        n = np.array([len(self.samples[a]) for a in anchors], dtype=np.float64)
-        positives = np.array([self.labels[self.samples[a]].sum() for a in anchors],
-                             dtype=np.float64)
-        return n, positives
+        counts = np.array([self.counts[a] for a in anchors], dtype=np.float64).reshape(-1, 2)
+        return counts[:, 0].copy(), counts[:, 1].copy()
 
     def precision(self, anchor):
         n, positives = self.stats([anchor])
@@ -368,20 +412,20 @@ class _AnchorSearch:
         candidates = {}
         for parent in parents:
             ranges = self._ranges(parent)
-            parent_rows = self.samples.get(parent, np.zeros(0, dtype=int))
+            counts = self._predicate_counts(self.rows(parent))
             parent_cover = (self.coverage_sat[:, list(parent)].all(axis=1) if parent
                             else np.ones(len(self.coverage_sat), dtype=bool))
-            sample_sat = self._satisfies(self.bins[parent_rows])
             cover_counts = (self.coverage_sat & parent_cover[:, None]).sum(axis=0)
             for k in range(self.n_predicates):
                 if k in parent or self._implied(k, ranges):
                     continue
                 anchor = tuple(sorted(parent + (k,)))
-                if anchor in candidates or anchor in self.samples:
+                if anchor in candidates or anchor in self.counts:
                     continue
                 candidates[anchor] = None
                 self.order[anchor] = self.order[parent] + [k]
-                self.samples[anchor] = parent_rows[sample_sat[:, k]]
+                self.parent[anchor] = (parent, k)
+                self.counts[anchor] = counts[:, k].astype(np.float64)
                 self._coverage[anchor] = cover_counts[k] / len(self.coverage_sat)
         return list(candidates)
 
@@ -395,7 +439,7 @@ class _AnchorSearch:
     def _kl_lucb(self, anchors, top_n):
         """Indices of the top_n anchors by precision (KL-LUCB, tolerance tau)."""
         explainer = self.explainer
-        unsampled = [a for a in anchors if len(self.samples[a]) == 0]
+        unsampled = [a for a in anchors if self.counts[a][0] == 0]
         self.pull(unsampled, 1)
         n, positives = self.stats(anchors)
         coverage = np.array([self._coverage.get(a, 1.0) for a in anchors])
