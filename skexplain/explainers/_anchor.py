@@ -60,6 +60,11 @@ class AnchorExplainer(BaseExplainer):
         Quantile bins per feature (4: quartiles).
     max_anchor_size : int, default=None
         Most predicates in an anchor; None means no limit.
+    anchor_features : array-like of int, str or bool, default=None
+        Features that may appear in an anchor (indices, names or a boolean mask; the others
+        are still perturbed); None means all. The cost grows with the number of
+        predicates, so with thousands of genes restrict anchors to, e.g., the highly
+        variable or marker genes.
     min_samples_start : int, default=100
         Samples of the empty anchor drawn first.
     n_coverage_samples : int, default=10000
@@ -79,6 +84,8 @@ class AnchorExplainer(BaseExplainer):
         The fitted rows, from which perturbations are drawn.
     n_outputs_ : int
         Number of model outputs.
+    anchor_features_ : ndarray of int
+        Indices of the features that may appear in an anchor.
     n_features_in_, feature_names_in_, feature_shape_
         As for every explainer.
 
@@ -121,6 +128,7 @@ class AnchorExplainer(BaseExplainer):
         "beam_size": [Interval(Integral, 1, None, closed="left")],
         "n_bins": [Interval(Integral, 2, None, closed="left")],
         "max_anchor_size": [Interval(Integral, 1, None, closed="left"), None],
+        "anchor_features": ["array-like", None],
         "min_samples_start": [Interval(Integral, 1, None, closed="left")],
         "n_coverage_samples": [Interval(Integral, 1, None, closed="left")],
         "n_jobs": [Integral, None],
@@ -130,8 +138,8 @@ class AnchorExplainer(BaseExplainer):
 
     def __init__(
         self, model, *, threshold=0.95, delta=0.1, tau=0.15, batch_size=100, beam_size=1,
-        n_bins=4, max_anchor_size=None, min_samples_start=100, n_coverage_samples=10000,
-        n_jobs=None, random_state=None, verbose=0,
+        n_bins=4, max_anchor_size=None, anchor_features=None, min_samples_start=100,
+        n_coverage_samples=10000, n_jobs=None, random_state=None, verbose=0,
     ):
         super().__init__(model)
         self.threshold = threshold
@@ -141,6 +149,7 @@ class AnchorExplainer(BaseExplainer):
         self.beam_size = beam_size
         self.n_bins = n_bins
         self.max_anchor_size = max_anchor_size
+        self.anchor_features = anchor_features
         self.min_samples_start = min_samples_start
         self.n_coverage_samples = n_coverage_samples
         self.n_jobs = n_jobs
@@ -162,6 +171,32 @@ class AnchorExplainer(BaseExplainer):
             rows = np.sort(rng.choice(len(X), self.n_coverage_samples, replace=False))
         self._coverage_bins = self._reference_bins[rows]
         self.n_outputs_ = self.score_function_(X[:1]).shape[1]
+        self.anchor_features_ = self._check_anchor_features()
+
+    def _check_anchor_features(self):
+        """Indices of the features that may appear in an anchor."""
+        if self.anchor_features is None:
+            return np.arange(self.n_features_in_)
+        selection = np.asarray(self.anchor_features)
+        if selection.dtype == bool:
+            if selection.shape != (self.n_features_in_,):
+                raise ValueError(
+                    f"anchor_features is a mask of {selection.size} values for "
+                    f"{self.n_features_in_} features."
+                )
+            return np.flatnonzero(selection)
+        if selection.dtype.kind in "OUS":
+            names = list(self._feature_names_out())
+            unknown = [name for name in selection if name not in names]
+            if unknown:
+                raise ValueError(f"Unknown anchor_features: {unknown[:5]}.")
+            return np.array(sorted(names.index(name) for name in selection), dtype=int)
+        indices = selection.astype(int)
+        if np.any((indices < 0) | (indices >= self.n_features_in_)):
+            raise ValueError(
+                f"anchor_features indices must be in [0, {self.n_features_in_ - 1}]."
+            )
+        return np.unique(indices)
 
     def _bins(self, X):
         """Bin index of every value: b such that edge[b - 1] < x <= edge[b]."""
@@ -232,9 +267,9 @@ class _AnchorSearch:
         self.reference_bins = explainer._reference_bins
         x_bins = explainer._bins(x[None])[0]
         feature, edge = [], []
-        for j, edges in enumerate(explainer.bin_edges_):
-            feature.extend([j] * len(edges))
-            edge.extend(range(len(edges)))
+        for j in explainer.anchor_features_:
+            feature.extend([j] * len(explainer.bin_edges_[j]))
+            edge.extend(range(len(explainer.bin_edges_[j])))
         self.feature, self.edge = np.array(feature, dtype=int), np.array(edge, dtype=int)
         self.upper = x_bins[self.feature] <= self.edge
         self.n_predicates = len(self.feature)

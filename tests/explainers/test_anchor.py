@@ -114,3 +114,19 @@ def test_kl_bounds_bracket_the_mean_at_the_requested_divergence():
     np.testing.assert_allclose(_kl_bernoulli(p, upper)[inside], 0.05, atol=1e-3)
     inside = (lower > 1e-4)
     np.testing.assert_allclose(_kl_bernoulli(p, lower)[inside], 0.05, atol=1e-3)
+
+
+def test_anchor_features_restrict_the_rule(known_rule_explainer):
+    X = known_rule_explainer.reference_
+    x = np.array([[0.55, 0.5, 0.9, 0.25, 0.1, 0.5]])
+    for selection in ([0, 1, 2], ["x0", "x1", "x2"], np.arange(6) < 3):
+        explainer = AnchorExplainer(_known_rule, n_bins=10, anchor_features=selection,
+                                    random_state=0).fit(X)
+        E = explainer.explain(x)
+        assert {feature for feature, _, _ in E.info["rules"][0]} <= {"x0", "x1", "x2"}
+        assert not E.info["success"][0]  # x3 > 0.2 is needed for precision 0.95
+        assert E.info["precision"][0] == pytest.approx(0.8, abs=0.1)
+    with pytest.raises(ValueError, match="Unknown anchor_features"):
+        AnchorExplainer(_known_rule, anchor_features=["x9"]).fit(X)
+    with pytest.raises(ValueError, match="indices"):
+        AnchorExplainer(_known_rule, anchor_features=[7]).fit(X)
