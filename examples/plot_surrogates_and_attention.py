@@ -35,7 +35,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import scanpy as sc  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
-from sklearn.model_selection import cross_val_score, train_test_split  # noqa: E402
+from sklearn.model_selection import train_test_split  # noqa: E402
 from sklearn.neural_network import MLPClassifier  # noqa: E402
 
 from skexplain.explainers import AnchorExplainer, SurrogateExplainer  # noqa: E402
@@ -137,36 +137,36 @@ n_predicates = sum(len(anchors.bin_edges_[j]) for j in anchors.anchor_features_)
 start = time.perf_counter()
 explanation = anchors.explain(X_test.loc[cells.index])
 per_cell = (time.perf_counter() - start) / len(cells)
-anchor_table = pd.DataFrame({
-    "type": cells["type"].to_numpy(), "anchor": explanation.info["anchor"],
-    "precision": explanation.info["precision"], "coverage": explanation.info["coverage"],
-    "model rows": explanation.info["n_model_rows"],
-})
 print(f"\nAnchors (threshold 0.95, {n_predicates} candidate predicates) of {len(cells)} "
       "held-out cells:")
-print(anchor_table.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+for cell_type, anchor, precision, coverage, n_rows in zip(
+    cells["type"], explanation.info["anchor"], explanation.info["precision"],
+    explanation.info["coverage"], explanation.info["n_model_rows"], strict=True,
+):
+    print(f"  {cell_type}: precision {precision:.2f}, coverage {coverage:.2f}, "
+          f"{n_rows} model rows\n    IF {anchor}")
 print(f"anchors: {per_cell:.1f} s per explained cell "
       f"({int(explanation.info['success'].sum())} of {len(cells)} reach the threshold)")
 
 # %%
 # The sparse linear baseline
 # --------------------------
-# An L1 logistic regression on standardised genes along its regularisation path, scored by
-# 5-fold cross-validation on the training cells, next to the MLP's cross-validated
-# accuracy on the same folds.
-path = sparsity_path(X_train, y_train, Cs=np.logspace(-2.5, 0, 8), cv=5, n_jobs=N_JOBS,
-                     random_state=0)
-mlp_cv = cross_val_score(model, X_train, y_train, cv=5, n_jobs=N_JOBS).mean()
-print("\nL1 logistic regression: genes used against 5-fold accuracy")
-print(path[["C", "n_features", "score", "score_std"]].to_string(
-    index=False, float_format=lambda v: f"{v:.3f}"))
-print(f"MLP 5-fold accuracy with all 765 genes: {mlp_cv:.3f}")
-within = path[path["score"] >= mlp_cv - 0.01]
+# An L1 logistic regression on standardised genes along its regularisation path, trained
+# on the MLP's training cells and scored on the same held-out cells as the MLP; the genes
+# are counted on the model refitted on all cells.
+train_rows, test_rows = X.index.get_indexer(X_train.index), X.index.get_indexer(X_test.index)
+path = sparsity_path(X, y, Cs=[0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5],
+                     cv=[(train_rows, test_rows)], tol=1e-3, random_state=0)
+print("\nL1 logistic regression: genes used against held-out accuracy")
+print(path[["C", "n_features", "score"]].to_string(index=False,
+                                                    float_format=lambda v: f"{v:.3f}"))
+print(f"MLP held-out accuracy with all 765 genes: {mlp_accuracy:.3f}")
+within = path[path["score"] >= mlp_accuracy - 0.03]
 if len(within):
     smallest = within.iloc[0]
     shown = ", ".join(smallest["features"][:10]) + (", ..." if smallest["n_features"] > 10
                                                     else "")
-    print(f"fewest genes within 0.01 of the MLP: {smallest['n_features']} ({shown})")
+    print(f"fewest genes within 0.03 of the MLP: {smallest['n_features']} ({shown})")
 
 # %%
 # Figure
@@ -179,8 +179,9 @@ left.set(xscale="log", xlabel="complexity (leaves / non-zero coefficients / rule
          ylabel="held-out fidelity to the MLP", title="Global surrogates")
 left.legend()
 right.plot(path["n_features"].clip(lower=0.8), path["score"], "o-", label="L1 logistic")
-right.axhline(mlp_cv, color="grey", ls="--", label="MLP, 765 genes")
-right.set(xscale="log", xlabel="genes with a non-zero coefficient", ylabel="5-fold accuracy",
+right.axhline(mlp_accuracy, color="grey", ls="--", label="MLP, 765 genes")
+right.set(xscale="log", xlabel="genes with a non-zero coefficient",
+          ylabel="held-out accuracy",
           title="Sparse self-explaining baseline")
 right.legend()
 fig.tight_layout()

@@ -36,7 +36,7 @@ def l1_logistic_regression(C=1.0, **params):
     return LogisticRegression(C=C, solver="saga", **penalty, **params)
 
 
-def sparsity_path(X, y, Cs, *, cv=5, scoring=None, max_iter=2000, n_jobs=None,
+def sparsity_path(X, y, Cs, *, cv=5, scoring=None, max_iter=2000, tol=1e-4, n_jobs=None,
                   random_state=None):
     """Features used against accuracy along the path of an L1-regularised logistic regression.
 
@@ -54,12 +54,15 @@ def sparsity_path(X, y, Cs, *, cv=5, scoring=None, max_iter=2000, n_jobs=None,
         Class labels.
     Cs : array-like of float
         Inverse regularisation strengths (larger: weaker penalty, more features).
-    cv : int or cross-validation generator, default=5
-        Folds; an int means a shuffled ``StratifiedKFold`` seeded by ``random_state``.
+    cv : int, cross-validation generator or iterable of (train, test) splits, default=5
+        Folds; an int means a shuffled ``StratifiedKFold`` seeded by ``random_state``; one
+        ``[(train, test)]`` split scores on a fixed held-out set.
     scoring : str or callable, default=None
         Scorer of :func:`sklearn.model_selection.cross_validate`; None is accuracy.
     max_iter : int, default=2000
         Iterations of saga.
+    tol : float, default=1e-4
+        Stopping tolerance of saga.
     n_jobs : int, default=None
         Joblib workers over folds.
     random_state : int, RandomState instance or None, default=None
@@ -107,7 +110,7 @@ def sparsity_path(X, y, Cs, *, cv=5, scoring=None, max_iter=2000, n_jobs=None,
     for C in Cs:
         pipeline = make_pipeline(
             StandardScaler(with_mean=not hasattr(X, "toarray")),
-            l1_logistic_regression(C, max_iter=max_iter, random_state=seed),
+            l1_logistic_regression(C, max_iter=max_iter, tol=tol, random_state=seed),
         )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
