@@ -4,6 +4,7 @@ import pytest
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.model_selection import train_test_split
+from sklearn.neighbors import KNeighborsClassifier
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 from skexplain.explainers import SurrogateExplainer
@@ -126,6 +127,12 @@ def test_custom_estimators_and_errors(shallow_tree):
         SurrogateExplainer(shallow_tree).explain()
     with pytest.raises(ValueError, match="without X"):
         explainer.explain(X)
+    # Without feature_importances_ or coef_, importance is the held-out fidelity lost when a
+    # feature is permuted.
+    neighbours = SurrogateExplainer(shallow_tree, surrogate=KNeighborsClassifier(),
+                                    random_state=0).fit(X)
+    assert neighbours.complexity_ is None and neighbours.fidelity_ > 0.85
+    assert set(np.argsort(-neighbours.explain().values[0])[:2]) == {0, 3}
     regressor = SurrogateExplainer(shallow_tree, surrogate=DecisionTreeRegressor(max_depth=2),
                                    response="score", random_state=0).fit(X)
     assert regressor.fidelity_ == pytest.approx(1.0)
