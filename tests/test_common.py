@@ -10,7 +10,14 @@ from sklearn.utils.estimator_checks import (
     check_set_params,
 )
 
-from skexplain.explainers import KernelShapExplainer, LimeExplainer, Occlusion, SensXExplainer
+from skexplain.explainers import (
+    AnchorExplainer,
+    KernelShapExplainer,
+    LimeExplainer,
+    Occlusion,
+    SensXExplainer,
+    SurrogateExplainer,
+)
 
 
 def _linear_model(X):
@@ -23,7 +30,12 @@ def _explainers():
         Occlusion(_linear_model, window=2),
         LimeExplainer(_linear_model, n_samples=20),
         KernelShapExplainer(_linear_model, n_background=3, n_samples=10),
+        AnchorExplainer(_linear_model, max_anchor_size=2),
     ]
+
+
+def _model_level_explainers():
+    return [SurrogateExplainer(_linear_model, response="score")]
 
 
 CHECKS = [
@@ -35,7 +47,8 @@ CHECKS = [
 ]
 
 
-@pytest.mark.parametrize("explainer", _explainers(), ids=lambda e: type(e).__name__)
+@pytest.mark.parametrize("explainer", _explainers() + _model_level_explainers(),
+                         ids=lambda e: type(e).__name__)
 @pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__)
 def test_sklearn_checks(explainer, check):
     check(type(explainer).__name__, explainer)
@@ -47,4 +60,13 @@ def test_input_is_not_modified(explainer):
     original = X.copy()
     explainer.fit(X).explain(X[:2])
     explainer.score(X[:2])
+    np.testing.assert_array_equal(X, original)
+
+
+@pytest.mark.parametrize("explainer", _model_level_explainers(), ids=lambda e: type(e).__name__)
+def test_model_level_input_is_not_modified(explainer):
+    X = np.random.default_rng(0).normal(size=(20, 5))
+    original = X.copy()
+    explainer.fit(X).explain()
+    explainer.score(X)
     np.testing.assert_array_equal(X, original)

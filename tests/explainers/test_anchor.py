@@ -1,0 +1,132 @@
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.exceptions import NotFittedError
+
+from skexplain.explainers import AnchorExplainer
+from skexplain.explainers._anchor import _kl_bernoulli, kl_lower_bound, kl_upper_bound
+
+
+def _stratified_uniform(n, n_features, seed=0):
+    """Columns that are permutations of an even grid on (0, 1): exact quantiles."""
+    rng = np.random.default_rng(seed)
+    grid = (np.arange(n) + 0.5) / n
+    return np.column_stack([rng.permutation(grid) for _ in range(n_features)])
+
+
+def _known_rule(X):
+    """P(class 1) = 1[x0 > 0.5 and x3 > 0.2]."""
+    positive = ((X[:, 0] > 0.5) & (X[:, 3] > 0.2)).astype(float)
+    return np.column_stack([1 - positive, positive])
+
+
+def _bounds(rules):
+    return {(feature, op): value for feature, op, value in rules}
+
+
+@pytest.fixture(scope="module")
+def known_rule_explainer():
+    X = _stratified_uniform(2000, 6)
+    return AnchorExplainer(_known_rule, n_bins=10, random_state=0).fit(X)
+
+
+def test_anchor_recovers_the_known_rule(known_rule_explainer):
+    # Instances in the lowest bins that still satisfy the rule: the tightest anchor is the rule.
+    x = np.array([[0.55, 0.5, 0.9, 0.25, 0.1, 0.5]])
+    E = known_rule_explainer.explain(x)
+    bounds = _bounds(E.info["rules"][0])
+    assert set(bounds) == {("x0", ">"), ("x3", ">")}
+    assert bounds[("x0", ">")] == pytest.approx(0.5, abs=1e-3)
+    assert bounds[("x3", ">")] == pytest.approx(0.2, abs=1e-3)
+    assert E.info["precision"][0] >= 0.95 and E.info["success"][0]
+    assert E.info["coverage"][0] == pytest.approx(0.5 * 0.8, abs=0.01)
+    assert set(E.info["anchor"][0].split(" and ")) == {"x0 > 0.5", "x3 > 0.2002"}
+    # Only the rule's features get values, and they sum to precision - P(class 1).
+    assert np.flatnonzero(E.values[0]).tolist() == [0, 3]
+    assert E.values[0].sum() == pytest.approx(E.info["precision"][0] - 0.4, abs=0.1)
+
+
+def test_anchor_of_negative_instances_is_the_broken_condition(known_rule_explainer):
+    X = np.array([[0.45, 0.5, 0.5, 0.9, 0.5, 0.5], [0.9, 0.5, 0.5, 0.15, 0.5, 0.5]])
+    E = known_rule_explainer.explain(X)
+    assert E.info["target"].tolist() == [0, 0]
+    assert _bounds(E.info["rules"][0]) == pytest.approx({("x0", "<="): 0.5}, abs=1e-3)
+    assert _bounds(E.info["rules"][1]) == pytest.approx({("x3", "<="): 0.2}, abs=1e-3)
+    assert E.info["coverage"].tolist() == pytest.approx([0.5, 0.2], abs=0.01)
+
+
+def test_every_anchor_is_precise_and_implies_the_rule(known_rule_explainer):
+    rng = np.random.default_rng(1)
+    X = rng.uniform(0.55, 1.0, size=(8, 6))
+    X[:, 3] = rng.uniform(0.25, 1.0, size=8)
+    E = known_rule_explainer.explain(X)
+    assert E.info["success"].all() and (E.info["precision"] >= 0.95).all()
+    for rules in E.info["rules"]:
+        bounds = _bounds(rules)
+        assert bounds[("x0", ">")] >= 0.5 - 1e-3 and bounds[("x3", ">")] >= 0.2 - 1e-3
+
+
+def test_paper_example_two_positive_halves():
+    # The spec's test: f = 1[x1 > 0 and x2 > 0] on quartile bins of N(0, 1)-like data.
+    from scipy.stats import norm
+
+    X = norm.ppf(_stratified_uniform(1000, 3, seed=2))
+    model = lambda X: ((X[:, 1] > 0) & (X[:, 2] > 0)).astype(int)  # noqa: E731
+    E = AnchorExplainer(model, random_state=0).fit(X).explain(np.array([[1.5, 0.3, 0.2]]))
+    assert _bounds(E.info["rules"][0]) == pytest.approx({("x1", ">"): 0, ("x2", ">"): 0},
+                                                        abs=1e-2)
+    assert E.info["coverage"][0] == pytest.approx(0.25, abs=0.02)
+
+
+def test_empty_anchor_when_the_prediction_never_changes():
+    X = _stratified_uniform(500, 3)
+    E = AnchorExplainer(lambda X: np.zeros(len(X)), random_state=0).fit(X).explain(X[:2])
+    assert E.info["anchor"] == ["(any)", "(any)"] and E.info["rules"] == [[], []]
+    assert E.info["coverage"].tolist() == [1.0, 1.0] and (E.values == 0).all()
+
+
+def test_n_jobs_does_not_change_the_result(known_rule_explainer):
+    X = np.random.default_rng(3).uniform(size=(6, 6))
+    one = known_rule_explainer.set_params(n_jobs=1).explain(X)
+    two = known_rule_explainer.set_params(n_jobs=2).explain(X)
+    known_rule_explainer.set_params(n_jobs=None)
+    np.testing.assert_array_equal(one.values, two.values)
+    assert one.info["anchor"] == two.info["anchor"]
+    np.testing.assert_array_equal(one.info["n_model_rows"], two.info["n_model_rows"])
+
+
+def test_names_from_dataframe_and_unfitted_error():
+    X = pd.DataFrame(_stratified_uniform(800, 2), columns=["CD14", "LYZ"])
+    explainer = AnchorExplainer(lambda X: (X[:, 0] > 0.5).astype(int), random_state=0)
+    with pytest.raises(NotFittedError):
+        explainer.explain(X)
+    E = explainer.fit(X).explain(X.iloc[:1].assign(CD14=0.9))
+    assert E.info["rules"][0] == [("CD14", ">", pytest.approx(0.5, abs=1e-3))]
+    assert E.top_features(1).iloc[0, 0] == "CD14"
+
+
+def test_kl_bounds_bracket_the_mean_at_the_requested_divergence():
+    p = np.array([0.0, 0.3, 0.9, 1.0])
+    level = np.full(4, 0.05)
+    upper, lower = kl_upper_bound(p, level), kl_lower_bound(p, level)
+    assert np.all(lower <= p) and np.all(p <= upper)
+    inside = (upper < 1 - 1e-4)
+    np.testing.assert_allclose(_kl_bernoulli(p, upper)[inside], 0.05, atol=1e-3)
+    inside = (lower > 1e-4)
+    np.testing.assert_allclose(_kl_bernoulli(p, lower)[inside], 0.05, atol=1e-3)
+
+
+def test_anchor_features_restrict_the_rule(known_rule_explainer):
+    X = known_rule_explainer.reference_
+    x = np.array([[0.55, 0.5, 0.9, 0.25, 0.1, 0.5]])
+    for selection in ([0, 1, 2], ["x0", "x1", "x2"], np.arange(6) < 3):
+        explainer = AnchorExplainer(_known_rule, n_bins=10, anchor_features=selection,
+                                    random_state=0).fit(X)
+        E = explainer.explain(x)
+        assert {feature for feature, _, _ in E.info["rules"][0]} <= {"x0", "x1", "x2"}
+        assert not E.info["success"][0]  # x3 > 0.2 is needed for precision 0.95
+        assert E.info["precision"][0] == pytest.approx(0.8, abs=0.1)
+    with pytest.raises(ValueError, match="Unknown anchor_features"):
+        AnchorExplainer(_known_rule, anchor_features=["x9"]).fit(X)
+    with pytest.raises(ValueError, match="indices"):
+        AnchorExplainer(_known_rule, anchor_features=[7]).fit(X)
