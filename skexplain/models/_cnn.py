@@ -132,11 +132,7 @@ class ExpActivationCNNClassifier(NeuralNetClassifier):
 
     @property
     def _default_callbacks(self):
-        timing_and_losses = [
-            ("epoch_timer", EpochTimer()),
-            ("train_loss", PassthroughScoring(name="train_loss", on_train=True)),
-            ("valid_loss", PassthroughScoring(name="valid_loss")),
-        ]
+        timing_and_losses = loss_callbacks()[:-1]
         if self.train_split is None and getattr(self, "_validation_dataset", None) is None:
             return [*timing_and_losses, ("print_log", PrintLog())]
         name = f"valid_{self.scoring}"
@@ -355,7 +351,18 @@ class ExpActivationCNNClassifier(NeuralNetClassifier):
         return torch.cat(outputs).numpy()
 
 
-def _check_sequences(X, net=None):
+def loss_callbacks():
+    """skorch's timing, loss and print-log callbacks, without validation scoring."""
+    return [
+        ("epoch_timer", EpochTimer()),
+        ("train_loss", PassthroughScoring(name="train_loss", on_train=True)),
+        ("valid_loss", PassthroughScoring(name="valid_loss")),
+        ("print_log", PrintLog()),
+    ]
+
+
+def check_one_hot(X):
+    """X as float32 (n_samples, n_channels, length), or a ValueError naming the problem."""
     X = np.asarray(X, dtype=np.float32)
     if X.ndim != 3:
         raise ValueError(
@@ -364,6 +371,11 @@ def _check_sequences(X, net=None):
         )
     if not np.isfinite(X).all():
         raise ValueError("X contains NaN or infinity.")
+    return X
+
+
+def _check_sequences(X, net=None):
+    X = check_one_hot(X)
     if net is not None:
         check_is_fitted(net, "n_outputs_")
         expected = (net.n_channels_, net.input_length_)

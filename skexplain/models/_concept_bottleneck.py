@@ -6,11 +6,11 @@ import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNet
-from skorch.callbacks import EpochTimer, PassthroughScoring, PrintLog
 from skorch.dataset import unpack_data
 from skorch.utils import to_tensor
 from torch import nn
 
+from ._cnn import loss_callbacks
 from ._modules import ExpActivationCNN
 
 TRAINING_MODES = ("independent", "sequential", "joint")
@@ -169,12 +169,7 @@ class ConceptBottleneckClassifier(NeuralNet):
 
     @property
     def _default_callbacks(self):
-        return [
-            ("epoch_timer", EpochTimer()),
-            ("train_loss", PassthroughScoring(name="train_loss", on_train=True)),
-            ("valid_loss", PassthroughScoring(name="valid_loss")),
-            ("print_log", PrintLog()),
-        ]
+        return loss_callbacks()
 
     def fit(self, X, y, concepts=None, **fit_params):
         """Train g and f as ``training`` says.

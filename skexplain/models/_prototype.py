@@ -6,10 +6,10 @@ import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNet
-from skorch.callbacks import EpochTimer, PassthroughScoring, PrintLog
 from torch import nn
 
 from ..base import Explanation
+from ._cnn import check_one_hot, loss_callbacks
 from ._modules import ACTIVATIONS, ConvBlock, _resolve_architecture
 
 DEFAULT_ARCHITECTURE = ({"filters": 32, "kernel_size": 15, "dropout": 0.1},)
@@ -255,12 +255,7 @@ class PrototypeCNNClassifier(NeuralNet):
 
     @property
     def _default_callbacks(self):
-        return [
-            ("epoch_timer", EpochTimer()),
-            ("train_loss", PassthroughScoring(name="train_loss", on_train=True)),
-            ("valid_loss", PassthroughScoring(name="valid_loss")),
-            ("print_log", PrintLog()),
-        ]
+        return loss_callbacks()
 
     @property
     def classes_(self):
@@ -613,14 +608,7 @@ def _windows(X, rows, starts, width):
 
 
 def _check_sequences(X, net=None):
-    X = np.asarray(X, dtype=np.float32)
-    if X.ndim != 3:
-        raise ValueError(
-            f"X must be one-hot sequences of shape (n_samples, n_channels, length), got "
-            f"shape {X.shape}; OneHotSequenceEncoder makes them from strings."
-        )
-    if not np.isfinite(X).all():
-        raise ValueError("X contains NaN or infinity.")
+    X = check_one_hot(X)
     if net is not None:
         check_is_fitted(net, "n_prototypes_")
         if X.shape[1] != net.n_channels_:
