@@ -124,6 +124,9 @@ class BaseExplainer(BaseEstimator):
         very model in the clone rather than an unfitted copy.
     """
 
+    # A reason string in subclasses whose values are not feature attributions: no ``score``.
+    _score_unavailable = None
+
     _parameter_constraints = {"model": "no_validation"}
 
     def __init__(self, model):
@@ -228,7 +231,7 @@ class BaseExplainer(BaseEstimator):
         """Member indices of each explained unit; None when every feature stands alone."""
         return None
 
-    def score(self, X, y=None, scoring=None):
+    def score(self, X=None, y=None, scoring=None):
         """Faithfulness of the explanations of X (higher is better).
 
         By default the deletion score of :func:`skexplain.metrics.deletion_score`: how much
@@ -247,8 +250,21 @@ class BaseExplainer(BaseEstimator):
         Returns
         -------
         score : float
+
+        Raises
+        ------
+        NotImplementedError
+            For explainers whose values are not feature attributions (model-level, concept-
+            and example-based ones): they have no faithfulness score.
         """
         from .metrics import deletion_score, get_explanation_scorer
+
+        if self._score_unavailable:
+            raise NotImplementedError(
+                f"{type(self).__name__} has no faithfulness score: {self._score_unavailable}."
+            )
+        if X is None:
+            raise ValueError("score needs the instances X whose explanations are scored.")
 
         if scoring is not None:
             return get_explanation_scorer(scoring)(self, X, y)

@@ -85,6 +85,8 @@ class ActivationMaximization(BaseExplainer):
     understanding genomic sequences using deep neural networks." PSB (2017).
     """
 
+    _score_unavailable = "it explains the network, not instances"
+
     _parameter_constraints = {
         "model": "no_validation",
         "layer": "no_validation",
@@ -225,18 +227,6 @@ class ActivationMaximization(BaseExplainer):
         }
         return Explanation(best, base_values=scores.max(axis=1),
                            output_names=self.output_names_[targets], info=info)
-
-    def score(self, X=None, y=None):
-        """Not defined: activation maximization explains the network, not instances.
-
-        Raises
-        ------
-        NotImplementedError
-            Always.
-        """
-        raise NotImplementedError(
-            "ActivationMaximization has no faithfulness score: it explains the network."
-        )
 
     def _ascent_params(self):
         return {

@@ -136,6 +136,8 @@ class DeepResolve(BaseExplainer):
     ((3, 8), (3, 4, 8, 10))
     """
 
+    _score_unavailable = "it explains the network, not instances"
+
     _parameter_constraints = {
         "model": "no_validation",
         "layer": "no_validation",
@@ -293,18 +295,6 @@ class DeepResolve(BaseExplainer):
             feature_names=[f"channel_{c}" for c in range(ofiv.shape[1])],
             output_names=self.output_names_[targets],
             info=info,
-        )
-
-    def score(self, X=None, y=None):
-        """Not defined: DeepResolve explains the network, not instances.
-
-        Raises
-        ------
-        NotImplementedError
-            Always.
-        """
-        raise NotImplementedError(
-            "DeepResolve has no faithfulness score: it explains the network, not instances."
         )
 
     def _ascent_params(self):

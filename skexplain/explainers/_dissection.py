@@ -88,6 +88,8 @@ class NetworkDissection(BaseExplainer):
     ([[1.0, 0.0]], ['GATA'])
     """
 
+    _score_unavailable = "it labels channels with concepts"
+
     _parameter_constraints = {
         "model": "no_validation",
         "layers": "no_validation",
@@ -212,18 +214,6 @@ class NetworkDissection(BaseExplainer):
             "firing_rate": np.concatenate(firing_rate),
         }
         return Explanation(iou, feature_names=names, info=info)
-
-    def score(self, X=None, y=None):
-        """Not defined: network dissection labels channels, not input features.
-
-        Raises
-        ------
-        NotImplementedError
-            Always.
-        """
-        raise NotImplementedError(
-            "NetworkDissection has no faithfulness score: it labels channels with concepts."
-        )
 
     def _activations(self, X, name):
         """Layer output (n_samples, n_channels, n_positions) as float64 numpy."""

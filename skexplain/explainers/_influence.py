@@ -124,6 +124,11 @@ default="auto"
     array([0, 1, 2])
     """
 
+    _score_unavailable = (
+        "influence values are not feature attributions; compare them with actual "
+        "leave-one-out retraining instead"
+    )
+
     _parameter_constraints = {
         "model": "no_validation",
         "solver": [StrOptions({"auto", "exact", "cg", "lissa"})],
@@ -339,19 +344,6 @@ default="auto"
                 scale = 1.1 * _largest_eigenvalue(product, B.shape[0])
             H_inv_B, n_iter = _lissa(product, B, scale, self.tol, self.max_iter)
         return H_inv_B.numpy(), n_iter
-
-    def score(self, X=None, y=None):
-        """Not defined: influence values are not feature attributions.
-
-        Raises
-        ------
-        NotImplementedError
-            Always.
-        """
-        raise NotImplementedError(
-            "InfluenceExplainer has no faithfulness score; compare its values with actual "
-            "leave-one-out retraining instead."
-        )
 
 
 def _example_names(X):

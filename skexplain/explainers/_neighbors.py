@@ -83,6 +83,8 @@ class NearestNeighborExplainer(BaseExplainer):
     (array([[0, 1]]), array([['a', 'a']], dtype='<U1'), array([1.]))
     """
 
+    _score_unavailable = "neighbour distances are not feature attributions"
+
     _parameter_constraints = {
         "model": "no_validation",
         "layer": "no_validation",
@@ -253,16 +255,6 @@ class NearestNeighborExplainer(BaseExplainer):
 
     def _p_value(self, alpha):
         return (self.calibration_scores_[None, :] >= alpha[:, None]).mean(axis=1)
-
-    def score(self, X=None, y=None):
-        """Not defined: neighbour distances are not feature attributions.
-
-        Raises
-        ------
-        NotImplementedError
-            Always.
-        """
-        raise NotImplementedError("NearestNeighborExplainer has no faithfulness score.")
 
 
 def _labels(y, n, name):

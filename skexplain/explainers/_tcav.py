@@ -123,6 +123,8 @@ class TCAV(BaseExplainer):
     ((2, 1), ['GATA'], (2, 1))
     """
 
+    _score_unavailable = "it explains classes by concepts, not features"
+
     _parameter_constraints = {
         "model": "no_validation",
         "layer": "no_validation",
@@ -271,18 +273,6 @@ class TCAV(BaseExplainer):
         }
         return Explanation(scores.mean(axis=2), feature_names=self.concept_names_,
                            output_names=self.output_names_[targets], info=info)
-
-    def score(self, X=None, y=None):
-        """Not defined: TCAV scores concepts, not input features.
-
-        Raises
-        ------
-        NotImplementedError
-            Always.
-        """
-        raise NotImplementedError(
-            "TCAV has no faithfulness score: it explains classes by concepts, not features."
-        )
 
     def _check_concepts(self):
         if not self.concepts:

@@ -62,6 +62,8 @@ default="auto"
     descent", NeurIPS 2020.
     """
 
+    _score_unavailable = "TracIn values are not feature attributions"
+
     _parameter_constraints = {
         "model": "no_validation",
         "checkpoints": [list, tuple],
@@ -186,12 +188,3 @@ default="auto"
         return sum(rate * (G_train ** 2).sum(1).numpy()
                    for rate, _, G_train in self._per_checkpoint(None, None))
 
-    def score(self, X=None, y=None):
-        """Not defined: TracIn values are not feature attributions.
-
-        Raises
-        ------
-        NotImplementedError
-            Always.
-        """
-        raise NotImplementedError("TracInExplainer has no faithfulness score.")
