@@ -20,8 +20,8 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from .._linear import l1_logistic_regression
 from ..base import BaseExplainer, Explanation
-from ..feature_selection._sparsity_path import l1_logistic_regression
 from ._batching import resolve_batch_size
 
 DEFAULT_COMPLEXITY = {"tree": 16, "linear": 16, "rules": 30}

@@ -4,36 +4,14 @@ import warnings
 
 import numpy as np
 import pandas as pd
-import sklearn
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_validate
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils.fixes import parse_version
 from sklearn.utils.validation import check_X_y
 
-# sklearn 1.8 deprecated penalty= in favour of l1_ratio alone.
-_L1_RATIO_ONLY = parse_version(sklearn.__version__) >= parse_version("1.8")
-
-
-def l1_logistic_regression(C=1.0, **params):
-    """An L1-penalised (lasso) logistic regression fitted by saga, for any sklearn >= 1.6.
-
-    Parameters
-    ----------
-    C : float, default=1.0
-        Inverse regularisation strength.
-    **params
-        Other parameters of :class:`sklearn.linear_model.LogisticRegression`.
-
-    Returns
-    -------
-    estimator : LogisticRegression (unfitted)
-    """
-    penalty = {"l1_ratio": 1.0} if _L1_RATIO_ONLY else {"penalty": "l1"}
-    return LogisticRegression(C=C, solver="saga", **penalty, **params)
+from .._linear import l1_logistic_regression
 
 
 def sparsity_path(X, y, Cs, *, cv=5, scoring=None, max_iter=2000, tol=1e-4, n_jobs=None,
