@@ -239,7 +239,7 @@ class TCAV(BaseExplainer):
             n_concepts, n_runs), ``sd`` (n_targets, n_concepts; ddof=1),
             ``random_scores`` (n_targets, n_runs), ``p_value`` (n_targets, n_concepts;
             uncorrected), ``significant`` (n_targets, n_concepts; p < alpha / n_tests),
-            ``n_tests``, ``derivative_sign_counts`` and ``layer``.
+            ``n_tests`` and ``layer``.
 
         Raises
         ------
