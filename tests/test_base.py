@@ -10,7 +10,7 @@ from sklearn.svm import LinearSVC
 from skorch import NeuralNetClassifier
 
 from skexplain import Explanation
-from skexplain._model import ScoreFunction
+from skexplain._core.model import ModelAdapter as ScoreFunction
 from skexplain.explainers import SensXExplainer
 
 

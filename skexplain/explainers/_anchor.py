@@ -3,12 +3,11 @@
 from numbers import Integral, Real
 
 import numpy as np
-from joblib import delayed
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 
+from .._core.compute import parallel_map, spawn_seeds
 from ..base import BaseExplainer
-from ._batching import instance_seeds, run_tasks
 
 PRECISION_MARGIN = 0.05  # an anchor is valid when its precision's lower bound > threshold - this
 KL_ITERATIONS = 17  # bisection steps of the KL confidence bounds (precision 2**-17)
@@ -204,10 +203,10 @@ class AnchorExplainer(BaseExplainer):
                                 for edges, column in zip(self.bin_edges_, X.T, strict=True)])
 
     def _explain(self, X, target):
-        seeds = instance_seeds(self.random_state, len(X), 1)[:, 0]
-        tasks = (delayed(self._explain_one)(x, t, seed)
-                 for x, t, seed in zip(X, target, seeds, strict=True))
-        results = run_tasks(tasks, len(X), self.n_jobs, self.verbose, type(self).__name__)
+        seeds = spawn_seeds(self.random_state, len(X), 1)[:, 0]
+        results = parallel_map(self._explain_one, list(zip(X, target, seeds, strict=True)),
+                               n_jobs=self.n_jobs, verbose=self.verbose,
+                               description=type(self).__name__)
         values = np.stack([r.pop("values") for r in results])
         info = {key: [r[key] for r in results] for key in results[0]}
         for key in ("precision", "coverage", "success", "n_model_rows"):

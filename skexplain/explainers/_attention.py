@@ -12,7 +12,6 @@ from torch import nn
 
 from ._cam import MAP_PARAMETERS, _ActivationMapExplainer
 from ._gradient import COMMON_PARAMETERS, FITTED_ATTRIBUTES, _dense_rows
-from ._torch import inference_mode
 
 
 @contextmanager
@@ -266,7 +265,7 @@ class AttentionExplainer(_ActivationMapExplainer):
     }
 
     def __init__(self, model, *, method="rollout", query="auto", n_prefix_tokens=None,
-                 token_shape=None, interpolation="nearest", output="logits", batch_size=32,
+                 token_shape=None, interpolation="nearest", output="auto", batch_size=32,
                  device=None):
         super().__init__(model, interpolation=interpolation, output=output,
                          batch_size=batch_size, device=device)
@@ -290,7 +289,7 @@ class AttentionExplainer(_ActivationMapExplainer):
 
     def _fit_method(self, X):
         sample = self._tensor(_dense_rows(X[:1]).reshape((1,) + self.feature_shape_))
-        with inference_mode(self.torch_module_), torch.no_grad(), \
+        with self.model_adapter_.inference(), torch.no_grad(), \
                 capture_attention(self.torch_module_) as weights:
             self.torch_module_(sample)
         if not weights:

@@ -10,7 +10,6 @@ from torch import nn
 
 from ..models._modules import ExpActivationCNN
 from ._gradient import COMMON_PARAMETERS, FITTED_ATTRIBUTES, TorchExplainer
-from ._torch import inference_mode
 
 CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 GLOBAL_AVERAGE_POOLS = (nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d)
@@ -35,7 +34,7 @@ class _ActivationMapExplainer(TorchExplainer):
         "interpolation": [StrOptions({"linear", "nearest"})],
     }
 
-    def __init__(self, model, *, interpolation="linear", output="logits", batch_size=128,
+    def __init__(self, model, *, interpolation="linear", output="auto", batch_size=128,
                  device=None):
         super().__init__(model, output=output, batch_size=batch_size, device=device)
         self.interpolation = interpolation
@@ -148,7 +147,7 @@ class GradCAM(_ActivationMapExplainer):
     }
 
     def __init__(self, model, *, layer=None, interpolation="linear", relu=True,
-                 output="logits", batch_size=128, device=None):
+                 output="auto", batch_size=128, device=None):
         super().__init__(model, interpolation=interpolation, output=output,
                          batch_size=batch_size, device=device)
         self.layer = layer
@@ -244,7 +243,7 @@ class CAM(_ActivationMapExplainer):
     Parameters
     ----------
 {COMMON_PARAMETERS}
-        CAM explains logits only (``output="logits"``).
+        CAM explains logits only (``output="auto"``).
 {MAP_PARAMETERS}
 
     Attributes
@@ -267,7 +266,7 @@ class CAM(_ActivationMapExplainer):
         super()._fit_method(X)
         sample = np.asarray(X[:8].toarray() if hasattr(X, "toarray") else X[:8])
         sample = self._tensor(sample.reshape((-1,) + self.feature_shape_))
-        with inference_mode(self.torch_module_), torch.no_grad():
+        with self.model_adapter_.inference(), torch.no_grad():
             raw, pooled_input = self._raw_and_pooled_input(sample)
             head = self._head_layer()
             reconstructed = head(pooled_input.flatten(2).mean(2))

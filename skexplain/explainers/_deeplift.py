@@ -8,8 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._core.compute import spawn_seeds
 from ..models._modules import Exponential
-from ._batching import instance_seeds
 from ._gradient import (
     BASELINE_CONSTRAINTS,
     BASELINE_PARAMETERS,
@@ -93,7 +93,7 @@ class DeepLift(_BaselineMixin, GradientExplainer):
     }
 
     def __init__(self, model, *, baselines="zeros", n_baselines=10, shuffle="dinucleotide",
-                 random_state=None, gradient_correction=False, output="logits", batch_size=128,
+                 random_state=None, gradient_correction=False, output="auto", batch_size=128,
                  device=None):
         super().__init__(model, gradient_correction=gradient_correction, output=output,
                          batch_size=batch_size, device=device)
@@ -107,7 +107,7 @@ class DeepLift(_BaselineMixin, GradientExplainer):
 
     def _attribute(self, X, target):
         k = self._n_references()
-        seeds = instance_seeds(self.random_state, len(X), 1)[:, 0]
+        seeds = spawn_seeds(self.random_state, len(X), 1)[:, 0]
 
         def draws(index, x):
             refs = self._references(index, x, seeds).reshape((-1,) + self.feature_shape_)
@@ -177,7 +177,7 @@ class DeepLiftShap(DeepLift):
     _method_name = "deepliftshap"
 
     def __init__(self, model, *, baselines="data", n_baselines=20, shuffle="dinucleotide",
-                 random_state=None, gradient_correction=False, output="logits", batch_size=128,
+                 random_state=None, gradient_correction=False, output="auto", batch_size=128,
                  device=None):
         super().__init__(model, baselines=baselines, n_baselines=n_baselines, shuffle=shuffle,
                          random_state=random_state, gradient_correction=gradient_correction,

@@ -8,17 +8,10 @@ import torch
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from .._model import ScoreFunction, _is_skorch_net
+from .._core.compute import batched_scores, spawn_seeds
+from .._core.model import OUTPUT_CONSTRAINT, torch_module_of
 from ..base import BaseExplainer
-from ._batching import instance_seeds
 from ._sequence import SHUFFLES, check_one_hot, shuffle_tokens
-from ._torch import (
-    OutputHead,
-    inference_mode,
-    numpy_scores,
-    place_module,
-    resolve_torch_module,
-)
 
 COMMON_PARAMETERS = """    model : skorch net or torch.nn.Module
         The fitted model. A skorch net is explained through its ``module_``; any other model
@@ -61,35 +54,21 @@ class TorchExplainer(BaseExplainer):
 
     _parameter_constraints = {
         "model": "no_validation",
-        "output": [StrOptions({"logits", "probabilities"}), callable],
+        "output": OUTPUT_CONSTRAINT,
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "device": "no_validation",
     }
 
-    def __init__(self, model, *, output="logits", batch_size=128, device=None):
+    def __init__(self, model=None, *, output="auto", batch_size=128, device=None):
         super().__init__(model)
         self.output = output
         self.batch_size = batch_size
         self.device = device
 
     def _fit(self, X):
-        module = resolve_torch_module(self.model, type(self).__name__)
-        self.torch_module_, self._device, self._dtype = place_module(module, self.device)
-        sample = _dense_rows(X[:1]).reshape((1,) + self.feature_shape_)
-        with inference_mode(self.torch_module_), torch.no_grad():
-            raw = self.torch_module_(self._tensor(sample))
-        if raw.ndim != 2:
-            raise ValueError(
-                f"The torch module returned outputs of shape {tuple(raw.shape)} for one "
-                "instance; expected (batch, n_outputs)."
-            )
-        net = self.model if _is_skorch_net(self.model) else None
-        self.head_ = OutputHead(self.output, raw.shape[1], net)
-        self.score_function_ = ScoreFunction(self._score_rows, self.feature_shape_)
-        classes = getattr(net, "classes_", None) if net is not None else None
-        n_scores = self._score_rows(sample).shape[1]
-        if classes is not None and len(classes) == n_scores and not callable(self.output):
-            self.score_function_.output_names = np.asarray(classes)
+        torch_module_of(self.model, type(self).__name__)
+        self.torch_module_ = self.model_adapter_.module
+        self._device, self._dtype = self.model_adapter_.device, self.model_adapter_.dtype
         self._fit_method(X)
 
     def _fit_method(self, X):
@@ -99,18 +78,16 @@ class TorchExplainer(BaseExplainer):
         return torch.as_tensor(np.asarray(array), dtype=self._dtype, device=self._device)
 
     def _score_rows(self, X):
-        with inference_mode(self.torch_module_):
-            return numpy_scores(
-                self.torch_module_, self.head_, X, self.batch_size, self._device, self._dtype
-            )
+        return batched_scores(self.score_function_.scores, X.reshape(len(X), -1),
+                              self.batch_size)
 
-    def _scores(self, rows):
-        return self.head_(self.torch_module_(rows))
+    def _scores(self, rows, owner=None):
+        return self.score_function_.forward(rows, owner)
 
     def _explain(self, X, target):
         X = X.reshape((len(X),) + self.feature_shape_)
         target = torch.as_tensor(target, dtype=torch.long, device=self._device)
-        with inference_mode(self.torch_module_):
+        with self.score_function_.inference():
             values, info = self._attribute(X, target)
         return values.reshape(len(X), -1), info
 
@@ -135,7 +112,7 @@ class GradientExplainer(TorchExplainer):
         "gradient_correction": ["boolean"],
     }
 
-    def __init__(self, model, *, gradient_correction=False, output="logits", batch_size=128,
+    def __init__(self, model, *, gradient_correction=False, output="auto", batch_size=128,
                  device=None):
         super().__init__(model, output=output, batch_size=batch_size, device=device)
         self.gradient_correction = gradient_correction
@@ -292,7 +269,7 @@ class Saliency(GradientExplainer):
         "absolute": ["boolean"],
     }
 
-    def __init__(self, model, *, absolute=False, gradient_correction=False, output="logits",
+    def __init__(self, model, *, absolute=False, gradient_correction=False, output="auto",
                  batch_size=128, device=None):
         super().__init__(model, gradient_correction=gradient_correction, output=output,
                          batch_size=batch_size, device=device)
@@ -484,7 +461,7 @@ class IntegratedGradients(_BaselineMixin, GradientExplainer):
 
     def __init__(self, model, *, baselines="zeros", n_steps=50, method="gausslegendre",
                  n_baselines=10, shuffle="dinucleotide", random_state=None,
-                 gradient_correction=False, output="logits", batch_size=128, device=None):
+                 gradient_correction=False, output="auto", batch_size=128, device=None):
         super().__init__(model, gradient_correction=gradient_correction, output=output,
                          batch_size=batch_size, device=device)
         self.baselines = baselines
@@ -503,7 +480,7 @@ class IntegratedGradients(_BaselineMixin, GradientExplainer):
         alphas, weights = path_quadrature(self.n_steps, self.method)
         alphas, weights = self._tensor(alphas), self._tensor(weights)
         k, n_steps = self._n_references(), len(alphas)
-        seeds = instance_seeds(self.random_state, len(X), 1)[:, 0]
+        seeds = spawn_seeds(self.random_state, len(X), 1)[:, 0]
         shape = (1,) * len(self.feature_shape_)
 
         def draws(index, x):
@@ -574,7 +551,7 @@ class SmoothGrad(GradientExplainer):
     }
 
     def __init__(self, model, *, n_samples=50, noise_level=0.15, multiply_by_inputs=False,
-                 random_state=None, gradient_correction=False, output="logits",
+                 random_state=None, gradient_correction=False, output="auto",
                  batch_size=128, device=None):
         super().__init__(model, gradient_correction=gradient_correction, output=output,
                          batch_size=batch_size, device=device)
@@ -584,7 +561,7 @@ class SmoothGrad(GradientExplainer):
         self.random_state = random_state
 
     def _attribute(self, X, target):
-        seeds = instance_seeds(self.random_state, len(X), 1)[:, 0]
+        seeds = spawn_seeds(self.random_state, len(X), 1)[:, 0]
         scale = np.ptp(X.reshape(len(X), -1), axis=1)
         sigma = self.noise_level * np.where(scale > 0, scale, 1.0)
         weight = torch.tensor(1.0 / self.n_samples, dtype=self._dtype, device=self._device)

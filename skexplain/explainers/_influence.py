@@ -8,7 +8,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted
 
-from .._model import _is_skorch_net, _is_torch_module
+from .._core.model import is_skorch_net as _is_skorch_net
+from .._core.model import is_torch_module as _is_torch_module
 from ..base import BaseExplainer, Explanation
 
 MAX_EXACT_PARAMETERS = 10_000  # an exact Hessian of this size takes 800 MB

@@ -7,8 +7,11 @@ import scipy.sparse as sp
 from sklearn.neighbors import NearestNeighbors
 from sklearn.utils._param_validation import Interval
 
-from .._model import ScoreFunction, _is_skorch_net, _is_torch_module
-from ..base import BaseExplainer, Explanation, _check_input
+from .._core.model import ModelAdapter as ScoreFunction
+from .._core.model import is_skorch_net as _is_skorch_net
+from .._core.model import is_torch_module as _is_torch_module
+from .._core.validation import check_input as _check_input
+from ..base import BaseExplainer, Explanation
 from ._influence import _example_names
 
 

@@ -14,7 +14,7 @@ from numbers import Integral
 import numpy as np
 import torch
 
-from ._torch import resolve_torch_module
+from .._core.model import torch_module_of as resolve_torch_module
 
 
 def torch_network(model, explainer_name):
@@ -35,7 +35,7 @@ def torch_network(model, explainer_name):
     Raises
     ------
     TypeError, ValueError
-        As :func:`skexplain.explainers._torch.resolve_torch_module`.
+        As :func:`skexplain._core.model.torch_module_of`.
     """
     module = resolve_torch_module(model, explainer_name)
     network = copy.deepcopy(module).to(dtype=torch.float64).eval()

@@ -12,21 +12,20 @@ from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
-from joblib import delayed
 from scipy.special import comb
 from sklearn.cluster import KMeans
 from sklearn.linear_model import LassoLarsIC, Ridge, lars_path
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ..base import BaseExplainer
-from ._batching import (
-    instance_seeds,
+from .._core.compute import (
+    parallel_map,
     resolve_batch_size,
-    run_tasks,
     score_blocks,
+    spawn_seeds,
     with_target,
 )
+from ..base import BaseExplainer
 from ._groups import groups_from_labels, position_windows, span_names
 
 _COMMON_CONSTRAINTS = {
@@ -60,18 +59,17 @@ class _PerturbationExplainer(BaseExplainer):
     def _explain(self, X, target):
         batch_size = self._batch_size()
         if self._random:
-            seeds = instance_seeds(self.random_state, len(X), 1)[:, 0]
+            seeds = spawn_seeds(self.random_state, len(X), 1)[:, 0]
         else:
             seeds = np.zeros(len(X), dtype=np.uint32)
         per_task = max(1, batch_size // self._rows_per_instance())
         starts = range(0, len(X), per_task)
-        tasks = (
-            delayed(self._explain_block)(
-                X[s:s + per_task], target[s:s + per_task], seeds[s:s + per_task], batch_size
-            )
+        tasks = [
+            (X[s:s + per_task], target[s:s + per_task], seeds[s:s + per_task], batch_size)
             for s in starts
-        )
-        results = run_tasks(tasks, len(starts), self.n_jobs, self.verbose, type(self).__name__)
+        ]
+        results = parallel_map(self._explain_block, tasks, n_jobs=self.n_jobs,
+                               verbose=self.verbose, description=type(self).__name__)
         values = np.concatenate([values for values, _ in results])
         extras = {key: np.concatenate([extra[key] for _, extra in results])
                   for key in results[0][1]}
@@ -458,8 +456,8 @@ class InSilicoMutagenesis(_PerturbationExplainer):
             self.unit_names_ = span_names([(i, i + 1) for i in range(length)])
             self.unit_kind_ = "position"
 
-    def _check_explain_input(self, X):
-        X = super()._check_explain_input(X)
+    def _check_explain_input(self, X, **kwargs):
+        X = super()._check_explain_input(X, **kwargs)
         grid = X.reshape((len(X),) + self.feature_shape_)
         binary = (grid == 0) | (grid == 1)
         if not (binary.all() and np.all(grid.sum(axis=1) == 1)):

@@ -6,11 +6,11 @@ from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
-from joblib import delayed
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from .._core.compute import parallel_map, resolve_batch_size, score_in_batches, spawn_seeds
 from ..base import BaseExplainer
-from ._batching import instance_seeds, iter_tasks, resolve_batch_size, score_in_batches
+from ..metrics._perturbation import walk_box
 from ._groups import groups_from_labels
 
 DEFAULT_DELTA_GRID = np.linspace(0.05, 1.0, 20)
@@ -241,7 +241,7 @@ class SensXExplainer(BaseExplainer):
     def _explain(self, X, target):
         n_samples = len(X)
         n_walk_tasks = -(-self.n_walks // WALKS_PER_TASK)
-        seeds = instance_seeds(self.random_state, n_samples, 1 + n_walk_tasks)
+        seeds = spawn_seeds(self.random_state, n_samples, 1 + n_walk_tasks)
         profile_seeds, walk_seeds = seeds[:, 0], seeds[:, 1:]
         lower = np.minimum(self.lower_, X)  # the domain always contains the instance
         upper = np.maximum(self.upper_, X)
@@ -274,14 +274,14 @@ class SensXExplainer(BaseExplainer):
         return values, info
 
     def _stability_profiles(self, X, target, lower, upper, seeds):
-        tasks = (
-            delayed(stability_profile)(
-                self.score_function_, X[i], target[i], lower[i], upper[i], self.delta_grid_,
-                self.n_profile_samples, self._batch_size(), seeds[i],
-            )
+        tasks = [
+            (self.score_function_, X[i], target[i], lower[i], upper[i], self.delta_grid_,
+             self.n_profile_samples, self._batch_size(), seeds[i])
             for i in range(len(X))
-        )
-        return np.stack(self._run(tasks, len(X), "SensX stability profiles"))
+        ]
+        return np.stack(parallel_map(stability_profile, tasks, n_jobs=self.n_jobs,
+                                     verbose=self.verbose,
+                                     description="SensX stability profiles"))
 
     def _walks(self, X, target, lower, upper, delta_star, seeds):
         n_units = self.n_features_in_ if self.feature_groups_ is None else len(
@@ -293,27 +293,17 @@ class SensXExplainer(BaseExplainer):
             for b in range(seeds.shape[1])
         ]
         tasks = (
-            delayed(walk_effects)(
-                self.score_function_, X[i], target[i],
-                *walk_box(X[i], lower[i], upper[i], delta_star[i]),
-                self.feature_groups_, n_walks, self._batch_size(), seed,
-            )
+            (self.score_function_, X[i], target[i],
+             *walk_box(X[i], lower[i], upper[i], delta_star[i]),
+             self.feature_groups_, n_walks, self._batch_size(), seed)
             for i, n_walks, seed in jobs
         )
         # Summed as they arrive: the effects of finished tasks are not kept.
-        results = iter_tasks(tasks, len(jobs), self.n_jobs, self.verbose, "SensX walks")
+        results = parallel_map(walk_effects, tasks, n_jobs=self.n_jobs, verbose=self.verbose,
+                               description="SensX walks", total=len(jobs), lazy=True)
         for (i, _, _), effects in zip(jobs, results, strict=True):
             values[i] += effects
         return values / self.n_walks
-
-    def _run(self, tasks, total, description):
-        return list(iter_tasks(tasks, total, self.n_jobs, self.verbose, description))
-
-
-def walk_box(x, lower, upper, delta):
-    """The box ``[max(lower, x - delta R), min(upper, x + delta R)]``, R = upper - lower."""
-    half_width = delta * (upper - lower)
-    return np.maximum(lower, x - half_width), np.minimum(upper, x + half_width)
 
 
 def characteristic_delta(q_low, q_high, delta_grid, tau):

@@ -20,9 +20,9 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from .._core.compute import resolve_batch_size
 from .._linear import l1_logistic_regression
 from ..base import BaseExplainer, Explanation
-from ._batching import resolve_batch_size
 
 DEFAULT_COMPLEXITY = {"tree": 16, "linear": 16, "rules": 30}
 N_LINEAR_CS = 20  # regularisation strengths tried on the L1 path of the linear surrogate

@@ -5,7 +5,6 @@ import math
 import numpy as np
 from sklearn.utils import Bunch
 
-from ..explainers._sensx import walk_box
 from ..metrics._common import (
     DEFAULT_BATCH_SIZE,
     check_attributions,
@@ -15,7 +14,7 @@ from ..metrics._common import (
     ranked_units,
     score_rows,
 )
-from ..metrics._perturbation import perturbed_scores
+from ..metrics._perturbation import perturbed_scores, walk_box
 
 DEFAULT_DELTA_GRID = np.geomspace(1e-4, 1.0, 50)
 

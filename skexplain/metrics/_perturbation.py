@@ -3,7 +3,6 @@
 import numpy as np
 from scipy.integrate import trapezoid
 
-from ..explainers._sensx import walk_box
 from ._common import (
     DEFAULT_BATCH_SIZE,
     check_attributions,
@@ -134,3 +133,9 @@ def perturbed_scores(score_function, x, target, columns, low, high, n_perturbati
     rows[:, columns] = rng.uniform(low[columns], high[columns],
                                    size=(n_perturbations, len(columns)))
     return score_rows(score_function, rows, target, batch_size)
+
+
+def walk_box(x, lower, upper, delta):
+    """The box ``[max(lower, x - delta R), min(upper, x + delta R)]``, R = upper - lower."""
+    half_width = delta * (upper - lower)
+    return np.maximum(lower, x - half_width), np.minimum(upper, x + half_width)

@@ -2,6 +2,7 @@
 
 import inspect
 
+from .._core.base import register_scorer_resolver
 from ._consistency import input_consistency, seed_consistency
 from ._faithfulness import deletion_auc, deletion_score, insertion_auc
 from ._infidelity import infidelity
@@ -243,3 +244,6 @@ def make_explanation_scorer(metric, *, greater_is_better=True, **kwargs):
         kwargs = _with_fixed_seed(metric, kwargs)
     return ExplanationScorer(_ADAPTERS.get(metric, metric), 1 if greater_is_better else -1,
                              kwargs)
+
+
+register_scorer_resolver(get_explanation_scorer)

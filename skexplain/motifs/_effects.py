@@ -8,7 +8,7 @@ import numpy as np
 from joblib import Parallel, delayed
 from sklearn.utils import check_random_state
 
-from .._model import ScoreFunction
+from .._core.model import ModelAdapter as ScoreFunction
 
 ALPHABET = "ACGT"
 OFFSETS_PER_TASK = 8  # fixed, so that the split of work (and the result) never depends on n_jobs

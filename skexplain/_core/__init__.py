@@ -1,0 +1,4 @@
+"""The core under every explainer: one model adapter, one compute engine, one contract.
+
+Imports nothing else of skexplain.
+"""

@@ -1,0 +1,187 @@
+"""Input checks shared by every explainer, and the deprecation of old names.
+
+Accepted inputs: dense arrays of any numeric or bool dtype, scipy.sparse matrices (any
+format), pandas DataFrames (feature names kept), AnnData objects (``layer`` / ``use_raw``,
+gene names kept) and one-hot sequences (n, 4, L). Everything else gets a ValueError or
+TypeError that names the problem; the input is never changed in place.
+"""
+
+import warnings
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.utils.validation import check_array
+
+
+def is_anndata(X):
+    return type(X).__name__ == "AnnData" and hasattr(X, "var_names") and hasattr(X, "obs_names")
+
+
+def from_anndata(adata, layer=None, use_raw=False):
+    """(matrix, gene names) of an AnnData: ``.X``, ``.layers[layer]`` or ``.raw.X``.
+
+    Raises
+    ------
+    ValueError
+        If ``layer`` is unknown, or ``use_raw`` is set without a ``.raw`` or with a layer.
+    """
+    if use_raw and layer is not None:
+        raise ValueError("Pass either layer or use_raw=True, not both.")
+    if use_raw:
+        if adata.raw is None:
+            raise ValueError("use_raw=True, but the AnnData has no .raw.")
+        return adata.raw.X, np.asarray(adata.raw.var_names, dtype=object)
+    if layer is not None:
+        if layer not in adata.layers:
+            raise ValueError(
+                f"The AnnData has no layer {layer!r}; its layers are {list(adata.layers)}."
+            )
+        return adata.layers[layer], np.asarray(adata.var_names, dtype=object)
+    return adata.X, np.asarray(adata.var_names, dtype=object)
+
+
+def check_input(X, *, layer=None, use_raw=False, accept_sparse=True, name="X"):
+    """Validate X; return (X flattened to 2-D float64, feature shape, feature names or None).
+
+    Sparse input stays sparse (CSR) when ``accept_sparse``; otherwise it is densified.
+
+    Raises
+    ------
+    ValueError
+        For 1-D, empty, NaN or infinite input, text (DNA strings), or a DataFrame with
+        non-numeric columns.
+    TypeError
+        For object arrays that are not numbers.
+    """
+    names = None
+    if is_anndata(X):
+        X, names = from_anndata(X, layer, use_raw)
+    elif layer is not None or use_raw:
+        raise ValueError("layer and use_raw apply to AnnData input only.")
+    if hasattr(X, "columns") and hasattr(X, "dtypes"):
+        bad = [c for c, t in zip(X.columns, X.dtypes, strict=True)
+               if not (np.issubdtype(np.dtype(t), np.number) or np.dtype(t) == bool)
+               ] if all(isinstance(t, np.dtype) for t in X.dtypes) else []
+        if bad:
+            raise ValueError(
+                f"{name} has non-numeric columns {list(map(str, bad[:5]))}; encode them "
+                "first (e.g. with OneHotEncoder in a pipeline)."
+            )
+        columns = np.asarray(X.columns, dtype=object)
+        if all(isinstance(c, str) for c in columns):
+            names = columns
+    if not sp.issparse(X):
+        _check_not_text(X, name)
+        if np.ndim(X) == 1:
+            raise ValueError(
+                f"Expected {name} with 2 or more dimensions (n_samples, *feature_shape), got "
+                "a 1-D array; reshape a single instance with X.reshape(1, -1)."
+            )
+    if sp.issparse(X) and not accept_sparse:
+        X = X.toarray()
+    X = check_array(X, accept_sparse="csr", dtype=np.float64, allow_nd=True,
+                    ensure_all_finite=True, input_name=name)
+    feature_shape = tuple(X.shape[1:])
+    if not sp.issparse(X):
+        X = X.reshape(X.shape[0], -1)
+    return X, feature_shape, names
+
+
+def _check_not_text(X, name):
+    array = np.asarray(X) if not hasattr(X, "dtypes") else None
+    if array is None:
+        return
+    if array.dtype.kind in "USO":
+        sample = array.ravel()[:1]
+        if array.dtype.kind in "US" or (len(sample) and isinstance(sample[0], (str, bytes))):
+            raise ValueError(
+                f"{name} holds text (e.g. {str(sample[0])[:20]!r}); explainers take numbers. "
+                "Encode DNA sequences first with skexplain.preprocessing.OneHotSequenceEncoder "
+                "(shape (n_samples, 4, length))."
+            )
+        try:
+            array.astype(np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"{name} has dtype object with values that are not numbers."
+            ) from None
+
+
+def check_one_hot(X, what="X"):
+    """Raise ValueError unless every column of X (n, A, L) is one-hot or all zero (an N).
+
+    Returns
+    -------
+    tokens : ndarray of shape (n, L), int
+        The index of the set channel, or A for an all-zero column.
+    """
+    X = np.asarray(X)
+    if X.ndim != 3:
+        raise ValueError(
+            f"{what} must be one-hot sequences of shape (n_samples, n_channels, length), got "
+            f"shape {X.shape}."
+        )
+    column_sums = X.sum(axis=1)
+    if not (np.isin(X, (0, 1)).all() and np.isin(column_sums, (0, 1)).all()):
+        raise ValueError(
+            f"{what} must be one-hot: every position needs exactly one channel set to 1 (or "
+            "none, for an unknown base)."
+        )
+    return np.where(column_sums == 1, X.argmax(axis=1), X.shape[1])
+
+
+def default_feature_names(feature_shape):
+    """``x0, x1, ...`` for flat features; ``A:12``-style is the caller's for sequences."""
+    if len(feature_shape) == 1:
+        return np.asarray([f"x{i}" for i in range(feature_shape[0])], dtype=object)
+    return np.asarray(["x" + "_".join(map(str, idx)) for idx in np.ndindex(*feature_shape)],
+                      dtype=object)
+
+
+def deprecated_names(module_name, names, module_globals):
+    """A module ``__getattr__`` serving old names with a FutureWarning.
+
+    Parameters
+    ----------
+    module_name : str
+    names : dict of str to str
+        Old name -> new name (an attribute of the module).
+    module_globals : dict
+        The module's ``globals()``.
+    """
+
+    def __getattr__(name):
+        if name in names:
+            warnings.warn(
+                f"{module_name}.{name} is deprecated; use {names[name]} (same class, same "
+                "results).",
+                FutureWarning,
+                stacklevel=2,
+            )
+            return module_globals[names[name]]
+        raise AttributeError(f"module {module_name!r} has no attribute {name!r}")
+
+    return __getattr__
+
+
+METHOD_ALIASES = {"kernelshap": "kernel_shap"}
+
+
+def canonical_method(method, known):
+    """A method identifier of ``known``; old spellings warn (FutureWarning).
+
+    Raises
+    ------
+    ValueError
+        If ``method`` is not known.
+    """
+    if method in METHOD_ALIASES and METHOD_ALIASES[method] in known:
+        warnings.warn(
+            f"method={method!r} is deprecated; use {METHOD_ALIASES[method]!r} (same result).",
+            FutureWarning,
+            stacklevel=3,
+        )
+        return METHOD_ALIASES[method]
+    if method not in known:
+        raise ValueError(f"method must be one of {sorted(known)}, got {method!r}.")
+    return method
