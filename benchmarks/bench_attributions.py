@@ -9,7 +9,7 @@ Three parts (``--parts``):
    a plain batched loop over the mutants (float32 torch batches into the module), and
    tangermeme's ``saturation_mutagenesis`` with and without its fastISM path. Seconds per
    sequence and the largest difference from the plain loop's raw effects.
-2. KernelSHAP on a tabular model (an MLP on 20 features): ``KernelShapExplainer`` with
+2. KernelSHAP on a tabular model (an MLP on 20 features): ``KernelShap`` with
    ``n_jobs=1`` and 2 against ``shap.KernelExplainer`` on the same background rows and
    number of coalitions. Seconds per instance, the additivity error ``max |sum(phi) +
    E f - f(x)|`` and the largest error against near-exact Shapley values of the same game
@@ -33,7 +33,7 @@ from scipy.stats import spearmanr
 from sklearn.neural_network import MLPClassifier
 from threadpoolctl import threadpool_limits
 
-from skexplain.explainers import InSilicoMutagenesis, KernelShapExplainer, LimeExplainer
+from skexplain.explainers import InSilicoMutagenesis, KernelShap, Lime
 from skexplain.models import ExpActivationCNN
 
 PARTS = ("ism", "kernel_shap", "lime")
@@ -144,7 +144,7 @@ def bench_kernel_shap(args):
     f = model.predict_proba
 
     def explainer(n_samples, n_jobs=1):
-        return KernelShapExplainer(
+        return KernelShap(
             model, background="sample", n_background=args.n_background, n_samples=n_samples,
             n_jobs=n_jobs, random_state=0,
         ).fit(X_fit)
@@ -158,7 +158,7 @@ def bench_kernel_shap(args):
                            lambda fitted=fitted: fitted.explain(rows_X[:2], target=1),
                            args.repeats)
         additivity = np.abs(E.values.sum(axis=1) + E.info["expected_value"] - f(rows_X)[:, 1])
-        rows.append((f"skexplain KernelShapExplainer, n_jobs={n_jobs}", seconds / len(rows_X),
+        rows.append((f"skexplain KernelShap, n_jobs={n_jobs}", seconds / len(rows_X),
                      additivity.max(), np.abs(E.values - accurate).max(), ""))
     try:
         import shap
@@ -178,13 +178,13 @@ def bench_kernel_shap(args):
 def bench_lime(args):
     X, model = tabular_task(0)
     rows_X, X_fit = X[-args.n_instances:], X[:-args.n_instances]
-    explainer = LimeExplainer(model, n_samples=args.lime_samples, random_state=0).fit(X_fit)
+    explainer = Lime(model, n_samples=args.lime_samples, random_state=0).fit(X_fit)
     ours, seconds = timed(lambda: explainer.explain(rows_X, target=1).values, None,
                           args.repeats)
     try:
         from lime.lime_tabular import LimeTabularExplainer
     except ImportError:
-        return [("skexplain LimeExplainer", seconds / len(rows_X), None, None, ""),
+        return [("skexplain Lime", seconds / len(rows_X), None, None, ""),
                 ("lime LimeTabularExplainer", None, None, None, "not installed")]
 
     def lime(seed):
@@ -197,7 +197,7 @@ def bench_lime(args):
     theirs, lime_seconds = timed(lambda: lime(0), None, args.repeats)
     control = lime(1)
     return [
-        ("skexplain LimeExplainer", seconds / len(rows_X), *agreement(ours, theirs), ""),
+        ("skexplain Lime", seconds / len(rows_X), *agreement(ours, theirs), ""),
         ("lime LimeTabularExplainer (discretize_continuous=False)", lime_seconds / len(rows_X),
          None, None, "the reference"),
         ("lime LimeTabularExplainer, another seed", None, *agreement(control, theirs),

@@ -114,7 +114,7 @@ class CountingModel:
 
 def make_case(case):
     """Data, model and explainer of one case."""
-    from skexplain.explainers import KernelShapExplainer, SensXExplainer
+    from skexplain.explainers import KernelShap, SensX
 
     rng = np.random.default_rng(0)
     if case["input"] == "image":
@@ -128,14 +128,14 @@ def make_case(case):
         groups = np.arange(N_GENES) // GENE_SET_SIZE if case["grouped"] else None
     model = CountingModel(module)
     if case["method"] == "sensx":
-        explainer = SensXExplainer(
+        explainer = SensX(
             model, n_walks=case["n_walks"], delta=DELTA, feature_groups=groups,
             random_state=0,
         )
     else:
         if groups is None:  # one player per feature, not per image column
             groups = np.arange(X[0].size).reshape(X.shape[1:])
-        explainer = KernelShapExplainer(
+        explainer = KernelShap(
             model, background="sample", n_background=case["n_background"],
             feature_groups=groups, random_state=0,
         )

@@ -84,15 +84,15 @@ def top_k_accuracy(attributions, relevant, k):
 
 def explain_sensx(model, X_train, X_rows, args, delta_rule="envelope"):
     try:
-        from skexplain.explainers import SensXExplainer
+        from skexplain.explainers import SensX
     except ImportError as exc:
-        raise NotInstalledError("skexplain.explainers.SensXExplainer") from exc
+        raise NotInstalledError("skexplain.explainers.SensX") from exc
 
     params = {"n_walks": args.n_walks, "n_jobs": args.n_jobs, "random_state": 0, "verbose": 0,
               "delta_rule": delta_rule}
     if args.batch_size is not None:
         params["batch_size"] = args.batch_size
-    explainer = SensXExplainer(model, **params).fit(X_train)
+    explainer = SensX(model, **params).fit(X_train)
     start = time.perf_counter()
     explanation = explainer.explain(X_rows, target=1)
     elapsed = time.perf_counter() - start

@@ -4,7 +4,7 @@ The SensX paper explains a ViT on 3 x 224 x 224 images, so 150,528 features per 
 script trains the small :class:`skexplain.models.VisionTransformer` of the attention
 example (width 32, two layers of four heads, 16 x 16 patches) on planted-patch images
 (:func:`skexplain.datasets.make_planted_patch_images`), then explains one test image with
-:class:`skexplain.explainers.SensXExplainer`:
+:class:`skexplain.explainers.SensX`:
 
 - grouped: one group per 16 x 16 patch (196 groups of 768 features);
 - ungrouped: every one of the 150,528 features is a unit of the Morris walks.
@@ -31,7 +31,7 @@ from skorch import NeuralNetClassifier
 from skorch.callbacks import GradientNormClipping
 
 from skexplain.datasets import make_planted_patch_images
-from skexplain.explainers import SensXExplainer
+from skexplain.explainers import SensX
 from skexplain.models import VisionTransformer
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results" / "vit_sensx.md"
@@ -83,7 +83,7 @@ def run(vit, image, mask, grouped, args):
     if grouped:
         patch = np.arange(196).reshape(14, 14).repeat(16, 0).repeat(16, 1)
         groups = np.broadcast_to(patch, (3, 224, 224))
-    explainer = SensXExplainer(
+    explainer = SensX(
         LogOdds(vit.module_).eval(), n_walks=args.n_walks_grouped if grouped else args.n_walks,
         n_profile_samples=args.n_profile_samples, feature_groups=groups, lower=-1.0, upper=1.0,
         random_state=0,

@@ -55,8 +55,8 @@ from skexplain.datasets import (  # noqa: E402
 )
 from skexplain.explainers import (  # noqa: E402
     TCAV,
-    InfluenceExplainer,
-    NearestNeighborExplainer,
+    DeepKNN,
+    InfluenceFunctions,
     NetworkDissection,
 )
 from skexplain.models import ExpActivationCNNClassifier, PrototypeCNNClassifier  # noqa: E402
@@ -231,7 +231,7 @@ print(f"held-out accuracy: {np.mean(predicted == y_test):.2f}")
 # Influence of every training cell on every held-out cell's loss at its predicted type. The
 # PCA is held fixed; the Hessian is the logistic regression's own (310 parameters).
 start = time.perf_counter()
-influence = InfluenceExplainer(model, n_top=TOP).fit(X_train, y_train)
+influence = InfluenceFunctions(model, n_top=TOP).fit(X_train, y_train)
 fit_seconds = time.perf_counter() - start
 start = time.perf_counter()
 E = influence.explain(X_test, predicted)
@@ -299,7 +299,7 @@ print(f"top-{TOP} helpful cells of the called type: {same.mean():.0%}; "
 # Nearest training cells in gene space (cosine), and the credibility of each call: the
 # fraction of the 10 neighbours annotated with the called type.
 start = time.perf_counter()
-knn = NearestNeighborExplainer(model, n_neighbors=10, metric="cosine").fit(X_train, y_train)
+knn = DeepKNN(model, n_neighbors=10, metric="cosine").fit(X_train, y_train)
 N = knn.explain(X_test)
 timings["k-NN"] = knn_seconds = (time.perf_counter() - start) / len(X_test)
 print(f"k-NN: {1e3 * knn_seconds:.2f} ms per explained cell (fit included)")

@@ -4,7 +4,7 @@ How many genes does a cell-type classifier need? Selecting genes by explanations
 
 A scikit-learn Pipeline on scanpy's bundled ``pbmc68k_reduced`` data (700 PBMCs, 765 genes):
 log-transform the normalised expression, keep the genes that
-:class:`skexplain.explainers.SensXExplainer` finds most important for an MLP classifier
+:class:`skexplain.explainers.SensX` finds most important for an MLP classifier
 (:class:`skexplain.feature_selection.ExplanationSelector`), and classify the cells with a
 logistic regression on those genes only. ``GridSearchCV`` scores 5, 10, ... 320 genes by
 5-fold cross-validated accuracy, against the same pipeline on all 765 genes.
@@ -58,7 +58,7 @@ from sklearn.neural_network import MLPClassifier  # noqa: E402
 from sklearn.pipeline import Pipeline  # noqa: E402
 from sklearn.preprocessing import FunctionTransformer  # noqa: E402
 
-from skexplain.explainers import SensXExplainer  # noqa: E402
+from skexplain.explainers import SensX  # noqa: E402
 from skexplain.feature_selection import ExplanationSelector, optimal_subset  # noqa: E402
 
 OUTPUT = Path(__file__).resolve().parent / "output"
@@ -116,7 +116,7 @@ def permutation_scores(X, y):
 selectors = {
     "SensX": (
         ExplanationSelector(
-            SensXExplainer(None, n_walks=10, n_profile_samples=100, random_state=0),
+            SensX(None, n_walks=10, n_profile_samples=100, random_state=0),
             estimator=mlp, per_class=True, feature_scale="std", max_samples=150,
             memory=cache, random_state=0,
         ),

@@ -25,7 +25,7 @@ import scanpy as sc  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 
-from skexplain.explainers import SensXExplainer  # noqa: E402
+from skexplain.explainers import SensX  # noqa: E402
 from skexplain.plotting import plot_gene_importance, plot_stability_profile  # noqa: E402
 from skexplain.sc import rank_genes_explained  # noqa: E402
 
@@ -76,7 +76,7 @@ dotplot.savefig(OUTPUT / "rank_genes_explained_dotplot.png", bbox_inches="tight"
 # fraction of cells in which the gene is among the cell's top 10 (size); and the stability
 # profile from which SensX took the first cell's walk box.
 cells = np.concatenate([np.flatnonzero(held_out.obs["bulk_labels"] == t)[:6] for t in TYPES[:2]])
-explainer = SensXExplainer(model, **SENSX, random_state=0).fit(held_out.raw.X)
+explainer = SensX(model, **SENSX, random_state=0).fit(held_out.raw.X)
 explanation = explainer.explain(held_out.raw.X[cells].toarray(),
                                 target=held_out.obs["bulk_labels"].astype(str).iloc[cells])
 explanation.feature_names = np.asarray(held_out.raw.var_names, dtype=object)

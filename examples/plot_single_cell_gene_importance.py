@@ -4,7 +4,7 @@ Which genes make a classifier call a cell a B cell, an NK cell or a monocyte?
 
 We train a cell-type classifier on scanpy's bundled ``pbmc68k_reduced`` data (700 PBMCs,
 765 genes, log-normalised ``.raw`` values, 10 annotated cell types), explain confident
-held-out cells of each type with :class:`skexplain.explainers.SensXExplainer`, and aggregate
+held-out cells of each type with :class:`skexplain.explainers.SensX`, and aggregate
 the per-cell attributions into a per-cell-type gene ranking (mean attribution over the
 explained cells of that type). The ranking is printed next to scanpy's Wilcoxon
 ``rank_genes_groups`` and checked against known marker genes; a dot plot of the top genes
@@ -27,7 +27,7 @@ from sklearn.model_selection import train_test_split  # noqa: E402
 from sklearn.neural_network import MLPClassifier  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
 
-from skexplain.explainers import SensXExplainer  # noqa: E402
+from skexplain.explainers import SensX  # noqa: E402
 
 OUTPUT = Path(__file__).resolve().parent / "output"
 CELLS_PER_TYPE = 15
@@ -66,7 +66,7 @@ cells = (
     .groupby("type")
     .head(CELLS_PER_TYPE)
 )
-explainer = SensXExplainer(model, n_walks=20, n_jobs=2, random_state=0, verbose=1)
+explainer = SensX(model, n_walks=20, n_jobs=2, random_state=0, verbose=1)
 explainer.fit(X_train)
 start = time.perf_counter()
 explanation = explainer.explain(X.loc[cells.index], target=cells["type"].to_numpy())

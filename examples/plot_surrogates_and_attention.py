@@ -7,12 +7,12 @@ log-normalised ``.raw`` values) into six major cell types (the five T-cell subty
 ``bulk_labels`` merged into one "T cell" class, as in the gene-selection example). We ask
 three model-level questions:
 
-1. Global surrogates (:class:`skexplain.explainers.SurrogateExplainer`): which readable
+1. Global surrogates (:class:`skexplain.explainers.GlobalSurrogate`): which readable
    model -- a small tree, a sparse linear model, RuleFit's rule ensemble -- reproduces the
    MLP's calls, and how faithfully? Fidelity is the agreement with the MLP's labels on
    held-out cells (not the accuracy against the annotation), printed against complexity
    (leaves, non-zero coefficients, rules), with the monocyte rules and their marker genes.
-2. Anchors (:class:`skexplain.explainers.AnchorExplainer`): for one confidently called
+2. Anchors (:class:`skexplain.explainers.Anchors`): for one confidently called
    held-out cell per type, the rule on quartile-binned genes (the 30 most variable ones)
    that keeps the MLP's call with precision >= 0.95 when the other genes are drawn from
    training cells, with its coverage and the cost per cell.
@@ -58,12 +58,12 @@ from skorch.callbacks import GradientNormClipping  # noqa: E402
 
 from skexplain.datasets import make_motif_dataset, make_planted_patch_images  # noqa: E402
 from skexplain.explainers import (  # noqa: E402
-    AnchorExplainer,
-    AttentionExplainer,
+    Anchors,
+    AttentionMaps,
+    GlobalSurrogate,
     InSilicoMutagenesis,
     Saliency,
-    SensXExplainer,
-    SurrogateExplainer,
+    SensX,
     reduce_sequence_attributions,
 )
 from skexplain.feature_selection import sparsity_path  # noqa: E402
@@ -111,7 +111,7 @@ SURROGATES = [("tree", 4), ("tree", 8), ("tree", 16), ("tree", 32),
 fitted, rows = {}, []
 for kind, cap in SURROGATES:
     start = time.perf_counter()
-    explainer = SurrogateExplainer(model, surrogate=kind, max_complexity=cap, n_jobs=N_JOBS,
+    explainer = GlobalSurrogate(model, surrogate=kind, max_complexity=cap, n_jobs=N_JOBS,
                                    random_state=0).fit(X)
     fitted[kind, cap] = explainer
     rows.append({"surrogate": kind, "max complexity": cap, "complexity": explainer.complexity_,
@@ -164,7 +164,7 @@ cells = (confident[confident["type"] == confident["call"]]
          .sort_values("p", ascending=False).groupby("type").head(CELLS_PER_TYPE)
          .sort_values("type"))
 variable_genes = X_train.var().nlargest(ANCHOR_GENES).index
-anchors = AnchorExplainer(model, anchor_features=variable_genes, n_jobs=N_JOBS,
+anchors = Anchors(model, anchor_features=variable_genes, n_jobs=N_JOBS,
                           random_state=0).fit(X_train)
 n_predicates = sum(len(anchors.bin_edges_[j]) for j in anchors.anchor_features_)
 start = time.perf_counter()
@@ -254,9 +254,9 @@ positives = np.flatnonzero(y_test == 1)[:N_EXPLAINED]
 X_explained, mask_explained = X_test[positives], motif_mask[6000:][positives]
 reference = X_train[:100]
 explainers = {
-    "attention rollout": (AttentionExplainer(net, method="rollout"), None),
-    "gradient rollout": (AttentionExplainer(net, method="gradient_rollout"), None),
-    "raw attention (last layer)": (AttentionExplainer(net, method="raw"), None),
+    "attention rollout": (AttentionMaps(net, method="rollout"), None),
+    "gradient rollout": (AttentionMaps(net, method="gradient_rollout"), None),
+    "raw attention (last layer)": (AttentionMaps(net, method="raw"), None),
     "saliency": (Saliency(net), "input_times"),
     "ISM": (InSilicoMutagenesis(net, reduction="l2"), None),
 }
@@ -332,7 +332,7 @@ class LogOdds(torch.nn.Module):
 
 image_rows, image_maps = [], {}
 for method in ("rollout", "gradient_rollout"):
-    E = AttentionExplainer(vit, method=method, output="probabilities").fit(
+    E = AttentionMaps(vit, method=method, output="probabilities").fit(
         test_images[:2]).explain(test_images)
     image_maps[method] = E.info["token_relevance"].reshape(len(test_images), -1)
     hit, auroc = patch_scores(image_maps[method], planted)
@@ -341,7 +341,7 @@ for method in ("rollout", "gradient_rollout"):
 
 patch_of_pixel = np.arange(196).reshape(14, 14).repeat(16, 0).repeat(16, 1)
 groups = np.broadcast_to(patch_of_pixel, (3, 224, 224))
-sensx = SensXExplainer(LogOdds(vit.module_).eval(), n_walks=10, n_profile_samples=50,
+sensx = SensX(LogOdds(vit.module_).eval(), n_walks=10, n_profile_samples=50,
                        feature_groups=groups, lower=-1.0, upper=1.0, random_state=0)
 n_sensx = 4
 tracemalloc.start()

@@ -11,7 +11,7 @@ from skorch import NeuralNetClassifier
 
 from skexplain import Explanation
 from skexplain._core.model import ModelAdapter as ScoreFunction
-from skexplain.explainers import SensXExplainer
+from skexplain.explainers import SensX
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +107,7 @@ def test_score_function_checks_output_shape():
 
 def test_explainer_input_validation(three_class_data):
     X, y = three_class_data
-    explainer = SensXExplainer(LogisticRegression().fit(X, y), n_walks=2, delta=0.5)
+    explainer = SensX(LogisticRegression().fit(X, y), n_walks=2, delta=0.5)
     with pytest.raises(NotFittedError):
         explainer.explain(X[:2])
     explainer.fit(X)
@@ -120,14 +120,14 @@ def test_explainer_input_validation(three_class_data):
     with pytest.raises(ValueError, match="1-D array"):
         explainer.explain(X[0])
     with pytest.raises(ValueError, match="n_walks"):
-        SensXExplainer(explainer.model, n_walks=0).fit(X)
+        SensX(explainer.model, n_walks=0).fit(X)
 
 
 def test_dataframe_names_flow_through(three_class_data):
     X, y = three_class_data
     frame = pd.DataFrame(X, columns=["g1", "g2", "g3", "g4"])
     model = LogisticRegression().fit(frame, y)
-    explainer = SensXExplainer(model, n_walks=5, delta=0.5, random_state=0).fit(frame)
+    explainer = SensX(model, n_walks=5, delta=0.5, random_state=0).fit(frame)
     assert explainer.feature_names_in_.tolist() == ["g1", "g2", "g3", "g4"]
     E = explainer.explain(frame.iloc[:3], target="a")
     assert E.feature_names.tolist() == ["g1", "g2", "g3", "g4"]

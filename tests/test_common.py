@@ -11,12 +11,12 @@ from sklearn.utils.estimator_checks import (
 )
 
 from skexplain.explainers import (
-    AnchorExplainer,
-    KernelShapExplainer,
-    LimeExplainer,
+    Anchors,
+    GlobalSurrogate,
+    KernelShap,
+    Lime,
     Occlusion,
-    SensXExplainer,
-    SurrogateExplainer,
+    SensX,
 )
 
 
@@ -26,16 +26,16 @@ def _linear_model(X):
 
 def _explainers():
     return [
-        SensXExplainer(_linear_model, n_walks=2, n_profile_samples=10),
+        SensX(_linear_model, n_walks=2, n_profile_samples=10),
         Occlusion(_linear_model, window=2),
-        LimeExplainer(_linear_model, n_samples=20),
-        KernelShapExplainer(_linear_model, n_background=3, n_samples=10),
-        AnchorExplainer(_linear_model, max_anchor_size=2),
+        Lime(_linear_model, n_samples=20),
+        KernelShap(_linear_model, n_background=3, n_samples=10),
+        Anchors(_linear_model, max_anchor_size=2),
     ]
 
 
 def _model_level_explainers():
-    return [SurrogateExplainer(_linear_model, response="score")]
+    return [GlobalSurrogate(_linear_model, response="score")]
 
 
 CHECKS = [

@@ -1,49 +1,67 @@
-"""Explainers: fit on reference data, explain instances, score by faithfulness."""
+"""Explainers: fit on reference data, explain instances, score by faithfulness.
 
+Names follow the field (captum's style: bare nouns). The old ``*Explainer`` names stay
+importable as deprecated aliases of the same classes (FutureWarning).
+"""
+
+from .._core.validation import deprecated_names
 from ._activation_max import ActivationMaximization
-from ._anchor import AnchorExplainer
-from ._attention import AttentionExplainer, capture_attention
+from ._anchor import Anchors
+from ._attention import AttentionMaps, capture_attention
 from ._cam import CAM, GradCAM, GradCAMPlusPlus
 from ._deeplift import DeepLift, DeepLiftShap
 from ._deepresolve import DeepResolve, DeepResolveExplanation
 from ._dissection import NetworkDissection
 from ._gradient import InputXGradient, IntegratedGradients, Saliency, SmoothGrad
-from ._influence import InfluenceExplainer
-from ._neighbors import NearestNeighborExplainer
-from ._perturbation import InSilicoMutagenesis, KernelShapExplainer, LimeExplainer, Occlusion
-from ._sensx import SensXExplainer
+from ._influence import InfluenceFunctions
+from ._neighbors import DeepKNN
+from ._perturbation import InSilicoMutagenesis, KernelShap, Lime, Occlusion
+from ._sensx import SensX
 from ._sequence import reduce_sequence_attributions, shuffle_sequences
-from ._surrogate import SurrogateExplainer
+from ._surrogate import GlobalSurrogate
 from ._tcav import TCAV
-from ._tracin import TracInExplainer
+from ._tracin import TracIn
 
 __all__ = [
     "ActivationMaximization",
-    "AnchorExplainer",
-    "AttentionExplainer",
+    "Anchors",
+    "AttentionMaps",
     "CAM",
+    "DeepKNN",
     "DeepLift",
     "DeepLiftShap",
     "DeepResolve",
     "DeepResolveExplanation",
+    "GlobalSurrogate",
     "GradCAM",
     "GradCAMPlusPlus",
     "InSilicoMutagenesis",
-    "InfluenceExplainer",
+    "InfluenceFunctions",
     "InputXGradient",
     "IntegratedGradients",
-    "KernelShapExplainer",
-    "LimeExplainer",
-    "NearestNeighborExplainer",
+    "KernelShap",
+    "Lime",
     "NetworkDissection",
     "Occlusion",
     "Saliency",
-    "SensXExplainer",
+    "SensX",
     "SmoothGrad",
-    "SurrogateExplainer",
     "TCAV",
-    "TracInExplainer",
+    "TracIn",
     "capture_attention",
     "reduce_sequence_attributions",
     "shuffle_sequences",
 ]
+
+_DEPRECATED = {
+    "AnchorExplainer": "Anchors",
+    "AttentionExplainer": "AttentionMaps",
+    "InfluenceExplainer": "InfluenceFunctions",
+    "KernelShapExplainer": "KernelShap",
+    "LimeExplainer": "Lime",
+    "NearestNeighborExplainer": "DeepKNN",
+    "SensXExplainer": "SensX",
+    "SurrogateExplainer": "GlobalSurrogate",
+    "TracInExplainer": "TracIn",
+}
+__getattr__ = deprecated_names(__name__, _DEPRECATED, globals())

@@ -13,7 +13,7 @@ PRECISION_MARGIN = 0.05  # an anchor is valid when its precision's lower bound >
 KL_ITERATIONS = 17  # bisection steps of the KL confidence bounds (precision 2**-17)
 
 
-class AnchorExplainer(BaseExplainer):
+class Anchors(BaseExplainer):
     """Anchors: the rule of widest coverage that keeps the model's prediction.
 
     Each feature is cut into quantile bins of the data passed to ``fit`` (``n_bins`` bins,
@@ -107,10 +107,10 @@ class AnchorExplainer(BaseExplainer):
     Examples
     --------
     >>> import numpy as np
-    >>> from skexplain.explainers import AnchorExplainer
+    >>> from skexplain.explainers import Anchors
     >>> X = np.random.default_rng(0).normal(size=(5000, 3))
     >>> model = lambda X: ((X[:, 0] > 0) & (X[:, 1] > 0)).astype(int)
-    >>> explainer = AnchorExplainer(model, random_state=0).fit(X)
+    >>> explainer = Anchors(model, random_state=0).fit(X)
     >>> E = explainer.explain(np.array([[0.3, 0.2, -1.0]]))
     >>> sorted((feature, op) for feature, op, value in E.info["rules"][0])
     [('x0', '>'), ('x1', '>')]

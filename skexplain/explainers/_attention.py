@@ -180,7 +180,7 @@ MAP_NOTES_ATTENTION = """    Values have shape (n_samples, n_positions), the inp
 INTERPOLATION_PARAMETER = MAP_PARAMETERS.replace('default="linear"', 'default="nearest"')
 
 
-class AttentionExplainer(_ActivationMapExplainer):
+class AttentionMaps(_ActivationMapExplainer):
     __doc__ = f"""Attention maps of a transformer, mapped back to input positions or patches.
 
     The per-layer, per-head attention weights ``A = softmax(Q K^T / sqrt(d))`` of every
@@ -281,7 +281,7 @@ class AttentionExplainer(_ActivationMapExplainer):
     def _fit(self, X):
         if len(self.feature_shape_) < 2:
             raise ValueError(
-                "AttentionExplainer maps tokens to positions, so it needs input of shape "
+                "AttentionMaps maps tokens to positions, so it needs input of shape "
                 "(n_samples, n_channels, *positions); the data has feature shape "
                 f"{self.feature_shape_}."
             )
@@ -295,7 +295,7 @@ class AttentionExplainer(_ActivationMapExplainer):
         if not weights:
             raise ValueError(
                 "The model has no nn.MultiheadAttention that runs in its forward pass; "
-                "AttentionExplainer reads attention from those."
+                "AttentionMaps reads attention from those."
             )
         shapes = {tuple(w.shape[1:]) for w in weights}
         if len(shapes) > 1:

@@ -15,7 +15,7 @@ from ..base import BaseExplainer, Explanation
 MAX_EXACT_PARAMETERS = 10_000  # an exact Hessian of this size takes 800 MB
 
 
-class InfluenceExplainer(BaseExplainer):
+class InfluenceFunctions(BaseExplainer):
     """Influence of each training example on the loss of each explained example.
 
     ``explain(X, y)`` returns, for each test example z and training example z_j, the predicted
@@ -111,14 +111,14 @@ default="auto"
     --------
     >>> import numpy as np
     >>> from sklearn.linear_model import LogisticRegression
-    >>> from skexplain.explainers import InfluenceExplainer
+    >>> from skexplain.explainers import InfluenceFunctions
     >>> rng = np.random.default_rng(0)
     >>> X = rng.normal(size=(100, 3))
     >>> X[:3, 0] = [2.0, -2.0, 1.5]
     >>> y = (X[:, 0] > 0).astype(int)
     >>> y[:3] = 1 - y[:3]  # three mislabelled examples
     >>> model = LogisticRegression(C=0.5).fit(X, y)
-    >>> E = InfluenceExplainer(model).fit(X, y).explain(X[3:], y[3:])
+    >>> E = InfluenceFunctions(model).fit(X, y).explain(X[3:], y[3:])
     >>> E.values.shape
     (97, 100)
     >>> np.sort(np.argsort(E.values.mean(axis=0))[:3])  # the most harmful on average
@@ -173,7 +173,7 @@ default="auto"
 
         Returns
         -------
-        self : InfluenceExplainer
+        self : InfluenceFunctions
 
         Raises
         ------

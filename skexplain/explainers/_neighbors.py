@@ -15,7 +15,7 @@ from ..base import BaseExplainer, Explanation
 from ._influence import _example_names
 
 
-class NearestNeighborExplainer(BaseExplainer):
+class DeepKNN(BaseExplainer):
     """Explain a prediction by the training examples nearest to it, with deep k-NN credibility.
 
     Each explained example is embedded (its input, or the output of a network layer,
@@ -76,11 +76,11 @@ class NearestNeighborExplainer(BaseExplainer):
     --------
     >>> import numpy as np
     >>> from sklearn.linear_model import LogisticRegression
-    >>> from skexplain.explainers import NearestNeighborExplainer
+    >>> from skexplain.explainers import DeepKNN
     >>> X = np.array([[0.0, 1.0], [0.1, 1.0], [1.0, 0.0], [1.0, 0.1]])
     >>> y = np.array(["a", "a", "b", "b"])
     >>> model = LogisticRegression().fit(X, y)
-    >>> explainer = NearestNeighborExplainer(model, n_neighbors=2, metric="euclidean")
+    >>> explainer = DeepKNN(model, n_neighbors=2, metric="euclidean")
     >>> E = explainer.fit(X, y).explain([[0.0, 0.9]])
     >>> E.info["indices"], E.info["labels"], E.info["credibility"]
     (array([[0, 1]]), array([['a', 'a']], dtype='<U1'), array([1.]))
@@ -122,7 +122,7 @@ class NearestNeighborExplainer(BaseExplainer):
 
         Returns
         -------
-        self : NearestNeighborExplainer
+        self : DeepKNN
 
         Raises
         ------

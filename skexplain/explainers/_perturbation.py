@@ -221,7 +221,7 @@ default="mean"
     *Distributed.* Blocks of instances are joblib tasks, so ``with
     joblib.parallel_config(backend="dask"):`` around ``explain`` runs them on the cluster of
     the current ``dask.distributed.Client``, with identical results (the ``dask`` extra;
-    see :class:`SensXExplainer`).
+    see :class:`SensX`).
 
     References
     ----------
@@ -397,7 +397,7 @@ class InSilicoMutagenesis(_PerturbationExplainer):
     *Distributed.* Blocks of instances are joblib tasks, so ``with
     joblib.parallel_config(backend="dask"):`` around ``explain`` runs them on the cluster of
     the current ``dask.distributed.Client``, with identical results (the ``dask`` extra;
-    see :class:`SensXExplainer`).
+    see :class:`SensX`).
 
     References
     ----------
@@ -511,7 +511,7 @@ class InSilicoMutagenesis(_PerturbationExplainer):
         return effects
 
 
-class LimeExplainer(_PerturbationExplainer):
+class Lime(_PerturbationExplainer):
     """LIME: a locally weighted linear surrogate of the model around each instance.
 
     Two modes, as in the ``lime`` package:
@@ -590,7 +590,7 @@ class LimeExplainer(_PerturbationExplainer):
     *Distributed.* Blocks of instances are joblib tasks, so ``with
     joblib.parallel_config(backend="dask"):`` around ``explain`` runs them on the cluster of
     the current ``dask.distributed.Client``, with identical results (the ``dask`` extra;
-    see :class:`SensXExplainer`).
+    see :class:`SensX`).
 
     References
     ----------
@@ -600,10 +600,10 @@ class LimeExplainer(_PerturbationExplainer):
     Examples
     --------
     >>> import numpy as np
-    >>> from skexplain.explainers import LimeExplainer
+    >>> from skexplain.explainers import Lime
     >>> X = np.random.default_rng(0).normal(size=(200, 5))
     >>> model = lambda X: X @ np.array([0.0, 3.0, 0.0, 0.0, -1.0])
-    >>> E = LimeExplainer(model, n_samples=500, random_state=0).fit(X).explain(X[:2])
+    >>> E = Lime(model, n_samples=500, random_state=0).fit(X).explain(X[:2])
     >>> E.top_features(2)
         1   2
     0  x1  x4
@@ -749,7 +749,7 @@ def _lime_selection(design, y, weights, n_select, method):
     return np.flatnonzero(coefs[:, 0])
 
 
-class KernelShapExplainer(_PerturbationExplainer):
+class KernelShap(_PerturbationExplainer):
     """KernelSHAP: Shapley values of a model from a kernel-weighted linear regression.
 
     The players are the features of tabular input, windows of ``window`` positions of
@@ -828,7 +828,7 @@ class KernelShapExplainer(_PerturbationExplainer):
     *Distributed.* Blocks of instances are joblib tasks, so ``with
     joblib.parallel_config(backend="dask"):`` around ``explain`` runs them on the cluster of
     the current ``dask.distributed.Client``, with identical results (the ``dask`` extra;
-    see :class:`SensXExplainer`).
+    see :class:`SensX`).
 
     References
     ----------
@@ -839,10 +839,10 @@ class KernelShapExplainer(_PerturbationExplainer):
     Examples
     --------
     >>> import numpy as np
-    >>> from skexplain.explainers import KernelShapExplainer
+    >>> from skexplain.explainers import KernelShap
     >>> X = np.random.default_rng(0).normal(size=(100, 3))
     >>> model = lambda X: X[:, 0] * X[:, 1] + X[:, 2]
-    >>> explainer = KernelShapExplainer(model, background="sample", random_state=0).fit(X)
+    >>> explainer = KernelShap(model, background="sample", random_state=0).fit(X)
     >>> E = explainer.explain(X[:2])
     >>> np.allclose(E.values.sum(axis=1) + E.info["expected_value"], E.base_values)
     True
@@ -1045,7 +1045,7 @@ def shapley_regression(coalitions, worth, weights, total, l1_reg=None):
     total : float
         Value of the grand coalition minus that of the empty one.
     l1_reg : None, int or {"aic", "bic"}
-        Player selection before the fit (see :class:`KernelShapExplainer`).
+        Player selection before the fit (see :class:`KernelShap`).
 
     Returns
     -------

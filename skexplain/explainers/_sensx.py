@@ -18,7 +18,7 @@ WALKS_PER_TASK = 10  # fixed, so that the split of work (and the result) never d
 MIN_STEP = 1e-12
 
 
-class SensXExplainer(BaseExplainer):
+class SensX(BaseExplainer):
     """SensX local feature attribution (model-agnostic, sensitivity-based).
 
     For each instance, SensX (1) scans boxes of growing half-width ``delta * R`` around it (R =
@@ -145,12 +145,12 @@ class SensXExplainer(BaseExplainer):
     --------
     >>> import numpy as np
     >>> from sklearn.linear_model import LogisticRegression
-    >>> from skexplain.explainers import SensXExplainer
+    >>> from skexplain.explainers import SensX
     >>> rng = np.random.default_rng(0)
     >>> X = rng.normal(size=(500, 5))
     >>> y = (X[:, 2] > 0).astype(int)
     >>> model = LogisticRegression().fit(X, y)
-    >>> explainer = SensXExplainer(model, n_walks=20, random_state=0).fit(X)
+    >>> explainer = SensX(model, n_walks=20, random_state=0).fit(X)
     >>> explainer.explain(X[:3], target=1).top_features(1)
         1
     0  x2

@@ -28,7 +28,7 @@ DEFAULT_COMPLEXITY = {"tree": 16, "linear": 16, "rules": 30}
 N_LINEAR_CS = 20  # regularisation strengths tried on the L1 path of the linear surrogate
 
 
-class SurrogateExplainer(BaseExplainer):
+class GlobalSurrogate(BaseExplainer):
     """A global surrogate: an interpretable model trained to mimic the black box.
 
     ``fit(X)`` asks the model for its predictions on X (the data the user gives, no true
@@ -120,10 +120,10 @@ class SurrogateExplainer(BaseExplainer):
     Examples
     --------
     >>> import numpy as np
-    >>> from skexplain.explainers import SurrogateExplainer
+    >>> from skexplain.explainers import GlobalSurrogate
     >>> X = np.random.default_rng(0).uniform(size=(400, 3))
     >>> model = lambda X: (X[:, 0] > 0.5).astype(int)  # returns labels
-    >>> explainer = SurrogateExplainer(model, max_complexity=2, random_state=0).fit(X)
+    >>> explainer = GlobalSurrogate(model, max_complexity=2, random_state=0).fit(X)
     >>> explainer.fidelity_, explainer.complexity_
     (1.0, 2)
     """

@@ -10,7 +10,7 @@ from ..base import BaseExplainer, Explanation
 from ._influence import _example_names
 
 
-class TracInExplainer(BaseExplainer):
+class TracIn(BaseExplainer):
     """TracIn-CP: the sum over checkpoints of learning rate times gradient dot products.
 
     For a test example z and training example z_j the value is
@@ -21,7 +21,7 @@ class TracInExplainer(BaseExplainer):
     first-order decrease of the test loss from the gradient steps taken on z_j. **Sign
     convention:** positive values mark *proponents* (helpful training examples, whose steps
     lowered the test loss), negative values *opponents* (harmful ones), as in
-    :class:`InfluenceExplainer`. ``self_influence`` (``sum_t eta_t ||grad l_j||^2``) is high
+    :class:`InfluenceFunctions`. ``self_influence`` (``sum_t eta_t ||grad l_j||^2``) is high
     for mislabelled and atypical training examples.
 
     Gradients are taken in float64 over the parameters of ``layers``. captum's ``TracInCP``
@@ -39,7 +39,7 @@ class TracInExplainer(BaseExplainer):
         Learning rate in force at each checkpoint.
     loss : {"auto", "cross_entropy", "binary_cross_entropy", "squared_error"} or callable, \
 default="auto"
-        Per-example loss, as in :class:`InfluenceExplainer`.
+        Per-example loss, as in :class:`InfluenceFunctions`.
     layers : None, str, torch.nn.Module or list of them, default=None
         Layers whose parameter gradients are compared (e.g. the last one, as TracInCPFast
         does); None for all parameters.
@@ -97,7 +97,7 @@ default="auto"
 
         Returns
         -------
-        self : TracInExplainer
+        self : TracIn
 
         Raises
         ------

@@ -73,12 +73,12 @@ class ExplainedEstimator(MetaEstimatorMixin, BaseEstimator):
     >>> from sklearn.feature_selection import RFE
     >>> from sklearn.neural_network import MLPClassifier
     >>> from skexplain.datasets import make_l2x_synthetic
-    >>> from skexplain.explainers import SensXExplainer
+    >>> from skexplain.explainers import SensX
     >>> from skexplain.feature_selection import ExplainedEstimator
     >>> X, y, _ = make_l2x_synthetic("orange_skin", n_samples=600, random_state=0)
     >>> model = ExplainedEstimator(
     ...     MLPClassifier((16,), max_iter=2000, random_state=0),
-    ...     SensXExplainer(None, n_walks=5, delta=0.5, random_state=0),
+    ...     SensX(None, n_walks=5, delta=0.5, random_state=0),
     ...     max_samples=40, random_state=0,
     ... )
     >>> RFE(model, n_features_to_select=4, step=2).fit(X, y).support_.nonzero()[0].tolist()

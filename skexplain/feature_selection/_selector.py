@@ -42,7 +42,7 @@ class ExplanationSelector(SelectorMixin, MetaEstimatorMixin, BaseEstimator):
     Parameters
     ----------
     explainer : explainer
-        An unfitted or fitted :class:`skexplain.BaseExplainer` (e.g. ``SensXExplainer``);
+        An unfitted or fitted :class:`skexplain.BaseExplainer` (e.g. ``SensX``);
         a clone of it is fitted on the training data. Its ``model`` is the fitted model to
         explain, or None when ``estimator`` is given.
     estimator : estimator, default=None
@@ -118,13 +118,13 @@ class ExplanationSelector(SelectorMixin, MetaEstimatorMixin, BaseEstimator):
     >>> import numpy as np
     >>> import pandas as pd
     >>> from sklearn.linear_model import LogisticRegression
-    >>> from skexplain.explainers import SensXExplainer
+    >>> from skexplain.explainers import SensX
     >>> from skexplain.feature_selection import ExplanationSelector
     >>> rng = np.random.default_rng(0)
     >>> X = pd.DataFrame(rng.normal(size=(300, 6)), columns=list("ABCDEF"))
     >>> y = (X["B"] - 2 * X["E"] > 0).astype(int)
     >>> selector = ExplanationSelector(
-    ...     SensXExplainer(None, n_walks=5, delta=0.5, random_state=0),
+    ...     SensX(None, n_walks=5, delta=0.5, random_state=0),
     ...     estimator=LogisticRegression(), n_features_to_select=2, max_samples=50,
     ...     random_state=0,
     ... ).fit(X, y)

@@ -190,10 +190,10 @@ def get_explanation_scorer(scoring, **kwargs):
     --------
     >>> import numpy as np
     >>> from sklearn.model_selection import GridSearchCV
-    >>> from skexplain.explainers import SensXExplainer
+    >>> from skexplain.explainers import SensX
     >>> from skexplain.metrics import get_explanation_scorer
     >>> X = np.random.default_rng(0).normal(size=(40, 3))
-    >>> explainer = SensXExplainer(lambda X: X @ [1.0, 0.0, 2.0], delta=0.5, random_state=0)
+    >>> explainer = SensX(lambda X: X @ [1.0, 0.0, 2.0], delta=0.5, random_state=0)
     >>> scorer = get_explanation_scorer("insertion_auc", n_steps=3)
     >>> search = GridSearchCV(explainer, {"n_walks": [1, 2]}, scoring=scorer, cv=2).fit(X)
     >>> sorted(search.best_params_)

@@ -17,7 +17,7 @@ class TransformerSequenceClassifier(ExpActivationCNNClassifier):
     AUPR, a learning rate cut by ``lr_factor`` when it plateaus, the same target layouts
     (binary, multi-class, multi-label) and the same optional penalties on the stem's conv
     kernels (off by default). Its attention can be read with
-    :class:`~skexplain.explainers.AttentionExplainer`.
+    :class:`~skexplain.explainers.AttentionMaps`.
 
     Parameters
     ----------

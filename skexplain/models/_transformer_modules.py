@@ -1,6 +1,6 @@
 """Small transformer modules: a conv-stem sequence transformer and a vision transformer.
 
-Both expose what :class:`~skexplain.explainers.AttentionExplainer` needs to map attention
+Both expose what :class:`~skexplain.explainers.AttentionMaps` needs to map attention
 back to the input: ``n_prefix_tokens`` (tokens before the content tokens, such as a
 class token) and ``token_shape`` (the grid of content tokens over the input positions).
 Their attention layers are ``nn.MultiheadAttention`` inside ``nn.TransformerEncoder``.

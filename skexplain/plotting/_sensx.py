@@ -12,7 +12,7 @@ def plot_sensx_delta(explanation, ax=None, *, title=None):
     """Bar chart of how many instances got each characteristic delta*.
 
     delta* is the half-width (a fraction of each feature's global range) of the box that
-    :class:`skexplain.explainers.SensXExplainer` walks in; it is one of the profile's
+    :class:`skexplain.explainers.SensX` walks in; it is one of the profile's
     ``delta_grid`` values, 1 when no smaller box is stable, and 0 for an insensitive
     instance (drawn as its own bar at 0).
 

@@ -14,19 +14,19 @@ from ..base import BaseExplainer
 from ..explainers import (
     InputXGradient,
     IntegratedGradients,
-    KernelShapExplainer,
-    LimeExplainer,
+    KernelShap,
+    Lime,
     Occlusion,
     Saliency,
-    SensXExplainer,
+    SensX,
 )
 from ..feature_selection._aggregate import AGGREGATES, feature_spread
 
 METHODS = {
-    "sensx": SensXExplainer,
+    "sensx": SensX,
     "occlusion": Occlusion,
-    "kernelshap": KernelShapExplainer,
-    "lime": LimeExplainer,
+    "kernelshap": KernelShap,
+    "lime": Lime,
     "integrated_gradients": IntegratedGradients,
     "saliency": Saliency,
     "input_x_gradient": InputXGradient,

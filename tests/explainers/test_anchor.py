@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 from sklearn.exceptions import NotFittedError
 
-from skexplain.explainers import AnchorExplainer
+from skexplain.explainers import Anchors
 from skexplain.explainers._anchor import _kl_bernoulli, kl_lower_bound, kl_upper_bound
 
 
@@ -27,7 +27,7 @@ def _bounds(rules):
 @pytest.fixture(scope="module")
 def known_rule_explainer():
     X = _stratified_uniform(2000, 6)
-    return AnchorExplainer(_known_rule, n_bins=10, random_state=0).fit(X)
+    return Anchors(_known_rule, n_bins=10, random_state=0).fit(X)
 
 
 def test_anchor_recovers_the_known_rule(known_rule_explainer):
@@ -72,7 +72,7 @@ def test_paper_example_two_positive_halves():
 
     X = norm.ppf(_stratified_uniform(1000, 3, seed=2))
     model = lambda X: ((X[:, 1] > 0) & (X[:, 2] > 0)).astype(int)  # noqa: E731
-    E = AnchorExplainer(model, random_state=0).fit(X).explain(np.array([[1.5, 0.3, 0.2]]))
+    E = Anchors(model, random_state=0).fit(X).explain(np.array([[1.5, 0.3, 0.2]]))
     assert _bounds(E.info["rules"][0]) == pytest.approx({("x1", ">"): 0, ("x2", ">"): 0},
                                                         abs=1e-2)
     assert E.info["coverage"][0] == pytest.approx(0.25, abs=0.02)
@@ -80,7 +80,7 @@ def test_paper_example_two_positive_halves():
 
 def test_empty_anchor_when_the_prediction_never_changes():
     X = _stratified_uniform(500, 3)
-    E = AnchorExplainer(lambda X: np.zeros(len(X)), random_state=0).fit(X).explain(X[:2])
+    E = Anchors(lambda X: np.zeros(len(X)), random_state=0).fit(X).explain(X[:2])
     assert E.info["anchor"] == ["(any)", "(any)"] and E.info["rules"] == [[], []]
     assert E.info["coverage"].tolist() == [1.0, 1.0] and (E.values == 0).all()
 
@@ -97,7 +97,7 @@ def test_n_jobs_does_not_change_the_result(known_rule_explainer):
 
 def test_names_from_dataframe_and_unfitted_error():
     X = pd.DataFrame(_stratified_uniform(800, 2), columns=["CD14", "LYZ"])
-    explainer = AnchorExplainer(lambda X: (X[:, 0] > 0.5).astype(int), random_state=0)
+    explainer = Anchors(lambda X: (X[:, 0] > 0.5).astype(int), random_state=0)
     with pytest.raises(NotFittedError):
         explainer.explain(X)
     E = explainer.fit(X).explain(X.iloc[:1].assign(CD14=0.9))
@@ -120,13 +120,13 @@ def test_anchor_features_restrict_the_rule(known_rule_explainer):
     X = known_rule_explainer.reference_
     x = np.array([[0.55, 0.5, 0.9, 0.25, 0.1, 0.5]])
     for selection in ([0, 1, 2], ["x0", "x1", "x2"], np.arange(6) < 3):
-        explainer = AnchorExplainer(_known_rule, n_bins=10, anchor_features=selection,
+        explainer = Anchors(_known_rule, n_bins=10, anchor_features=selection,
                                     random_state=0).fit(X)
         E = explainer.explain(x)
         assert {feature for feature, _, _ in E.info["rules"][0]} <= {"x0", "x1", "x2"}
         assert not E.info["success"][0]  # x3 > 0.2 is needed for precision 0.95
         assert E.info["precision"][0] == pytest.approx(0.8, abs=0.1)
     with pytest.raises(ValueError, match="Unknown anchor_features"):
-        AnchorExplainer(_known_rule, anchor_features=["x9"]).fit(X)
+        Anchors(_known_rule, anchor_features=["x9"]).fit(X)
     with pytest.raises(ValueError, match="indices"):
-        AnchorExplainer(_known_rule, anchor_features=[7]).fit(X)
+        Anchors(_known_rule, anchor_features=[7]).fit(X)

@@ -9,7 +9,7 @@ from sklearn.utils.estimator_checks import (
 )
 from torch import nn
 
-from skexplain.explainers import AttentionExplainer, capture_attention
+from skexplain.explainers import AttentionMaps, capture_attention
 from skexplain.explainers._attention import attention_rollout, gradient_rollout
 from skexplain.models import SequenceTransformer, TransformerSequenceClassifier, VisionTransformer
 from tests.planted_motifs import insert_at_random, random_sequences
@@ -59,7 +59,7 @@ def test_rollout_equals_the_hand_computed_product():
     logits = [rng.normal(scale=2.0, size=(6, 6)) for _ in range(3)]
     model = HandSetAttention([torch.as_tensor(m, dtype=torch.float32) for m in logits]).eval()
     X = rng.normal(size=(2, 4, 6))
-    E = AttentionExplainer(model, method="rollout").fit(X).explain(X)
+    E = AttentionMaps(model, method="rollout").fit(X).explain(X)
 
     expected = np.eye(6)
     for m in logits:
@@ -78,7 +78,7 @@ def test_identity_attention_gives_identity_rollout_and_raw_maps():
     model = HandSetAttention([eye_only, eye_only]).eval()
     X = np.random.default_rng(1).normal(size=(3, 4, 5))
     for method in ("rollout", "raw"):
-        E = AttentionExplainer(model, method=method).fit(X).explain(X)
+        E = AttentionMaps(model, method=method).fit(X).explain(X)
         np.testing.assert_allclose(E.info["relevance_matrix"], np.broadcast_to(np.eye(5),
                                    (3, 5, 5)), atol=1e-6)
 
@@ -138,7 +138,7 @@ def test_vision_transformer_maps_patches_and_raw_shapes():
     model = VisionTransformer(image_size=32, patch_size=8, d_model=16, n_heads=2, n_layers=3,
                               dim_feedforward=32).eval()
     X = np.random.default_rng(0).random((2, 3, 32, 32))
-    E = AttentionExplainer(model, method="raw").fit(X).explain(X, target=0)
+    E = AttentionMaps(model, method="raw").fit(X).explain(X, target=0)
     assert E.info["attention"].shape == (2, 3, 2, 17, 17)  # (n, layers, heads, tokens, tokens)
     assert E.values.shape == (2, 32 * 32)
     tokens = E.info["token_relevance"]
@@ -153,21 +153,21 @@ def test_vision_transformer_maps_patches_and_raw_shapes():
 def test_bad_models_and_token_layouts():
     X = np.random.default_rng(0).random((2, 4, 12))
     with pytest.raises(ValueError, match="no nn.MultiheadAttention"):
-        AttentionExplainer(nn.Sequential(nn.Flatten(), nn.Linear(48, 2))).fit(X)
+        AttentionMaps(nn.Sequential(nn.Flatten(), nn.Linear(48, 2))).fit(X)
     model = SequenceTransformer(input_length=12, architecture=[
         {"filters": 8, "kernel_size": 3, "dropout": 0.0, "pool": 2}], n_heads=2).eval()
     with pytest.raises(ValueError, match="do not fit token_shape"):
-        AttentionExplainer(model, token_shape=(5,)).fit(X)
+        AttentionMaps(model, token_shape=(5,)).fit(X)
     with pytest.raises(ValueError, match="needs input of shape"):
-        AttentionExplainer(model).fit(X.reshape(2, -1))
-    explainer = AttentionExplainer(model, method="gradient_rollout")
+        AttentionMaps(model).fit(X.reshape(2, -1))
+    explainer = AttentionMaps(model, method="gradient_rollout")
     assert clone(explainer).get_params()["method"] == "gradient_rollout"
 
 
 @pytest.mark.parametrize("check", [check_no_attributes_set_in_init, check_get_params_invariance,
                                    check_set_params], ids=lambda c: c.__name__)
 def test_sklearn_checks(check):
-    check("AttentionExplainer", AttentionExplainer(None, method="raw"))
+    check("AttentionMaps", AttentionMaps(None, method="raw"))
 
 
 def test_explaining_leaves_the_model_as_it_was():
@@ -175,7 +175,7 @@ def test_explaining_leaves_the_model_as_it_was():
         {"filters": 8, "kernel_size": 3, "dropout": 0.1, "pool": 2}], n_heads=2).train()
     state = {k: v.clone() for k, v in model.state_dict().items()}
     X = np.random.default_rng(0).random((2, 4, 16))
-    AttentionExplainer(model, method="gradient_rollout").fit(X).explain(X, target=0)
+    AttentionMaps(model, method="gradient_rollout").fit(X).explain(X, target=0)
     assert model.training and all(not m.__dict__.get("forward") for m in model.modules())
     for key, value in model.state_dict().items():
         torch.testing.assert_close(value, state[key])
@@ -201,7 +201,7 @@ def test_gradient_rollout_localizes_a_planted_motif(planted_transformer):
     assert planted_transformer.predict_proba(X)[:, 1].mean() > 0.9
     starts = np.array([_motif_start(x) for x in X])
     for method in ("gradient_rollout", "rollout"):
-        E = AttentionExplainer(planted_transformer, method=method).fit(X).explain(X, target=1)
+        E = AttentionMaps(planted_transformer, method=method).fit(X).explain(X, target=1)
         top = E.values.argmax(1)
         # The top position lies in the motif or in the token (4 positions) it shares.
         hit = (top >= starts - 3) & (top < starts + len(MOTIF) + 3)

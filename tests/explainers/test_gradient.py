@@ -467,7 +467,7 @@ def test_map_explainers_and_correction_need_a_channel_axis(tabular_net):
 def test_sklearn_model_raises_type_error_naming_the_fix(explainer):
     X = np.random.default_rng(0).normal(size=(30, 4))
     model = LogisticRegression().fit(X, X[:, 0] > 0)
-    with pytest.raises(TypeError, match="torch model.*SensXExplainer"):
+    with pytest.raises(TypeError, match="torch model.*SensX"):
         explainer(model).fit(X)
 
 

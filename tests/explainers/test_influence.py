@@ -16,7 +16,7 @@ from sklearn.utils.estimator_checks import (
 )
 from threadpoolctl import threadpool_limits
 
-from skexplain.explainers import InfluenceExplainer
+from skexplain.explainers import InfluenceFunctions
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -58,7 +58,7 @@ def test_logistic_regression_matches_leave_one_out(n_classes):
     X, y = _classification(200, 5, n_classes)
     X_test, y_test = _classification(6, 5, n_classes, seed=1)
     model = LogisticRegression(C=0.1, tol=1e-10, max_iter=1000).fit(X, y)
-    E = InfluenceExplainer(model).fit(X, y).explain(X_test, y_test)
+    E = InfluenceFunctions(model).fit(X, y).explain(X_test, y_test)
     actual = _loo_changes(model, X, y, X_test, lambda m, Xt: _log_loss(m, Xt, y_test))
     assert E.values.shape == (6, 200)
     assert np.corrcoef(E.values.ravel(), actual.ravel())[0, 1] >= 0.99
@@ -73,7 +73,7 @@ def test_linear_regression_matches_leave_one_out(model):
     X_test = rng.normal(size=(5, 4))
     y_test = X_test @ np.ones(4)
     model = clone(model).fit(X, y)
-    E = InfluenceExplainer(model).fit(X, y).explain(X_test, y_test)
+    E = InfluenceFunctions(model).fit(X, y).explain(X_test, y_test)
     actual = _loo_changes(model, X, y, X_test, lambda m, Xt: (m.predict(Xt) - y_test) ** 2)
     assert np.corrcoef(E.values.ravel(), actual.ravel())[0, 1] >= 0.95
 
@@ -86,7 +86,7 @@ def test_sign_helpful_harmful_and_names():
     y_flipped[:4] = np.where(y[:4] == "a", "b", "a")
     model = LogisticRegression(C=1.0).fit(X, y_flipped)
     frame = pd.DataFrame(X, index=[f"cell{i}" for i in range(120)])
-    explainer = InfluenceExplainer(model, n_top=4).fit(frame, y_flipped)
+    explainer = InfluenceFunctions(model, n_top=4).fit(frame, y_flipped)
     E = explainer.explain(X[4:], model.predict(X[4:]))
     order = np.argsort(-E.values, axis=1, kind="stable")
     np.testing.assert_array_equal(E.info["helpful"], order[:, :4])
@@ -101,15 +101,15 @@ def test_pipeline_uses_the_transformed_features():
     X = X * [1, 10, 100, 0.1] + 5
     pipeline = make_pipeline(StandardScaler(), LogisticRegression(C=0.3)).fit(X, y)
     Z = pipeline[0].transform(X)
-    direct = InfluenceExplainer(pipeline[-1]).fit(Z, y).explain(Z[:3], y[:3])
-    piped = InfluenceExplainer(pipeline).fit(X, y).explain(X[:3], y[:3])
+    direct = InfluenceFunctions(pipeline[-1]).fit(Z, y).explain(Z[:3], y[:3])
+    piped = InfluenceFunctions(pipeline).fit(X, y).explain(X[:3], y[:3])
     np.testing.assert_allclose(piped.values, direct.values, rtol=1e-10)
 
 
 def test_class_weight_scales_example_weights():
     X, y = _classification(90, 3, 2)
     model = LogisticRegression(C=0.5, class_weight={"a": 2.0, "b": 1.0}).fit(X, y)
-    explainer = InfluenceExplainer(model).fit(X, y)
+    explainer = InfluenceFunctions(model).fit(X, y)
     np.testing.assert_allclose(explainer.example_weights_, np.where(y == "a", 1.0, 0.5))
 
 
@@ -147,7 +147,7 @@ def test_torch_logistic_regression_matches_leave_one_out():
     X, y = _torch_data(n=60)
     X_test, y_test = _torch_data(n=4, seed=1)
     net = _torch_logistic(X, y, 0.05)
-    E = InfluenceExplainer(net, solver="exact", weight_decay=0.05).fit(X, y).explain(
+    E = InfluenceFunctions(net, solver="exact", weight_decay=0.05).fit(X, y).explain(
         X_test, y_test)
 
     def test_loss(model):
@@ -175,9 +175,9 @@ def mlp():
 @pytest.mark.parametrize("layers", [None, "2"])
 def test_conjugate_gradient_matches_exact_hessian(mlp, layers):
     net, X, y = mlp
-    exact = InfluenceExplainer(net, solver="exact", weight_decay=0.01, layers=layers,
+    exact = InfluenceFunctions(net, solver="exact", weight_decay=0.01, layers=layers,
                                damping=0.01).fit(X, y).explain(X[:5], y[:5])
-    cg = InfluenceExplainer(net, solver="cg", weight_decay=0.01, layers=layers,
+    cg = InfluenceFunctions(net, solver="cg", weight_decay=0.01, layers=layers,
                             damping=0.01).fit(X, y)
     E = cg.explain(X[:5], y[:5])
     assert cg.n_parameters_ == (51 if layers is None else 21)
@@ -189,8 +189,8 @@ def test_conjugate_gradient_matches_exact_hessian(mlp, layers):
 def test_lissa_matches_exact_hessian():
     X, y = _torch_data(n=60)
     net = _torch_logistic(X, y, 0.5)
-    exact = InfluenceExplainer(net, solver="exact", weight_decay=0.5).fit(X, y)
-    lissa = InfluenceExplainer(net, solver="lissa", weight_decay=0.5, tol=1e-10).fit(X, y)
+    exact = InfluenceFunctions(net, solver="exact", weight_decay=0.5).fit(X, y)
+    lissa = InfluenceFunctions(net, solver="lissa", weight_decay=0.5, tol=1e-10).fit(X, y)
     E = lissa.explain(X[:4], y[:4])
     np.testing.assert_allclose(E.values, exact.explain(X[:4], y[:4]).values, rtol=1e-6,
                                atol=1e-9)
@@ -202,8 +202,8 @@ def test_iterative_solver_reports_negative_curvature():
     torch.manual_seed(0)
     net = torch.nn.Sequential(torch.nn.Linear(4, 6), torch.nn.Tanh(), torch.nn.Linear(6, 3))
     # Untrained and saddle-shaped: the loss is concave along some directions.
-    explainer = InfluenceExplainer(net.double(), solver="cg").fit(X, y)
-    H = InfluenceExplainer(net.double(), solver="exact").fit(X, y).inverse_hessian_
+    explainer = InfluenceFunctions(net.double(), solver="cg").fit(X, y)
+    H = InfluenceFunctions(net.double(), solver="exact").fit(X, y).inverse_hessian_
     assert np.linalg.eigvalsh(H).min() < 0
     with pytest.raises(ValueError, match="negative curvature"):
         explainer.explain(X[:3], y[:3])
@@ -215,19 +215,19 @@ def test_errors():
     X, y = _classification(50, 3, 2)
     model = LogisticRegression().fit(X, y)
     with pytest.raises(NotFittedError):
-        InfluenceExplainer(model).explain(X, y)
+        InfluenceFunctions(model).explain(X, y)
     with pytest.raises(ValueError, match="solver='cg' applies to networks"):
-        InfluenceExplainer(model, solver="cg").fit(X, y)
+        InfluenceFunctions(model, solver="cg").fit(X, y)
     with pytest.raises(ValueError, match="regularisation is read from the model"):
-        InfluenceExplainer(model, weight_decay=1.0).fit(X, y)
+        InfluenceFunctions(model, weight_decay=1.0).fit(X, y)
     with pytest.raises(ValueError, match="Unknown labels"):
-        InfluenceExplainer(model).fit(X, np.where(y == "a", "a", "z"))
+        InfluenceFunctions(model).fit(X, np.where(y == "a", "a", "z"))
     with pytest.raises(ValueError, match="smooth objective"):
         l1 = LogisticRegression(l1_ratio=1.0, solver="saga").fit(X, y)
-        InfluenceExplainer(l1).fit(X, y)
+        InfluenceFunctions(l1).fit(X, y)
     with pytest.raises(TypeError, match="not Lasso"):
-        InfluenceExplainer(Lasso().fit(X, y == "a")).fit(X, y == "a")
-    explainer = InfluenceExplainer(model).fit(X, y)
+        InfluenceFunctions(Lasso().fit(X, y == "a")).fit(X, y == "a")
+    explainer = InfluenceFunctions(model).fit(X, y)
     with pytest.raises(ValueError, match="2 features"):
         explainer.explain(X[:, :2], y)
     with pytest.raises(ValueError, match="rows but y has"):
@@ -238,23 +238,23 @@ def test_input_not_modified_and_clone():
     X, y = _classification(40, 3, 3)
     model = LogisticRegression().fit(X, y)
     X0, y0 = X.copy(), y.copy()
-    explainer = InfluenceExplainer(model, n_top=2)
+    explainer = InfluenceFunctions(model, n_top=2)
     explainer.fit(X, y).explain(X[:2], y[:2])
     np.testing.assert_array_equal(X, X0)
     np.testing.assert_array_equal(y, y0)
     assert clone(explainer).model is model
     for check in (check_no_attributes_set_in_init, check_get_params_invariance,
                   check_set_params):
-        check("InfluenceExplainer", explainer)
+        check("InfluenceFunctions", explainer)
 
 
 def test_warns_when_the_model_was_not_fitted_on_these_data():
     X, y = _classification(200, 3, 2)
     model = LogisticRegression().fit(X[:100], y[:100])
     with pytest.warns(UserWarning, match="not at the optimum"):
-        InfluenceExplainer(model).fit(X[100:], y[100:])
+        InfluenceFunctions(model).fit(X[100:], y[100:])
     with pytest.raises(NotFittedError):
-        InfluenceExplainer(LogisticRegression()).fit(X, y)
+        InfluenceFunctions(LogisticRegression()).fit(X, y)
 
 
 def test_skorch_net_and_sequence_input():
@@ -269,23 +269,23 @@ def test_skorch_net_and_sequence_input():
     net = NeuralNetClassifier(module, criterion=torch.nn.CrossEntropyLoss, max_epochs=5,
                               lr=0.1, train_split=None, verbose=0).fit(X, y)
     params = dict(weight_decay=0.1, damping=0.1, layers="3")
-    exact = InfluenceExplainer(net, solver="exact", **params).fit(X, y)
+    exact = InfluenceFunctions(net, solver="exact", **params).fit(X, y)
     # loss="auto" reads the net's criterion; the plain module needs it named.
-    plain = InfluenceExplainer(net.module_, solver="cg", loss="cross_entropy", **params)
+    plain = InfluenceFunctions(net.module_, solver="cg", loss="cross_entropy", **params)
     E = plain.fit(X, y).explain(X[:3], y[:3])
     np.testing.assert_allclose(E.values, exact.explain(X[:3], y[:3]).values, rtol=1e-6,
                                atol=1e-10)
     assert exact.n_parameters_ == 50
     nll = NeuralNetClassifier(module, max_epochs=0, train_split=None).initialize()
     with pytest.raises(ValueError, match="does not know the criterion NLLLoss"):
-        InfluenceExplainer(nll).fit(X, y)
+        InfluenceFunctions(nll).fit(X, y)
 
 
 def test_pickle_round_trip(mlp):
     import pickle
 
     net, X, y = mlp
-    explainer = InfluenceExplainer(net, weight_decay=0.01, damping=0.01).fit(X, y)
+    explainer = InfluenceFunctions(net, weight_decay=0.01, damping=0.01).fit(X, y)
     restored = pickle.loads(pickle.dumps(explainer))
     np.testing.assert_array_equal(restored.explain(X[:2], y[:2]).values,
                                   explainer.explain(X[:2], y[:2]).values)
@@ -298,4 +298,4 @@ def test_exact_solver_refuses_huge_networks(monkeypatch):
     X, y = _torch_data(n=20)
     net = torch.nn.Linear(4, 3).double()
     with pytest.raises(ValueError, match="too large for 15 parameters"):
-        InfluenceExplainer(net, solver="exact", layers=None).fit(X, y)
+        InfluenceFunctions(net, solver="exact", layers=None).fit(X, y)

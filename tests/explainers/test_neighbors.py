@@ -13,7 +13,7 @@ from sklearn.utils.estimator_checks import (
     check_set_params,
 )
 
-from skexplain.explainers import NearestNeighborExplainer
+from skexplain.explainers import DeepKNN
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -34,7 +34,7 @@ def _data(n=60, d=5, seed=0):
 def test_input_space_equals_sklearn_nearest_neighbors(metric):
     X, y = _data()
     model = LogisticRegression().fit(X, y)
-    E = NearestNeighborExplainer(model, n_neighbors=4, metric=metric).fit(X, y).explain(X[:7])
+    E = DeepKNN(model, n_neighbors=4, metric=metric).fit(X, y).explain(X[:7])
     distances, indices = NearestNeighbors(n_neighbors=4, metric=metric).fit(X).kneighbors(X[:7])
     np.testing.assert_array_equal(E.info["indices"], indices)
     np.testing.assert_allclose(E.values, distances)
@@ -52,7 +52,7 @@ def test_credibility_by_hand():
 
     # A callable has no class labels: its predictions are output indices, so are the labels.
     labels = np.searchsorted(["a", "b"], y)
-    explainer = NearestNeighborExplainer(model, n_neighbors=3, metric="euclidean").fit(X, labels)
+    explainer = DeepKNN(model, n_neighbors=3, metric="euclidean").fit(X, labels)
     E = explainer.explain(np.array([[0.9], [3.05], [0.1]]))
     np.testing.assert_array_equal(E.info["indices"], [[3, 2, 1], [4, 5, 3], [0, 1, 2]])
     np.testing.assert_array_equal(E.info["prediction"], [1, 1, 0])
@@ -67,14 +67,14 @@ def test_layer_representation():
                               torch.nn.Linear(3, 2)).eval()
     labels = (y == "pos").astype(int)
     # The identity layer reduces to neighbours in input space.
-    identity = NearestNeighborExplainer(net, layer="0", n_neighbors=3).fit(X, labels)
-    inputs = NearestNeighborExplainer(net, n_neighbors=3).fit(X, labels)
+    identity = DeepKNN(net, layer="0", n_neighbors=3).fit(X, labels)
+    inputs = DeepKNN(net, n_neighbors=3).fit(X, labels)
     np.testing.assert_array_equal(identity.explain(X[:5]).info["indices"],
                                   inputs.explain(X[:5]).info["indices"])
     # A hidden layer: neighbours of the hidden activations, computed by hand.
     with torch.no_grad():
         hidden = net[2](net[1](torch.as_tensor(X, dtype=torch.float32))).numpy()
-    E = NearestNeighborExplainer(net, layer=net[2], n_neighbors=3, metric="euclidean").fit(
+    E = DeepKNN(net, layer=net[2], n_neighbors=3, metric="euclidean").fit(
         X, labels).explain(X[:5])
     _, expected = NearestNeighbors(n_neighbors=3).fit(hidden).kneighbors(hidden[:5])
     np.testing.assert_array_equal(E.info["indices"], expected)
@@ -89,13 +89,13 @@ def test_names_sparse_and_input_not_modified():
     frame = pd.DataFrame(X, index=[f"cell{i}" for i in range(60)],
                          columns=[f"g{i}" for i in range(5)])
     model = LogisticRegression().fit(frame, y)
-    E = NearestNeighborExplainer(model, n_neighbors=2).fit(frame, y).explain(frame.iloc[:3])
+    E = DeepKNN(model, n_neighbors=2).fit(frame, y).explain(frame.iloc[:3])
     np.testing.assert_array_equal(E.info["names"][:, 0], ["cell0", "cell1", "cell2"])
-    sparse = NearestNeighborExplainer(LogisticRegression().fit(X, y), n_neighbors=2).fit(
+    sparse = DeepKNN(LogisticRegression().fit(X, y), n_neighbors=2).fit(
         sp.csr_matrix(X), y).explain(sp.csr_matrix(X[:3]))
     np.testing.assert_array_equal(sparse.info["indices"], E.info["indices"])
     X0 = X.copy()
-    NearestNeighborExplainer(LogisticRegression().fit(X, y)).fit(X, y).explain(X[:2])
+    DeepKNN(LogisticRegression().fit(X, y)).fit(X, y).explain(X[:2])
     np.testing.assert_array_equal(X, X0)
 
 
@@ -103,20 +103,20 @@ def test_errors_and_sklearn_checks():
     X, y = _data()
     model = LogisticRegression().fit(X, y)
     with pytest.raises(NotFittedError):
-        NearestNeighborExplainer(model).explain(X)
+        DeepKNN(model).explain(X)
     with pytest.raises(ValueError, match="exceeds the 60 training examples"):
-        NearestNeighborExplainer(model, n_neighbors=61).fit(X, y)
+        DeepKNN(model, n_neighbors=61).fit(X, y)
     with pytest.raises(ValueError, match="y must have shape"):
-        NearestNeighborExplainer(model).fit(X, y[:-1])
+        DeepKNN(model).fit(X, y[:-1])
     with pytest.raises(TypeError, match="needs gradients"):
-        NearestNeighborExplainer(model, layer="0").fit(X, y)
+        DeepKNN(model, layer="0").fit(X, y)
     with pytest.raises(ValueError, match="feature shape"):
-        NearestNeighborExplainer(model).fit(X, y).explain(X[:, :3])
-    explainer = NearestNeighborExplainer(model)
+        DeepKNN(model).fit(X, y).explain(X[:, :3])
+    explainer = DeepKNN(model)
     assert clone(explainer).model is model
     for check in (check_no_attributes_set_in_init, check_get_params_invariance,
                   check_set_params):
-        check("NearestNeighborExplainer", explainer)
+        check("DeepKNN", explainer)
 
 
 def _blobs(n, seed, shift=1.5):
@@ -132,13 +132,13 @@ def test_deep_knn_over_layers_sums_the_nonconformity():
     net = torch.nn.Sequential(torch.nn.Linear(10, 6), torch.nn.Tanh(),
                               torch.nn.Linear(6, 3)).double().eval()
     layers = [None, "1", "2"]
-    deep = NearestNeighborExplainer(net, layer=layers, n_neighbors=4).fit(X, y)
+    deep = DeepKNN(net, layer=layers, n_neighbors=4).fit(X, y)
     E = deep.explain(X[:6])
     assert E.values.shape == (6, 3, 4) and E.info["axes"] == ("sample", "layer", "neighbor")
     assert E.feature_names[4] == "1:neighbor_1"
     agreements = []
     for layer in layers:
-        single = NearestNeighborExplainer(net, layer=layer, n_neighbors=4).fit(X, y)
+        single = DeepKNN(net, layer=layer, n_neighbors=4).fit(X, y)
         S = single.explain(X[:6])
         np.testing.assert_array_equal(E.info["indices"][:, layers.index(layer)],
                                       S.info["indices"])
@@ -151,7 +151,7 @@ def test_calibrated_credibility_is_a_conformal_p_value():
     X_cal, y_cal = _blobs(300, 1, shift=3.0)
     X_test, y_test = _blobs(400, 2, shift=3.0)
     model = LogisticRegression().fit(X, y)
-    explainer = NearestNeighborExplainer(model, n_neighbors=10, metric="euclidean")
+    explainer = DeepKNN(model, n_neighbors=10, metric="euclidean")
     E = explainer.fit(X, y, X_cal, y_cal).explain(X_test)
     p_true = E.info["p_values"][np.arange(400), y_test]
     # Exchangeable data: p-values at the true label are (super-)uniform.

@@ -12,8 +12,8 @@ from sklearn.preprocessing import StandardScaler
 
 from skexplain.explainers import (
     InSilicoMutagenesis,
-    KernelShapExplainer,
-    LimeExplainer,
+    KernelShap,
+    Lime,
     Occlusion,
 )
 from skexplain.explainers._perturbation import shapley_coalitions
@@ -211,7 +211,7 @@ def _interactions(X):
 
 def test_kernel_shap_enumerates_exact_shapley_values():
     X = np.random.default_rng(0).normal(size=(200, 6))
-    explainer = KernelShapExplainer(_interactions, background="sample", n_background=7,
+    explainer = KernelShap(_interactions, background="sample", n_background=7,
                                     random_state=0).fit(X)
     E = explainer.explain(X[:3])
     for x, values in zip(X[:3], E.values, strict=True):
@@ -225,7 +225,7 @@ def test_kernel_shap_enumerates_exact_shapley_values():
 def test_kernel_shap_agrees_with_shap():
     shap = pytest.importorskip("shap")
     X = np.random.default_rng(1).normal(size=(150, 6))
-    explainer = KernelShapExplainer(_interactions, background="sample", n_background=5,
+    explainer = KernelShap(_interactions, background="sample", n_background=5,
                                     random_state=0).fit(X)
     theirs = shap.KernelExplainer(_interactions, explainer.background_).shap_values(
         X[:4], l1_reg=False, silent=True)
@@ -239,11 +239,11 @@ def test_sampled_kernel_shap_is_additive_and_close_to_exact():
     def model(X):
         return np.tanh(X[:, :6] @ np.arange(1, 7) / 5) * X[:, 6] + X[:, 7:].sum(axis=1) * X[:, 0]
 
-    sampled = KernelShapExplainer(model, n_background=8, n_samples=400, random_state=0).fit(X)
+    sampled = KernelShap(model, n_background=8, n_samples=400, random_state=0).fit(X)
     E = sampled.explain(X[:3])
     np.testing.assert_allclose(E.values.sum(axis=1) + E.info["expected_value"], E.base_values,
                                atol=1e-10)
-    exact = KernelShapExplainer(model, n_background=8, n_samples=2**12, random_state=0)
+    exact = KernelShap(model, n_background=8, n_samples=2**12, random_state=0)
     exact_values = exact.fit(X).explain(X[:3]).values
     for a, b in zip(E.values, exact_values, strict=True):
         assert np.corrcoef(a, b)[0, 1] > 0.99
@@ -254,7 +254,7 @@ def test_kernel_shap_of_a_linear_model_is_exact_even_when_sampled():
     rng = np.random.default_rng(3)
     w = rng.normal(size=30)
     X = rng.normal(size=(100, 30))
-    explainer = KernelShapExplainer(lambda X: X @ w, n_background=10, n_samples=200,
+    explainer = KernelShap(lambda X: X @ w, n_background=10, n_samples=200,
                                     random_state=0).fit(X)
     expected = w * (X[:2] - explainer.background_weights_ @ explainer.background_)
     np.testing.assert_allclose(explainer.explain(X[:2]).values, expected, atol=1e-10)
@@ -262,10 +262,10 @@ def test_kernel_shap_of_a_linear_model_is_exact_even_when_sampled():
 
 def test_kernel_shap_l1_reg_keeps_the_relevant_players(tabular):
     X, w = tabular
-    E = KernelShapExplainer(lambda X: X @ w, l1_reg=3, n_samples=100,
+    E = KernelShap(lambda X: X @ w, l1_reg=3, n_samples=100,
                             random_state=0).fit(X).explain(X[:3])
     assert np.all((E.values != 0) == (w != 0))
-    aic = KernelShapExplainer(lambda X: X @ w, l1_reg="aic", random_state=0).fit(X)
+    aic = KernelShap(lambda X: X @ w, l1_reg="aic", random_state=0).fit(X)
     assert np.all(aic.explain(X[:3]).values[:, w == 0] == 0)
 
 
@@ -288,7 +288,7 @@ def test_shapley_coalition_weights():
 
 def test_lime_ranks_the_true_features_of_a_sparse_linear_model(tabular):
     X, w = tabular
-    E = LimeExplainer(lambda X: X @ w, n_samples=2000, random_state=0).fit(X).explain(X[:5])
+    E = Lime(lambda X: X @ w, n_samples=2000, random_state=0).fit(X).explain(X[:5])
     # Coefficients are per standard deviation of each feature: w_j * sd_j.
     expected = w * X.std(axis=0)
     np.testing.assert_allclose(E.values, np.tile(expected, (5, 1)), atol=0.02)
@@ -300,7 +300,7 @@ def test_lime_ranking_equals_the_lime_package(tabular):
     lime_tabular = pytest.importorskip("lime.lime_tabular")
     X, w = tabular
     model = LogisticRegression().fit(X, (X @ w > 0).astype(int))
-    E = LimeExplainer(model, n_samples=3000, random_state=0).fit(X).explain(X[:3], target=1)
+    E = Lime(model, n_samples=3000, random_state=0).fit(X).explain(X[:3], target=1)
     lime = lime_tabular.LimeTabularExplainer(X, discretize_continuous=False, random_state=0)
     for x, values in zip(X[:3], E.values, strict=True):
         theirs = dict(lime.explain_instance(x, model.predict_proba, num_features=8,
@@ -314,7 +314,7 @@ def test_lime_ranking_equals_the_lime_package(tabular):
 def test_lime_feature_selection_keeps_the_true_features(tabular):
     X, w = tabular
     for method in ["auto", "forward_selection", "highest_weights", "lasso_path"]:
-        E = LimeExplainer(lambda X: X @ w, n_samples=500, feature_selection=method,
+        E = Lime(lambda X: X @ w, n_samples=500, feature_selection=method,
                           n_features_to_select=3, random_state=0).fit(X).explain(X[:2])
         assert np.all((E.values != 0) == (w != 0)), method
 
@@ -330,7 +330,7 @@ def test_lime_finds_a_planted_window_in_sequences():
     X = _one_hot(3, 40, seed=1)
     X[:, :, 20:25] = motif[:, 20:25]
     for baseline in ["mean", "shuffle"]:
-        E = LimeExplainer(model, window=5, baseline=baseline, n_samples=500,
+        E = Lime(model, window=5, baseline=baseline, n_samples=500,
                           random_state=0).fit(reference).explain(X)
         assert E.values.shape == (3, 8) and E.feature_names[4] == "pos20:25"
         assert np.all(np.argmax(E.values, axis=1) == 4), baseline
@@ -346,17 +346,17 @@ def _explainer(name, model):
         X = np.random.default_rng(0).normal(size=(60, 7))
         return {
             "occlusion": Occlusion(model, window=2),
-            "lime": LimeExplainer(model, n_samples=300, random_state=0),
-            "kernel_shap": KernelShapExplainer(model, n_background=5, n_samples=200,
+            "lime": Lime(model, n_samples=300, random_state=0),
+            "kernel_shap": KernelShap(model, n_background=5, n_samples=200,
                                                random_state=0),
         }[name], X
     X = _one_hot(40, 18)
     return {
         "occlusion_shuffle": Occlusion(model, window=3, baseline="shuffle", n_shuffles=3,
                                        random_state=0),
-        "lime_sequence": LimeExplainer(model, window=3, n_samples=200, baseline="shuffle",
+        "lime_sequence": Lime(model, window=3, n_samples=200, baseline="shuffle",
                                        random_state=0),
-        "kernel_shap_sequence": KernelShapExplainer(model, window=4, n_samples=100,
+        "kernel_shap_sequence": KernelShap(model, window=4, n_samples=100,
                                                     background="sample", n_background=4,
                                                     random_state=0),
         "ism": InSilicoMutagenesis(model),
@@ -418,7 +418,7 @@ def test_verbose_shows_progress(capsys):
 
 def test_random_state_controls_the_samples(tabular):
     X, w = tabular
-    lime = LimeExplainer(lambda X: np.tanh(X @ w), n_samples=100).fit(X)
+    lime = Lime(lambda X: np.tanh(X @ w), n_samples=100).fit(X)
     a = lime.set_params(random_state=1).explain(X[:2]).values
     b = lime.set_params(random_state=1).explain(X[:2]).values
     c = lime.set_params(random_state=2).explain(X[:2]).values
@@ -431,13 +431,13 @@ def test_sklearn_pipeline_on_a_dataframe(tabular):
     frame = pd.DataFrame(X, columns=[f"gene{j}" for j in range(8)])
     y = (X @ w > 0).astype(int)
     model = make_pipeline(StandardScaler(), LogisticRegression()).fit(frame, y)
-    shap_E = KernelShapExplainer(model, random_state=0).fit(frame).explain(frame.iloc[:4],
+    shap_E = KernelShap(model, random_state=0).fit(frame).explain(frame.iloc[:4],
                                                                            target=1)
     np.testing.assert_allclose(shap_E.values.sum(axis=1) + shap_E.info["expected_value"],
                                shap_E.base_values, atol=1e-10)
     for E in [
         shap_E,
-        LimeExplainer(model, n_samples=1000, random_state=0).fit(frame).explain(frame.iloc[:4],
+        Lime(model, n_samples=1000, random_state=0).fit(frame).explain(frame.iloc[:4],
                                                                                 target=1),
         Occlusion(model).fit(frame).explain(frame.iloc[:4], target=1),
     ]:
@@ -463,8 +463,8 @@ def test_every_method_runs_on_the_sequence_cnn(sequence_cnn):
     ism = InSilicoMutagenesis(net).fit(X).explain(rows, target=1)
     occlusion = Occlusion(net, window=5).fit(X).explain(rows, target=1)
     assert ism.values.shape == occlusion.values.shape == (3, 4, 60)
-    lime = LimeExplainer(net, window=5, n_samples=300, random_state=0).fit(X).explain(rows)
-    shap_E = KernelShapExplainer(net, window=10, background="sample", n_background=5,
+    lime = Lime(net, window=5, n_samples=300, random_state=0).fit(X).explain(rows)
+    shap_E = KernelShap(net, window=10, background="sample", n_background=5,
                                  random_state=0).fit(X).explain(rows, target=1)
     assert lime.values.shape == (3, 12) and shap_E.values.shape == (3, 6)
     np.testing.assert_allclose(shap_E.values.sum(axis=1) + shap_E.info["expected_value"],

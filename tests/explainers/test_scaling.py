@@ -11,10 +11,10 @@ from torch import nn
 
 from skexplain.explainers import (
     InSilicoMutagenesis,
-    KernelShapExplainer,
-    LimeExplainer,
+    KernelShap,
+    Lime,
     Occlusion,
-    SensXExplainer,
+    SensX,
 )
 from skexplain.explainers._sensx import DEFAULT_DELTA_GRID
 
@@ -62,14 +62,14 @@ def test_evaluations_per_instance_follow_the_documented_formulas():
     groups = np.arange(n_features) // 4  # 6 groups
     n_profile = len(DEFAULT_DELTA_GRID) * 10
     cases = [
-        (SensXExplainer(model, n_walks=3, n_profile_samples=10), n_profile + 3 * 25),
-        (SensXExplainer(model, n_walks=3, delta=0.5), 3 * 25),
-        (SensXExplainer(model, n_walks=3, delta=0.5, feature_groups=groups), 3 * 7),
+        (SensX(model, n_walks=3, n_profile_samples=10), n_profile + 3 * 25),
+        (SensX(model, n_walks=3, delta=0.5), 3 * 25),
+        (SensX(model, n_walks=3, delta=0.5, feature_groups=groups), 3 * 7),
         (Occlusion(model, window=5, stride=3), 1 + 8),  # windows start 0, 3, ..., 21
         (Occlusion(model, feature_groups=groups), 1 + 6),
-        (LimeExplainer(model, n_samples=50), 50),
+        (Lime(model, n_samples=50), 50),
         # 6 players: all 2**6 - 2 = 62 coalitions, each with 5 background rows.
-        (KernelShapExplainer(model, n_background=5, feature_groups=groups), 1 + 5 * 62),
+        (KernelShap(model, n_background=5, feature_groups=groups), 1 + 5 * 62),
     ]
     for explainer, expected in cases:
         explainer.set_params(batch_size=batch_size, random_state=0).fit(X)
@@ -99,7 +99,7 @@ def test_sensx_memory_is_bounded_by_batch_size_not_by_walks():
     row_bytes = 8 * n_features
 
     def peak(n_walks):
-        explainer = SensXExplainer(model, n_walks=n_walks, delta=0.5, batch_size=batch_size,
+        explainer = SensX(model, n_walks=n_walks, delta=0.5, batch_size=batch_size,
                                    random_state=0).fit(X)
         return _traced_peak(lambda: explainer.explain(X[:1]))
 
@@ -122,7 +122,7 @@ def test_150528_feature_image_with_patches_finds_the_planted_patch_in_bounded_me
         score = np.tanh(images[:, planted].mean(axis=1) - 0.5)
         return np.column_stack([-score, score])
 
-    explainer = SensXExplainer(model, n_walks=2, delta=0.5, feature_groups=labels,
+    explainer = SensX(model, n_walks=2, delta=0.5, feature_groups=labels,
                                batch_size=8, random_state=0).fit(X)
     explanation = None
 
@@ -157,11 +157,11 @@ def test_dask_local_cluster_gives_bit_identical_results():
                              (3, 16, 16))
     module = _tiny_image_cnn()
     explainers = [
-        SensXExplainer(module, n_walks=12, n_profile_samples=20, tau=1e-3, batch_size=50),
-        SensXExplainer(module, n_walks=12, delta=0.3, feature_groups=labels, batch_size=7),
+        SensX(module, n_walks=12, n_profile_samples=20, tau=1e-3, batch_size=50),
+        SensX(module, n_walks=12, delta=0.3, feature_groups=labels, batch_size=7),
         Occlusion(module, feature_groups=labels, batch_size=3),
-        LimeExplainer(module, n_samples=40, feature_groups=labels, batch_size=16),
-        KernelShapExplainer(module, n_background=4, feature_groups=labels, batch_size=9),
+        Lime(module, n_samples=40, feature_groups=labels, batch_size=16),
+        KernelShap(module, n_background=4, feature_groups=labels, batch_size=9),
     ]
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -193,10 +193,10 @@ def _tabular_module():
 
 
 @pytest.mark.parametrize("explainer", [
-    SensXExplainer(None, n_walks=4, n_profile_samples=20),
+    SensX(None, n_walks=4, n_profile_samples=20),
     Occlusion(None),
-    LimeExplainer(None, n_samples=50),
-    KernelShapExplainer(None, n_background=5, n_samples=30),
+    Lime(None, n_samples=50),
+    KernelShap(None, n_background=5, n_samples=30),
 ], ids=lambda e: type(e).__name__)
 def test_device_parameter_runs_the_model_there_with_equal_results(explainer):
     rng = np.random.default_rng(0)
@@ -240,7 +240,7 @@ def test_device_errors():
         Occlusion(LogisticRegression().fit(X, y), device="cpu").fit(X)
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="CUDA is not available"):
-            SensXExplainer(_tabular_module(), device="cuda").fit(X)
+            SensX(_tabular_module(), device="cuda").fit(X)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")

@@ -10,7 +10,7 @@ from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 from sklearn.neural_network import MLPClassifier
 
-from skexplain.explainers import SensXExplainer
+from skexplain.explainers import SensX
 from skexplain.explainers._sensx import characteristic_delta
 
 
@@ -37,7 +37,7 @@ def test_linear_model_attributions_equal_absolute_weights():
     rng = np.random.default_rng(0)
     w = rng.normal(size=12)
     X = rng.normal(size=(50, 12))
-    explainer = SensXExplainer(_linear(w), n_walks=3, delta=0.3, random_state=0).fit(X)
+    explainer = SensX(_linear(w), n_walks=3, delta=0.3, random_state=0).fit(X)
     E = explainer.explain(X[:4])
     np.testing.assert_allclose(E.values, np.tile(np.abs(w), (4, 1)), rtol=1e-9)
     assert E.info["delta_star"].tolist() == [0.3] * 4
@@ -45,7 +45,7 @@ def test_linear_model_attributions_equal_absolute_weights():
 
 def test_planted_features_ranked_first(planted):
     X, model, confident = planted
-    E = SensXExplainer(model, n_walks=30, random_state=0).fit(X).explain(confident, target=1)
+    E = SensX(model, n_walks=30, random_state=0).fit(X).explain(confident, target=1)
     top2 = E.top_features(2).to_numpy()
     assert all(set(row) == {"x3", "x7"} for row in top2)
     assert E.values.shape == (len(confident), 20) and np.all(E.values >= 0)
@@ -55,7 +55,7 @@ def test_planted_features_ranked_first(planted):
 
 def test_identical_for_any_n_jobs_and_backend(planted):
     X, model, confident = planted
-    explainer = SensXExplainer(model, n_walks=25, n_profile_samples=200, random_state=3)
+    explainer = SensX(model, n_walks=25, n_profile_samples=200, random_state=3)
     explainer.fit(X)
     serial = explainer.set_params(n_jobs=1).explain(confident[:4]).values
     parallel = explainer.set_params(n_jobs=2).explain(confident[:4]).values
@@ -67,7 +67,7 @@ def test_identical_for_any_n_jobs_and_backend(planted):
 
 def test_random_state_controls_the_result(planted):
     X, model, confident = planted
-    explainer = SensXExplainer(model, n_walks=5, delta=0.5).fit(X)
+    explainer = SensX(model, n_walks=5, delta=0.5).fit(X)
     a = explainer.set_params(random_state=1).explain(confident[:2]).values
     b = explainer.set_params(random_state=1).explain(confident[:2]).values
     c = explainer.set_params(random_state=2).explain(confident[:2]).values
@@ -89,8 +89,8 @@ def test_batch_size_does_not_change_the_result():
         calls.append(len(X))
         return model(X)
 
-    base = SensXExplainer(model, n_walks=12, random_state=0).fit(X).explain(X[:2]).values
-    small = SensXExplainer(counted, n_walks=12, batch_size=7, random_state=0).fit(X)
+    base = SensX(model, n_walks=12, random_state=0).fit(X).explain(X[:2]).values
+    small = SensX(counted, n_walks=12, batch_size=7, random_state=0).fit(X)
     np.testing.assert_allclose(small.explain(X[:2]).values, base, rtol=1e-12)
     assert max(calls) <= 7
 
@@ -98,11 +98,11 @@ def test_batch_size_does_not_change_the_result():
 def test_sparse_dense_and_dataframe_agree(planted):
     X, model, confident = planted
     Xs = np.where(np.abs(X) < 0.5, 0.0, X)
-    dense = SensXExplainer(model, n_walks=5, random_state=0).fit(Xs).explain(Xs[:3]).values
-    sparse = SensXExplainer(model, n_walks=5, random_state=0).fit(sp.csr_matrix(Xs))
+    dense = SensX(model, n_walks=5, random_state=0).fit(Xs).explain(Xs[:3]).values
+    sparse = SensX(model, n_walks=5, random_state=0).fit(sp.csr_matrix(Xs))
     np.testing.assert_array_equal(sparse.explain(sp.csr_matrix(Xs[:3])).values, dense)
     frame = pd.DataFrame(Xs, columns=[f"g{i}" for i in range(Xs.shape[1])])
-    named = SensXExplainer(model, n_walks=5, random_state=0).fit(frame).explain(frame.iloc[:3])
+    named = SensX(model, n_walks=5, random_state=0).fit(frame).explain(frame.iloc[:3])
     np.testing.assert_array_equal(named.values, dense)
     assert named.feature_names[3] == "g3"
 
@@ -119,7 +119,7 @@ def test_sequence_input_finds_planted_motif_positions():
     X = np.eye(4)[rng.integers(0, 4, size=(200, 30))].transpose(0, 2, 1)
     X[:, :, 10:14] = motif[:, 10:14]
     # The motif is fixed in every reference sequence, so the one-hot domain is given.
-    explainer = SensXExplainer(model, n_walks=10, lower=0.0, upper=1.0, random_state=0)
+    explainer = SensX(model, n_walks=10, lower=0.0, upper=1.0, random_state=0)
     E = explainer.fit(X).explain(X[:3])
     assert E.values.shape == (3, 4, 30)
     per_position = E.values.sum(axis=1)
@@ -137,7 +137,7 @@ def test_image_input_with_patch_groups_on_a_torch_model():
     patches = np.broadcast_to((np.arange(8)[:, None] // 4) * 2 + np.arange(8)[None] // 4,
                               (3, 8, 8))
     X = np.random.default_rng(0).uniform(size=(20, 3, 8, 8))
-    explainer = SensXExplainer(module, n_walks=4, delta=1.0, feature_groups=patches,
+    explainer = SensX(module, n_walks=4, delta=1.0, feature_groups=patches,
                                random_state=0).fit(X)
     E = explainer.explain(X[:2])
     assert E.values.shape == (2, 4)
@@ -148,7 +148,7 @@ def test_image_input_with_patch_groups_on_a_torch_model():
 
 def test_insensitive_instances_are_reported():
     X = np.random.default_rng(0).normal(size=(30, 4))
-    explainer = SensXExplainer(lambda X: np.full(len(X), 0.7), n_walks=3, random_state=0)
+    explainer = SensX(lambda X: np.full(len(X), 0.7), n_walks=3, random_state=0)
     with pytest.warns(UserWarning, match="2 of 2 instances are insensitive"):
         E = explainer.fit(X).explain(X[:2])
     assert E.info["insensitive"].tolist() == [True, True]
@@ -170,16 +170,16 @@ def test_characteristic_delta_rule():
 def test_domain_bounds_and_groups_are_validated():
     X = np.random.default_rng(0).normal(size=(10, 3))
     with pytest.raises(ValueError, match="lower must not exceed upper"):
-        SensXExplainer(_linear(np.ones(3)), lower=1.0, upper=0.0).fit(X)
+        SensX(_linear(np.ones(3)), lower=1.0, upper=0.0).fit(X)
     with pytest.raises(ValueError, match="feature_groups has shape"):
-        SensXExplainer(_linear(np.ones(3)), feature_groups=[0, 1]).fit(X)
+        SensX(_linear(np.ones(3)), feature_groups=[0, 1]).fit(X)
     with pytest.raises(ValueError, match="delta_grid"):
-        SensXExplainer(_linear(np.ones(3)), delta_grid=[0.5, 2.0]).fit(X)
+        SensX(_linear(np.ones(3)), delta_grid=[0.5, 2.0]).fit(X)
 
 
 def test_clone_pickle_and_grid_search(planted):
     X, model, confident = planted
-    explainer = SensXExplainer(model, n_walks=5, n_profile_samples=50, random_state=0)
+    explainer = SensX(model, n_walks=5, n_profile_samples=50, random_state=0)
     assert clone(explainer).get_params()["n_walks"] == 5
     fitted = explainer.fit(X)
     restored = pickle.loads(pickle.dumps(fitted))
@@ -194,7 +194,7 @@ def test_clone_pickle_and_grid_search(planted):
 def test_dask_backend_gives_identical_results(planted):
     distributed = pytest.importorskip("dask.distributed")
     X, model, confident = planted
-    explainer = SensXExplainer(model, n_walks=20, n_profile_samples=100, random_state=0).fit(X)
+    explainer = SensX(model, n_walks=20, n_profile_samples=100, random_state=0).fit(X)
     local = explainer.explain(confident[:3]).values
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   dashboard_address=None) as cluster:
@@ -206,8 +206,8 @@ def test_dask_backend_gives_identical_results(planted):
 def test_median_rule_gives_smaller_boxes_and_keeps_confident_rows_sensitive(planted):
     X, model, confident = planted
     params = dict(n_walks=5, n_profile_samples=200, random_state=0)
-    envelope = SensXExplainer(model, **params).fit(X).explain(confident[:5])
-    median = SensXExplainer(model, delta_rule="median", **params).fit(X).explain(confident[:5])
+    envelope = SensX(model, **params).fit(X).explain(confident[:5])
+    median = SensX(model, delta_rule="median", **params).fit(X).explain(confident[:5])
     assert np.all(median.info["delta_star"] < envelope.info["delta_star"])
     assert not median.info["insensitive"].any() and np.all(median.values.sum(axis=1) > 0)
 
@@ -217,7 +217,7 @@ def test_group_values_follow_sorted_group_labels():
     w = np.array([1.0, 0.0, 0.0, 0.0])
     X = np.random.default_rng(0).normal(size=(20, 2, 2))
     labels = np.array([[3, 2], [1, 0]])
-    E = SensXExplainer(_linear(w), n_walks=2, delta=0.5, feature_groups=labels,
+    E = SensX(_linear(w), n_walks=2, delta=0.5, feature_groups=labels,
                        random_state=0).fit(X).explain(X[:1])
     assert E.values.shape == (1, 4)
     np.testing.assert_allclose(E.values[0], [0, 0, 0, 1])  # feature (0, 0) is group "3"
@@ -225,13 +225,13 @@ def test_group_values_follow_sorted_group_labels():
 
 def test_rows_do_not_depend_on_the_rest_of_the_batch(planted):
     X, model, confident = planted
-    explainer = SensXExplainer(model, n_walks=5, n_profile_samples=100, random_state=0).fit(X)
+    explainer = SensX(model, n_walks=5, n_profile_samples=100, random_state=0).fit(X)
     np.testing.assert_array_equal(explainer.explain(confident[:1]).values,
                                   explainer.explain(confident[:3]).values[:1])
 
 
 def test_explanation_data_is_a_copy():
     X = np.random.default_rng(0).normal(size=(10, 3))
-    E = SensXExplainer(_linear(np.ones(3)), n_walks=2, delta=0.5).fit(X).explain(X[:2])
+    E = SensX(_linear(np.ones(3)), n_walks=2, delta=0.5).fit(X).explain(X[:2])
     E.data[:] = 0
     assert np.all(X[:2] != 0)

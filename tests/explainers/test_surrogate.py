@@ -7,7 +7,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
-from skexplain.explainers import SurrogateExplainer
+from skexplain.explainers import GlobalSurrogate
 
 
 def _data(n=800, n_features=6, seed=0):
@@ -26,7 +26,7 @@ def shallow_tree():
 
 def test_tree_surrogate_of_a_shallow_tree_is_exact(shallow_tree):
     X = _data()
-    explainer = SurrogateExplainer(shallow_tree, max_complexity=8, random_state=0).fit(X)
+    explainer = GlobalSurrogate(shallow_tree, max_complexity=8, random_state=0).fit(X)
     assert explainer.fidelity_ == 1.0 and explainer.train_fidelity_ == 1.0
     assert explainer.complexity_ == shallow_tree.get_n_leaves() == 3
     table = explainer.table_
@@ -45,7 +45,7 @@ def test_fidelity_is_agreement_with_the_model_on_held_out_rows():
     X = _data(n=600)
     labels = (X[:, 0] + X[:, 1] ** 2 > 0.8).astype(int)
     model = LogisticRegression().fit(X, labels)  # misses the curvature: model != labels
-    explainer = SurrogateExplainer(model, max_complexity=4, test_size=0.3, random_state=3)
+    explainer = GlobalSurrogate(model, max_complexity=4, test_size=0.3, random_state=3)
     explainer.fit(X)
     _, X_test = train_test_split(X, test_size=0.3, random_state=3)
     expected = np.mean(explainer.surrogate_.predict(X_test) == model.predict(X_test))
@@ -58,7 +58,7 @@ def test_fidelity_is_agreement_with_the_model_on_held_out_rows():
 def test_more_leaves_are_at_least_as_faithful():
     X = _data(n=1500)
     model = lambda X: np.sin(6 * X[:, 0]) + X[:, 1] > 0.5  # noqa: E731  (returns labels)
-    fidelity = [SurrogateExplainer(model, max_complexity=k, random_state=0).fit(X).fidelity_
+    fidelity = [GlobalSurrogate(model, max_complexity=k, random_state=0).fit(X).fidelity_
                 for k in (2, 4, 16)]
     assert fidelity[0] < fidelity[2] and fidelity[2] > 0.9
 
@@ -69,7 +69,7 @@ def test_linear_surrogate_keeps_the_model_genes():
     w[[2, 7, 11]] = [4.0, -3.0, 2.0]
     scores = X @ w - w.sum() / 2
     model = LogisticRegression(C=100).fit(X, (scores > 0).astype(int))
-    explainer = SurrogateExplainer(model, surrogate="linear", max_complexity=3,
+    explainer = GlobalSurrogate(model, surrogate="linear", max_complexity=3,
                                    random_state=0).fit(X)
     assert explainer.complexity_ <= 3
     assert set(explainer.table_.index) == {"x2", "x7", "x11"}
@@ -81,7 +81,7 @@ def test_linear_surrogate_keeps_the_model_genes():
 def test_linear_surrogate_of_scores_recovers_a_linear_model():
     X = _data(n=500, n_features=8)
     w = np.array([0.0, 2.0, 0.0, -1.0, 0.0, 0.0, 0.5, 0.0])
-    explainer = SurrogateExplainer(lambda X: X @ w, surrogate="linear", response="score",
+    explainer = GlobalSurrogate(lambda X: X @ w, surrogate="linear", response="score",
                                    max_complexity=3, random_state=0).fit(X)
     assert explainer.fidelity_ > 0.99 and explainer.complexity_ == 3
     coef = explainer.table_[0] / X.std(axis=0)[[1, 3, 6]]  # per SD -> per unit
@@ -90,7 +90,7 @@ def test_linear_surrogate_of_scores_recovers_a_linear_model():
 
 def test_score_response_of_a_tree_is_r2(shallow_tree):
     X = _data()
-    explainer = SurrogateExplainer(shallow_tree, response="score", random_state=0).fit(X)
+    explainer = GlobalSurrogate(shallow_tree, response="score", random_state=0).fit(X)
     assert explainer.fidelity_ == pytest.approx(1.0)
     assert {"score_0", "score_1"} <= set(explainer.table_.columns)
 
@@ -99,7 +99,7 @@ def test_multiclass_labels_and_dataframe_names():
     X = pd.DataFrame(_data(n=900, n_features=4), columns=["CD14", "LYZ", "MS4A1", "GNLY"])
     label = np.select([X["CD14"] > 0.6, X["MS4A1"] > 0.5], ["monocyte", "B"], "NK")
     model = DecisionTreeClassifier(max_depth=3, random_state=0).fit(X, label)
-    explainer = SurrogateExplainer(model, max_complexity=3, random_state=0).fit(X)
+    explainer = GlobalSurrogate(model, max_complexity=3, random_state=0).fit(X)
     assert explainer.fidelity_ > 0.97
     assert set(explainer.classes_) == {"B", "NK", "monocyte"}
     rules = explainer.table_.set_index("output")["rule"]
@@ -108,32 +108,32 @@ def test_multiclass_labels_and_dataframe_names():
 
 def test_custom_estimators_and_errors(shallow_tree):
     X = _data()
-    explainer = SurrogateExplainer(shallow_tree, surrogate=DecisionTreeClassifier(max_depth=1),
+    explainer = GlobalSurrogate(shallow_tree, surrogate=DecisionTreeClassifier(max_depth=1),
                                    random_state=0).fit(X)
     assert explainer.complexity_ == 2 and explainer.fidelity_ < 1.0
     with pytest.raises(ValueError, match="max_complexity"):
-        SurrogateExplainer(shallow_tree, surrogate=DecisionTreeClassifier(),
+        GlobalSurrogate(shallow_tree, surrogate=DecisionTreeClassifier(),
                            max_complexity=3).fit(X)
     with pytest.raises(ValueError, match="classifier"):
-        SurrogateExplainer(shallow_tree, surrogate=LinearRegression()).fit(X)
+        GlobalSurrogate(shallow_tree, surrogate=LinearRegression()).fit(X)
     with pytest.raises(ValueError, match="regressor"):
-        SurrogateExplainer(shallow_tree, surrogate=DecisionTreeClassifier(),
+        GlobalSurrogate(shallow_tree, surrogate=DecisionTreeClassifier(),
                            response="score").fit(X)
     with pytest.raises(ValueError, match="at least 2 leaves"):
-        SurrogateExplainer(shallow_tree, max_complexity=1).fit(X)
+        GlobalSurrogate(shallow_tree, max_complexity=1).fit(X)
     with pytest.raises(ValueError, match="single label"):
-        SurrogateExplainer(lambda X: np.zeros(len(X))).fit(X)
+        GlobalSurrogate(lambda X: np.zeros(len(X))).fit(X)
     with pytest.raises(NotFittedError):
-        SurrogateExplainer(shallow_tree).explain()
+        GlobalSurrogate(shallow_tree).explain()
     with pytest.raises(ValueError, match="without X"):
         explainer.explain(X)
     # Without feature_importances_ or coef_, importance is the held-out fidelity lost when a
     # feature is permuted.
-    neighbours = SurrogateExplainer(shallow_tree, surrogate=KNeighborsClassifier(),
+    neighbours = GlobalSurrogate(shallow_tree, surrogate=KNeighborsClassifier(),
                                     random_state=0).fit(X)
     assert neighbours.complexity_ is None and neighbours.fidelity_ > 0.85
     assert set(np.argsort(-neighbours.explain().values[0])[:2]) == {0, 3}
-    regressor = SurrogateExplainer(shallow_tree, surrogate=DecisionTreeRegressor(max_depth=2),
+    regressor = GlobalSurrogate(shallow_tree, surrogate=DecisionTreeRegressor(max_depth=2),
                                    response="score", random_state=0).fit(X)
     assert regressor.fidelity_ == pytest.approx(1.0)
 
@@ -141,7 +141,7 @@ def test_custom_estimators_and_errors(shallow_tree):
 def test_rule_surrogate_finds_the_rule(shallow_tree):
     pytest.importorskip("imodels")
     X = _data(n=500)
-    explainer = SurrogateExplainer(shallow_tree, surrogate="rules", random_state=0).fit(X)
+    explainer = GlobalSurrogate(shallow_tree, surrogate="rules", random_state=0).fit(X)
     assert explainer.fidelity_ >= 0.95
     table = explainer.table_
     assert 1 <= explainer.complexity_ == len(table) <= 30

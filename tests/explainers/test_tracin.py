@@ -5,7 +5,7 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from torch.utils.data import TensorDataset
 
-from skexplain.explainers import TracInExplainer
+from skexplain.explainers import TracIn
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -45,7 +45,7 @@ def test_single_checkpoint_is_learning_rate_times_gradient_dot_product():
     X, y = _data()
     net = _net(0)
     state = {k: v.double() for k, v in net.state_dict().items()}
-    E = TracInExplainer(net, [state], learning_rates=0.5).fit(X, y).explain(X[:4], y[:4])
+    E = TracIn(net, [state], learning_rates=0.5).fit(X, y).explain(X[:4], y[:4])
     G_train, G_test = _gradients(_net(9), state, X, y), _gradients(_net(9), state, X[:4], y[:4])
     np.testing.assert_allclose(E.values, 0.5 * G_test @ G_train.T, rtol=1e-10, atol=1e-14)
     order = np.argsort(-E.values, axis=1, kind="stable")
@@ -55,7 +55,7 @@ def test_single_checkpoint_is_learning_rate_times_gradient_dot_product():
 def test_checkpoints_sum_and_self_influence():
     X, y = _data()
     states = [{k: v.double() for k, v in _net(s).state_dict().items()} for s in (1, 2)]
-    explainer = TracInExplainer(_net(0), states, learning_rates=[0.1, 0.3]).fit(X, y)
+    explainer = TracIn(_net(0), states, learning_rates=[0.1, 0.3]).fit(X, y)
     expected = sum(rate * _gradients(_net(9), s, X, y) @ _gradients(_net(9), s, X, y).T
                    for rate, s in zip([0.1, 0.3], states, strict=True))
     E = explainer.explain(X, y)
@@ -67,7 +67,7 @@ def test_last_layer_gradients_only():
     X, y = _data()
     net = _net(3)
     state = {k: v.double() for k, v in net.state_dict().items()}
-    explainer = TracInExplainer(net, [state], layers="2").fit(X, y)
+    explainer = TracIn(net, [state], layers="2").fit(X, y)
     G = _gradients(_net(9), state, X, y, names={"2.weight", "2.bias"})
     assert explainer.n_parameters_ == 18
     np.testing.assert_allclose(explainer.explain(X[:3], y[:3]).values, G[:3] @ G.T, rtol=1e-10)
@@ -89,7 +89,7 @@ def test_agrees_with_captum(tmp_path):
                       loss_fn=torch.nn.CrossEntropyLoss(reduction="none"))
     expected = captum.influence((torch.as_tensor(X[:5], dtype=torch.float32),
                                  torch.as_tensor(y[:5]))).numpy()
-    ours = TracInExplainer(net, [path], learning_rates=0.25).fit(X, y).explain(X[:5], y[:5])
+    ours = TracIn(net, [path], learning_rates=0.25).fit(X, y).explain(X[:5], y[:5])
     np.testing.assert_allclose(ours.values, expected, rtol=1e-4, atol=1e-5)
 
 
@@ -98,18 +98,18 @@ def test_errors_and_clone():
     net = _net(0)
     state = net.state_dict()
     with pytest.raises(NotFittedError):
-        TracInExplainer(net, [state]).explain(X, y)
+        TracIn(net, [state]).explain(X, y)
     with pytest.raises(ValueError, match="checkpoints is empty"):
-        TracInExplainer(net, []).fit(X, y)
+        TracIn(net, []).fit(X, y)
     with pytest.raises(ValueError, match="one per checkpoint"):
-        TracInExplainer(net, [state], learning_rates=[0.1, 0.2]).fit(X, y)
+        TracIn(net, [state], learning_rates=[0.1, 0.2]).fit(X, y)
     with pytest.raises(ValueError, match="has no parameter"):
-        TracInExplainer(net, [{"0.weight": state["0.weight"]}]).fit(X, y)
+        TracIn(net, [{"0.weight": state["0.weight"]}]).fit(X, y)
     with pytest.raises(ValueError, match="rows but y has"):
-        TracInExplainer(net, [state]).fit(X, y[:-1])
+        TracIn(net, [state]).fit(X, y[:-1])
     with pytest.raises(TypeError, match="needs gradients"):
-        TracInExplainer(lambda x: x, [state]).fit(X, y)
-    explainer = TracInExplainer(net, [state]).fit(X, y)
+        TracIn(lambda x: x, [state]).fit(X, y)
+    explainer = TracIn(net, [state]).fit(X, y)
     with pytest.raises(ValueError, match="input shape"):
         explainer.explain(X[:, :3], y)
     assert clone(explainer).model is net
@@ -119,7 +119,7 @@ def test_pickle_round_trip():
     import pickle
 
     X, y = _data()
-    explainer = TracInExplainer(_net(0), [_net(1).state_dict()]).fit(X, y)
+    explainer = TracIn(_net(0), [_net(1).state_dict()]).fit(X, y)
     restored = pickle.loads(pickle.dumps(explainer))
     np.testing.assert_array_equal(restored.explain(X[:2], y[:2]).values,
                                   explainer.explain(X[:2], y[:2]).values)

@@ -6,12 +6,12 @@ from sklearn.model_selection import cross_val_score
 from sklearn.neural_network import MLPClassifier
 from sklearn.utils.estimator_checks import check_estimator
 
-from skexplain.explainers import SensXExplainer
+from skexplain.explainers import SensX
 from skexplain.feature_selection import ExplainedEstimator
 
 
 def sensx(**params):
-    return SensXExplainer(None, **{"n_walks": 5, "delta": 0.5, "random_state": 0, **params})
+    return SensX(None, **{"n_walks": 5, "delta": 0.5, "random_state": 0, **params})
 
 
 @pytest.fixture(scope="module")

@@ -13,13 +13,13 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.estimator_checks import check_estimator
 
 from skexplain.datasets import make_l2x_synthetic
-from skexplain.explainers import SensXExplainer
+from skexplain.explainers import SensX
 from skexplain.feature_selection import ExplanationSelector
 from skexplain.preprocessing import SquashedScaler
 
 
 def sensx(model=None, **params):
-    return SensXExplainer(model, **{"n_walks": 5, "delta": 0.5, "random_state": 0, **params})
+    return SensX(model, **{"n_walks": 5, "delta": 0.5, "random_state": 0, **params})
 
 
 @pytest.fixture(scope="module")
@@ -220,7 +220,7 @@ def test_errors_name_the_problem(linear_data, counts):
         ExplanationSelector(sensx(model), per_class=True).fit(X)
     with pytest.raises(ValueError, match="Unknown threshold"):
         ExplanationSelector(sensx(model), threshold="mode").fit(X)
-    grouped = SensXExplainer(model, n_walks=2, delta=0.5, feature_groups=[0, 0, 1, 1, 2, 2])
+    grouped = SensX(model, n_walks=2, delta=0.5, feature_groups=[0, 0, 1, 1, 2, 2])
     with pytest.raises(ValueError, match="one value per feature"):
         ExplanationSelector(grouped).fit(X)
     with pytest.raises(ValueError, match="not among the model's classes"):

@@ -5,13 +5,13 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from skexplain.explainers import SensXExplainer
+from skexplain.explainers import SensX
 from skexplain.metrics import model_randomization_test, seed_consistency
 
 
 def test_sklearn_mlp_cascade_destroys_the_explanation(planted):
     X, _, model, confident = planted
-    explainer = SensXExplainer(model, n_walks=20, delta=0.5, random_state=0)
+    explainer = SensX(model, n_walks=20, delta=0.5, random_state=0)
     results = [model_randomization_test(explainer, confident, X_reference=X, metric="top_k",
                                         k=2, random_state=seed) for seed in range(3)]
     assert results[0]["randomized"].tolist() == [
@@ -37,7 +37,7 @@ def test_torch_cascade_goes_from_the_output_layer_down():
         module[0].weight.mul_(mask)
     original = module[0].weight.detach().clone()
     X = np.random.default_rng(0).normal(size=(100, 12))
-    explainer = SensXExplainer(module, n_walks=10, delta=0.5, random_state=0)
+    explainer = SensX(module, n_walks=10, delta=0.5, random_state=0)
     result = model_randomization_test(explainer, X[:6], X_reference=X, metric="top_k", k=2,
                                       random_state=0)
     assert result["randomized"].tolist() == ["2", "2, 0"]
@@ -51,7 +51,7 @@ def test_label_randomization_for_other_estimators():
     X = rng.normal(size=(400, 20))
     y = (X[:, 0] + X[:, 1] > 0).astype(int)
     model = make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y)
-    explainer = SensXExplainer(model, n_walks=5, delta=0.5, random_state=0)
+    explainer = SensX(model, n_walks=5, delta=0.5, random_state=0)
     with pytest.raises(ValueError, match="pass X_train and y_train"):
         model_randomization_test(explainer, X[:5])
     with pytest.raises(ValueError, match="Cascading randomization is not supported"):
@@ -66,7 +66,7 @@ def test_label_randomization_for_other_estimators():
 
 def test_callables_cannot_be_randomized():
     X = np.ones((4, 2))
-    explainer = SensXExplainer(lambda X: X.sum(axis=1), n_walks=1, delta=0.5)
+    explainer = SensX(lambda X: X.sum(axis=1), n_walks=1, delta=0.5)
     with pytest.raises(TypeError, match="Cannot randomize a function"):
         model_randomization_test(explainer, X, X_train=X, y_train=np.arange(4))
     with pytest.raises(ValueError, match="Unknown method"):
@@ -84,7 +84,7 @@ def test_skorch_nets_are_randomized_through_their_module():
     net = NeuralNetClassifier(module, max_epochs=20, lr=0.5, train_split=None,
                               verbose=0).fit(X, y)
     before = [p.detach().clone() for p in net.module_.parameters()]
-    explainer = SensXExplainer(net, n_walks=3, delta=0.5, random_state=0)
+    explainer = SensX(net, n_walks=3, delta=0.5, random_state=0)
     result = model_randomization_test(explainer, X[:4], X_reference=X, random_state=0)
     assert result["randomized"].tolist() == ["2", "2, 0"]
     assert all(torch.equal(a, b) for a, b in zip(before, net.module_.parameters(),

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.model_selection import GridSearchCV
 
-from skexplain.explainers import SensXExplainer
+from skexplain.explainers import SensX
 from skexplain.metrics import (
     deletion_auc,
     get_explanation_scorer,
@@ -18,7 +18,7 @@ from .conftest import linear
 
 def test_every_named_scorer_runs_and_has_the_right_sign(planted):
     X, y, model, confident = planted
-    explainer = SensXExplainer(model, n_walks=5, delta=0.5, random_state=0).fit(X)
+    explainer = SensX(model, n_walks=5, delta=0.5, random_state=0).fit(X)
     kwargs = {
         "neg_topk_perturbation_auc": {"n_perturbations": 20, "n_steps": 4},
         "neg_max_sensitivity": {"n_perturbations": 2},
@@ -37,7 +37,7 @@ def test_every_named_scorer_runs_and_has_the_right_sign(planted):
 
 def test_score_with_scoring_equals_the_scorer_and_the_metric(planted):
     X, _, model, confident = planted
-    explainer = SensXExplainer(model, n_walks=5, delta=0.5, random_state=0).fit(X)
+    explainer = SensX(model, n_walks=5, delta=0.5, random_state=0).fit(X)
     E = explainer.explain(confident)
     direct = insertion_auc(explainer.score_function_, confident, E.values,
                            E.info["target"], explainer.baseline_)
@@ -68,7 +68,7 @@ def test_grid_search_tunes_sensx_by_faithfulness():
                                        n_perturbations=50),
         "default": get_explanation_scorer("deletion_score"),
     }
-    explainer = SensXExplainer(model, random_state=0)
+    explainer = SensX(model, random_state=0)
     search = GridSearchCV(explainer, {"n_walks": [1, 8], "delta": [0.01, 0.5]}, cv=2,
                           scoring=scoring, refit="insertion").fit(X)
     assert search.best_params_ == {"delta": 0.5, "n_walks": 8}
@@ -83,6 +83,6 @@ def test_unknown_names_and_misuse_raise():
     with pytest.raises(ValueError, match="Keyword arguments"):
         get_explanation_scorer(lambda e, X, y=None: 0.0, n_steps=3)
     X = np.random.default_rng(0).normal(size=(10, 3))
-    explainer = SensXExplainer(linear(np.ones(3)), n_walks=1, delta=0.5).fit(X)
+    explainer = SensX(linear(np.ones(3)), n_walks=1, delta=0.5).fit(X)
     with pytest.raises(ValueError, match="Unknown explanation scorer"):
         explainer.score(X, scoring="accuracy")

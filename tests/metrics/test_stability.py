@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from skexplain.explainers import SensXExplainer
+from skexplain.explainers import SensX
 from skexplain.metrics import (
     input_consistency,
     max_sensitivity,
@@ -55,7 +55,7 @@ def test_sensx_on_a_linear_model_is_perfectly_stable():
     rng = np.random.default_rng(0)
     w = rng.normal(size=7)
     X = rng.normal(size=(30, 7))
-    explainer = SensXExplainer(linear(w), n_walks=2, delta=0.3, random_state=0).fit(X)
+    explainer = SensX(linear(w), n_walks=2, delta=0.3, random_state=0).fit(X)
     assert max_sensitivity(explainer, X[:4], radius=0.2, n_perturbations=3) == pytest.approx(
         0, abs=1e-9)
     assert input_consistency(explainer, X[:4], radius=0.2) == 1.0
@@ -66,7 +66,7 @@ def test_seed_consistency_grows_with_the_number_of_walks(planted):
     X, _, model, confident = planted
     spearman, top2 = [], []
     for n_walks in (1, 40, 200):
-        explainer = SensXExplainer(model, n_walks=n_walks, delta=0.5).fit(X)
+        explainer = SensX(model, n_walks=n_walks, delta=0.5).fit(X)
         spearman.append(seed_consistency(explainer, confident[:4], random_state=0))
         top2.append(seed_consistency(explainer, confident[:4], metric="top_k", k=2,
                                      random_state=0))
@@ -78,7 +78,7 @@ def test_seed_consistency_grows_with_the_number_of_walks(planted):
 
 def test_input_consistency_drops_with_the_radius(planted):
     X, _, model, confident = planted
-    explainer = SensXExplainer(model, n_walks=20, delta=0.5, random_state=0).fit(X)
+    explainer = SensX(model, n_walks=20, delta=0.5, random_state=0).fit(X)
     near = input_consistency(explainer, confident[:4], radius=0.01, random_state=0)
     far = input_consistency(explainer, confident[:4], radius=3.0, random_state=0)
     assert near > 0.9 > far

@@ -3,7 +3,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from skexplain import Explanation
-from skexplain.explainers import SensXExplainer
+from skexplain.explainers import SensX
 from skexplain.plotting import plot_sensx_delta, plot_stability_profile
 
 
@@ -12,7 +12,7 @@ def explanation():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(200, 3))
     model = LogisticRegression().fit(X, X[:, 0] > 0)
-    explainer = SensXExplainer(model, n_walks=5, n_profile_samples=100, tau=0.3,
+    explainer = SensX(model, n_walks=5, n_profile_samples=100, tau=0.3,
                                delta_grid=np.linspace(0.1, 1, 10), random_state=0).fit(X)
     return explainer.explain(X[:6], target=1)
 

@@ -62,7 +62,7 @@ def test_sensx_ranks_known_markers_high(pbmc, model):
     )
     result = adata.uns["rank_genes_explained"]
     assert result["names"].dtype.names == ("CD19+ B", "CD56+ NK")
-    assert result["params"]["explainer"] == "SensXExplainer"
+    assert result["params"]["explainer"] == "SensX"
     assert _top(adata, "rank_genes_explained", "CD19+ B", 2) == ["CD79A", "CD79B"]
     nk_top = _top(adata, "rank_genes_explained", "CD56+ NK", 10)
     assert len(set(nk_top) & set(MARKERS["CD56+ NK"])) >= 3, nk_top
