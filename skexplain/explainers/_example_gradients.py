@@ -13,7 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.func import functional_call, grad, jvp, vmap
+from torch.func import functional_call, grad, grad_and_value, jvp, vmap
 
 from .._core.compute import batched_scores, torch_batches
 from ._network import layer_name, torch_network
@@ -105,11 +105,13 @@ class ExampleGradients:
         Raises
         ------
         ValueError
-            If a gradient is NaN or infinite (naming the examples).
+            If a loss or gradient is NaN or infinite (naming the examples).
         """
-        per_sample = vmap(grad(self._sample_loss), in_dims=(None, 0, 0))
-        gradients = torch_batches(lambda xb, yb: per_sample(self.theta, xb, yb), (X, y),
-                                  batch_size)
+        per_sample = vmap(grad_and_value(self._sample_loss), in_dims=(None, 0, 0))
+        gradients, losses = torch_batches(lambda xb, yb: per_sample(self.theta, xb, yb),
+                                          (X, y), batch_size)
+        # A NaN output can leave a finite (zero) gradient behind: the losses are checked too.
+        self._checked(losses, "losses")
         return self._checked(gradients, "loss gradients")
 
     def _checked(self, values, what):
@@ -203,6 +205,13 @@ def predicted_targets(adapter, X, gradients, y_train, batch_size):
         at: pass y), or if the model returns NaN or infinite scores.
     """
     X = torch.as_tensor(np.asarray(X, dtype=np.float64))
+    if X.ndim < 2 or len(X) == 0 or tuple(X.shape[1:]) != adapter.feature_shape:
+        raise ValueError(
+            f"X has shape {tuple(X.shape)}; expected (n_samples, *input_shape) with the "
+            f"training data's input shape {adapter.feature_shape}."
+        )
+    if not torch.isfinite(X).all():
+        raise ValueError("X contains NaN or infinity.")
     kind = gradients.loss_kind(X[:1])
     if kind not in ("cross_entropy", "binary_cross_entropy"):
         what = "a callable loss" if kind is None else f"loss={kind!r}"
