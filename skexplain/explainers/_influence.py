@@ -11,6 +11,7 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.pipeline import Pipeline
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted
@@ -19,6 +20,7 @@ from .._core.base import ExampleExplainer
 from .._core.compute import batched_scores, resolve_batch_size
 from .._core.explanation import ExampleExplanation
 from .._core.model import model_kind
+from .._core.validation import from_anndata, is_anndata
 
 MAX_EXACT_PARAMETERS = 10_000  # an exact Hessian of this size takes 800 MB
 BATCH_SIZE_CONSTRAINT = [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})]
@@ -93,8 +95,30 @@ def positional_deprecated(function):
     return wrapper
 
 
+def as_examples(X, *, dense=True):
+    """Example-based input as a matrix the methods read.
+
+    An AnnData becomes a DataFrame (``obs_names`` as index, ``var_names`` as columns, the
+    matrix densified); with ``dense`` a scipy.sparse matrix becomes a dense array. Anything
+    else is returned as it is (the methods validate it).
+    """
+    if is_anndata(X):
+        import pandas as pd
+
+        matrix, names = from_anndata(X)
+        matrix = matrix.toarray() if sp.issparse(matrix) else np.asarray(matrix)
+        return pd.DataFrame(matrix, index=np.asarray(X.obs_names).astype(str),
+                            columns=names)
+    if dense and sp.issparse(X):
+        return X.toarray()
+    return X
+
+
 def example_names(X):
-    """Names of training examples: the index of a DataFrame, else ``train_<i>``."""
+    """Names of training examples: the index of a DataFrame (obs_names of an AnnData), else
+    ``train_<i>``."""
+    if is_anndata(X):
+        return np.asarray([str(i) for i in X.obs_names], dtype=object)
     index = getattr(X, "index", None)
     if index is not None and hasattr(X, "columns"):
         return np.asarray([str(i) for i in index], dtype=object)
@@ -292,7 +316,8 @@ default="auto"
         self._validate_params()
         self._check_model()
         self.training_names_ = example_names(X)
-        self.feature_shape_ = tuple(np.shape(X)[1:])
+        X = as_examples(X, dense=False)
+        self.feature_shape_ = tuple((X.shape if hasattr(X, "shape") else np.shape(X))[1:])
         self.n_features_in_ = int(np.prod(self.feature_shape_))
         is_network = model_kind(self.model) in ("torch", "skorch")
         self.solver_ = ("cg" if is_network else "exact") if self.solver == "auto" else self.solver
@@ -347,7 +372,9 @@ default="auto"
     def _linear_data(self, X, y):
         if self._transform is not None:
             X = self._transform.transform(X)
-        X = check_array(X, dtype=np.float64, ensure_all_finite=True, input_name="X")
+        X = check_array(X, accept_sparse=True, dtype=np.float64, ensure_all_finite=True,
+                        input_name="X")
+        X = X.toarray() if sp.issparse(X) else X
         y = self._problem.encode(y)
         if len(y) != len(X):
             raise ValueError(f"X has {len(X)} rows but y has {len(y)}.")
@@ -368,7 +395,7 @@ default="auto"
                 f"parameters (at most {MAX_EXACT_PARAMETERS}): use solver='cg' or select "
                 "layers."
             )
-        X, y = network_data(X, y, self._gradients)
+        X, y = network_data(as_examples(X), y, self._gradients)
         self._input_shape = tuple(X.shape[1:])
         self.example_weights_ = np.full(len(X), 1.0 / len(X))
         self.train_losses_ = self._gradients.losses(X, y, self._batch_size)  # NaN-checked
@@ -413,13 +440,15 @@ default="auto"
             infinite scores or losses, or CG meets negative curvature (raise ``damping``).
         """
         check_is_fitted(self, "train_gradients_")
+        X = as_examples(X, dense=False)
         y_predicted = y is None
         if y_predicted:
             y = self._predicted(X)
         if self._problem is not None:
             D, labels = self._linear_data(X, y)
             G, losses = self._problem.gradients(D, labels)
-            data = np.asarray(check_array(X, dtype=None, ensure_all_finite=False))
+            data = as_examples(X)
+            data = np.asarray(check_array(data, dtype=None, ensure_all_finite=False))
         else:
             G, losses, data = self._network_gradients(X, y)
         directions, n_iter = self._solve(G.T)
@@ -448,7 +477,8 @@ default="auto"
                     "y is required for a regression: its loss at its own prediction is 0, "
                     "so is every influence."
                 )
-            rows = np.asarray(check_array(X, dtype=np.float64, input_name="X"))
+            rows = as_examples(X)
+            rows = np.asarray(check_array(rows, dtype=np.float64, input_name="X"))
             batch_size = resolve_batch_size(self.batch_size, rows.shape[1])
             scores = batched_scores(self.model_adapter_.scores, rows, batch_size)
             return self.classes_[np.argmax(scores, axis=1)]
@@ -460,7 +490,7 @@ default="auto"
     def _network_gradients(self, X, y):
         from ._example_gradients import network_data
 
-        X, y = network_data(X, y, self._gradients, self._input_shape)
+        X, y = network_data(as_examples(X), y, self._gradients, self._input_shape)
         G = self._gradients.gradients(X, y, self._batch_size).numpy()
         return G, self._gradients.losses(X, y, self._batch_size), X.numpy()
 

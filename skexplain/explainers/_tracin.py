@@ -11,6 +11,7 @@ from .._core.compute import resolve_batch_size
 from ._influence import (
     BATCH_SIZE_CONSTRAINT,
     ExampleValues,
+    as_examples,
     example_names,
     positional_deprecated,
     top_examples,
@@ -146,8 +147,8 @@ default="auto"
         self._states = [load_checkpoint(c) for c in self.checkpoints]
         for state in self._states:
             self._gradients.load(state)
-        self._X, self._y = network_data(X, y, self._gradients)
         self.training_names_ = example_names(X)
+        self._X, self._y = network_data(as_examples(X), y, self._gradients)
         self.feature_shape_ = tuple(self._X.shape[1:])
         self.n_features_in_ = int(np.prod(self.feature_shape_))
         self.n_parameters_ = self._gradients.n_parameters
@@ -196,6 +197,7 @@ default="auto"
         from ._example_gradients import network_data, predicted_targets
 
         check_is_fitted(self, "learning_rates_")
+        X = as_examples(X)
         y_predicted = y is None
         if y_predicted:
             X = np.asarray(X, dtype=np.float64)

@@ -341,3 +341,20 @@ def test_exact_solver_refuses_huge_networks(monkeypatch):
     net = torch.nn.Linear(4, 3).double()
     with pytest.raises(ValueError, match="too large for 15 parameters"):
         InfluenceFunctions(net, solver="exact", layers=None).fit(X, y)
+
+
+def test_anndata_and_sparse_equal_the_dense_matrix():
+    import scipy.sparse as sp
+
+    anndata = pytest.importorskip("anndata")
+    X, y = _classification(60, 4, 2)
+    model = LogisticRegression().fit(X, y)
+    dense = InfluenceFunctions(model).fit(X, y).explain(X[:3], y[:3])
+    adata = anndata.AnnData(X, obs=pd.DataFrame(index=[f"cell{i}" for i in range(60)]))
+    from_adata = InfluenceFunctions(model).fit(adata, y).explain(adata[:3], y[:3])
+    np.testing.assert_allclose(from_adata.values, dense.values, rtol=1e-12)
+    assert list(from_adata.example_names[:2]) == ["cell0", "cell1"]
+    sparse = InfluenceFunctions(model).fit(sp.csr_matrix(X), y).explain(
+        sp.csc_matrix(X[:3]), y[:3])
+    np.testing.assert_allclose(sparse.values, dense.values, rtol=1e-12)
+    np.testing.assert_array_equal(sparse.data, X[:3])

@@ -209,3 +209,15 @@ def test_calibrated_credibility_is_a_conformal_p_value():
     E_true = calibrated.explain(X_test[:50], y_test[:50])
     np.testing.assert_allclose(E_true.info["credibility"], p_true[:50])
     np.testing.assert_array_equal(E_true.info["prediction"], E.info["prediction"][:50])
+
+
+def test_anndata_equals_the_matrix():
+    anndata = pytest.importorskip("anndata")
+    X, y = _data()
+    model = LogisticRegression().fit(X, y)
+    adata = anndata.AnnData(X, obs=pd.DataFrame(index=[f"cell{i}" for i in range(60)]))
+    E = DeepKNN(model, n_neighbors=3).fit(adata, y).explain(adata[:4])
+    expected = DeepKNN(model, n_neighbors=3).fit(X, y).explain(X[:4])
+    np.testing.assert_array_equal(E.indices, expected.indices)
+    np.testing.assert_array_equal(E.info["prediction"], expected.info["prediction"])
+    assert E.example_names[0, 0] == "cell0"
