@@ -64,6 +64,31 @@ class ExampleValues(ExampleExplanation):
         self.example_names = None if example_names is None else np.asarray(
             example_names, dtype=object)
 
+    def to_frame(self):
+        """Tidy long table: one row per value.
+
+        Returns
+        -------
+        frame : pandas.DataFrame
+            One column per axis (the position along it), ``index`` (the training index of
+            the example the value belongs to), ``name`` (its name, when known) and
+            ``value``.
+        """
+        import pandas as pd
+
+        grid = np.indices(self.values.shape).reshape(self.values.ndim, -1)
+        frame = pd.DataFrame({axis: grid[i] for i, axis in enumerate(self.axes)})
+        if self.indices is not None:
+            frame["index"] = self.indices.reshape(-1)
+        else:
+            frame["index"] = grid[-1]
+        if self.example_names is not None:
+            names = self.example_names
+            frame["name"] = (names[frame["index"]] if names.ndim == 1
+                             else names.reshape(-1))
+        frame["value"] = self.values.reshape(-1)
+        return frame
+
 
 def positional_deprecated(function):
     """Let keyword-only parameters still be passed by position, with a FutureWarning.

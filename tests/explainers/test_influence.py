@@ -111,6 +111,14 @@ def test_pipeline_uses_the_transformed_features():
     direct = InfluenceFunctions(pipeline[-1]).fit(Z, y).explain(Z[:3], y[:3])
     piped = InfluenceFunctions(pipeline).fit(X, y).explain(X[:3], y[:3])
     np.testing.assert_allclose(piped.values, direct.values, rtol=1e-10)
+    # y=None: the pipeline's predictions, through the model adapter.
+    predicted = InfluenceFunctions(pipeline).fit(X, y).explain(X[:3])
+    np.testing.assert_array_equal(predicted.info["y"], pipeline.predict(X[:3]))
+    frame = piped.to_frame()
+    assert frame.shape == (3 * 80, 5) and list(frame.columns) == [
+        "sample", "train_example", "index", "name", "value"]
+    np.testing.assert_allclose(frame["value"], piped.values.ravel())
+    assert frame["name"].iloc[81] == "train_1" and frame["sample"].iloc[81] == 1
 
 
 def test_class_weight_scales_example_weights():

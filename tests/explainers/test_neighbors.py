@@ -221,3 +221,14 @@ def test_anndata_equals_the_matrix():
     np.testing.assert_array_equal(E.indices, expected.indices)
     np.testing.assert_array_equal(E.info["prediction"], expected.info["prediction"])
     assert E.example_names[0, 0] == "cell0"
+
+
+def test_to_frame_lists_the_neighbours():
+    X, y = _data()
+    model = LogisticRegression().fit(X, y)
+    E = DeepKNN(model, n_neighbors=2).fit(X, y).explain(X[:3])
+    frame = E.to_frame()
+    assert list(frame.columns) == ["sample", "neighbor", "index", "name", "value"]
+    np.testing.assert_array_equal(frame["index"], E.indices.ravel())
+    np.testing.assert_array_equal(frame["name"], [f"train_{i}" for i in E.indices.ravel()])
+    np.testing.assert_allclose(frame["value"], E.values.ravel())
