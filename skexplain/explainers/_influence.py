@@ -319,8 +319,9 @@ default="auto"
 
         Parameters
         ----------
-        X : array-like or DataFrame of shape (n_train, *input_shape)
-            The training data the model was fitted on.
+        X : array-like, sparse matrix, DataFrame or AnnData of shape (n_train, *input_shape)
+            The training data the model was fitted on (an AnnData's ``obs_names`` name the
+            training examples, as a DataFrame's index does).
         y : array-like of shape (n_train,) or (n_train, n_outputs)
             Its targets: class labels for a scikit-learn classifier, class indices for a
             cross-entropy network, floats otherwise.
@@ -436,7 +437,8 @@ default="auto"
 
         Parameters
         ----------
-        X : array-like or DataFrame of shape (n_samples, *input_shape)
+        X : array-like, sparse matrix, DataFrame or AnnData of shape (n_samples, \
+*input_shape)
             Examples to explain.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs), default=None
             Their labels or targets: the loss is taken at these. None takes the model's

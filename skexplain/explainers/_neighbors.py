@@ -124,7 +124,7 @@ class DeepKNN(ExampleExplainer):
 
         Parameters
         ----------
-        X : array-like, sparse matrix or DataFrame of shape (n_train, *input_shape)
+        X : array-like, sparse matrix, DataFrame or AnnData of shape (n_train, *input_shape)
             Training inputs.
         y : array-like of shape (n_train,)
             Training labels (comparable with the model's predictions).
@@ -197,7 +197,8 @@ class DeepKNN(ExampleExplainer):
 
         Parameters
         ----------
-        X : array-like, sparse matrix or DataFrame of shape (n_calibration, *input_shape)
+        X : array-like, sparse matrix, DataFrame or AnnData of shape (n_calibration, \
+*input_shape)
             Held-out examples, not in the training data.
         y : array-like of shape (n_calibration,)
             Their true labels.
@@ -286,7 +287,8 @@ class DeepKNN(ExampleExplainer):
 
         Parameters
         ----------
-        X : array-like, sparse matrix or DataFrame of shape (n_samples, *input_shape)
+        X : array-like, sparse matrix, DataFrame or AnnData of shape (n_samples, \
+*input_shape)
         y : array-like of shape (n_samples,), default=None
             Labels whose support is scored (e.g. the true labels); None scores the model's
             predictions (the deep k-NN credibility).

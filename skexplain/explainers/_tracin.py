@@ -107,7 +107,7 @@ default="auto"
 
         Parameters
         ----------
-        X : array-like of shape (n_train, *input_shape)
+        X : array-like, sparse matrix, DataFrame or AnnData of shape (n_train, *input_shape)
             Training inputs.
         y : array-like of shape (n_train,) or (n_train, n_outputs)
             Training targets (class indices for cross-entropy).
@@ -170,7 +170,8 @@ default="auto"
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, *input_shape)
+        X : array-like, sparse matrix, DataFrame or AnnData of shape (n_samples, \
+*input_shape)
         y : array-like of shape (n_samples,) or (n_samples, n_outputs), default=None
             Targets at which the test loss is taken. None takes the model's prediction
             (the highest logit for cross-entropy, the positive logits for binary
