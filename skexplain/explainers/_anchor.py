@@ -1,19 +1,113 @@
 """Anchors: local IF-THEN rules that fix a prediction (Ribeiro, Singh & Guestrin 2018)."""
 
+import numbers
 from numbers import Integral, Real
 
 import numpy as np
+import pandas as pd
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 
+from .._core.base import LocalExplainer
 from .._core.compute import parallel_map, spawn_seeds
-from ..base import BaseExplainer
+from .._core.explanation import Attribution
 
 PRECISION_MARGIN = 0.05  # an anchor is valid when its precision's lower bound > threshold - this
 KL_ITERATIONS = 17  # bisection steps of the KL confidence bounds (precision 2**-17)
+_RULE_KEYS = ("anchor", "rules")  # per-instance lists in info
+_RULE_ARRAYS = ("precision", "coverage", "success", "n_model_rows")
 
 
-class Anchors(BaseExplainer):
+class AnchorExplanation(Attribution):
+    """The anchors of a batch of instances: IF-THEN rules with their precision and coverage.
+
+    An :class:`~skexplain.Explanation` (attribution) whose ``values`` (n_samples,
+    n_features) are the rise in estimated precision when each feature's predicates joined
+    the anchor (0 for features outside it), and which carries the rules as data. The same
+    entries stay in ``info`` ("anchor", "rules", "precision", "coverage", "success",
+    "n_model_rows"), as before.
+
+    Parameters
+    ----------
+    values, data, base_values, feature_names, output_names, info, axes, units
+        As for :class:`~skexplain.Explanation`; ``info`` must hold the rule entries above,
+        one per instance.
+
+    Attributes
+    ----------
+    anchors : list of str
+        Each instance's anchor as text, e.g. "CD14 > 2.1 and LYZ > 3.4", or "(any)" when
+        the empty anchor already holds.
+    rules : list of list of (str, str, float)
+        Each instance's predicates ``(feature, "<=" or ">", threshold)``, one bound per
+        feature and side.
+    precision, coverage : ndarray of shape (n_samples,)
+        Estimated precision of each anchor, and the fraction of the fitted rows it covers.
+    success : ndarray of bool of shape (n_samples,)
+        Whether the anchor reached the explainer's threshold.
+    n_model_rows : ndarray of int of shape (n_samples,)
+        Rows scored by the model for each instance.
+
+    Raises
+    ------
+    ValueError
+        If ``info`` lacks a rule entry or holds one of another length than the samples.
+    """
+
+    def __init__(self, values, data=None, base_values=None, feature_names=None,
+                 output_names=None, info=None, axes=None, units="precision gain"):
+        super().__init__(values, data, base_values, feature_names, output_names, info, axes,
+                         units)
+        for key in _RULE_KEYS + _RULE_ARRAYS:
+            if key not in self.info or len(self.info[key]) != len(self):
+                raise ValueError(
+                    f"An AnchorExplanation needs info[{key!r}] with one entry per instance "
+                    f"({len(self)})."
+                )
+        for key in _RULE_ARRAYS:
+            self.info[key] = np.asarray(self.info[key])
+        for key in _RULE_KEYS:
+            self.info[key] = list(self.info[key])
+
+    anchors = property(lambda self: self.info["anchor"], doc="Anchors as text.")
+    rules = property(lambda self: self.info["rules"], doc="Predicates of each anchor.")
+    precision = property(lambda self: self.info["precision"], doc="Precision per anchor.")
+    coverage = property(lambda self: self.info["coverage"], doc="Coverage per anchor.")
+    success = property(lambda self: self.info["success"], doc="Threshold reached.")
+    n_model_rows = property(lambda self: self.info["n_model_rows"], doc="Rows scored.")
+
+    def __getitem__(self, key):
+        """As for an attribution; the rules of the selected instances are kept."""
+        rows = key[0] if isinstance(key, tuple) else key
+        rows = np.arange(len(self))[[rows] if isinstance(rows, numbers.Integral) else rows]
+        sliced = super().__getitem__(key)
+        info = dict(sliced.info)
+        for key_ in _RULE_KEYS:
+            info[key_] = [self.info[key_][i] for i in rows]
+        return AnchorExplanation(sliced.values, sliced.data, sliced.base_values,
+                                 sliced.feature_names, sliced.output_names, info, sliced.axes,
+                                 sliced.units)
+
+    def rules_frame(self):
+        """The rules as a tidy table: one row per predicate of each anchor.
+
+        Returns
+        -------
+        frame : pandas.DataFrame
+            Columns ``sample``, ``feature``, ``op`` ("<=" or ">"), ``threshold``,
+            ``precision``, ``coverage`` and ``success``; instances whose anchor is empty
+            have no row.
+        """
+        records = [
+            (i, feature, op, threshold, self.precision[i], self.coverage[i],
+             bool(self.success[i]))
+            for i, rules in enumerate(self.rules) for feature, op, threshold in rules
+        ]
+        return pd.DataFrame(records, columns=["sample", "feature", "op", "threshold",
+                                              "precision", "coverage", "success"])
+
+
+class Anchors(LocalExplainer):
     """Anchors: the rule of widest coverage that keeps the model's prediction.
 
     Each feature is cut into quantile bins of the data passed to ``fit`` (``n_bins`` bins,
@@ -40,9 +134,14 @@ class Anchors(BaseExplainer):
     only on ``random_state`` and i, so results are identical for any ``n_jobs``. Each model
     call scores the rows of all arms pulled together (``batch_size`` per arm).
 
+    The model's scores come from the model adapter (``predict_proba`` of a classifier, the
+    logits of a network, what a callable returns); NaN or infinite scores, of the explained
+    instances or of any perturbed row, raise a ValueError instead of giving rules built on
+    them.
+
     Parameters
     ----------
-    model : estimator, skorch net, torch.nn.Module or callable
+    model : estimator, skorch net, torch.nn.Module, callable or None, default=None
         The fitted model; the label of a row is its highest-scoring output, or, for a model
         with a single output, that output itself (a callable returning labels).
     threshold : float in (0, 1], default=0.95
@@ -90,11 +189,12 @@ class Anchors(BaseExplainer):
 
     Notes
     -----
-    ``explain`` returns, for each instance, ``values`` of shape (n_samples, n_features):
-    the rise in estimated precision when each feature's predicates joined the anchor (0 for
-    features not in it); ``info`` holds ``anchor`` (the rule as text), ``rules`` (a list of
-    ``(feature, "<=" or ">", threshold)`` per instance, one bound per feature and side),
-    ``precision``, ``coverage``, ``success`` and ``n_model_rows`` (rows scored). The cost
+    ``explain`` returns an :class:`AnchorExplanation`: ``values`` of shape (n_samples,
+    n_features), the rise in estimated precision when each feature's predicates joined the
+    anchor (0 for features not in it), and the rules as data: ``anchors`` (the rules as
+    text), ``rules`` (a list of ``(feature, "<=" or ">", threshold)`` per instance, one bound
+    per feature and side), ``precision``, ``coverage``, ``success`` and ``n_model_rows``
+    (rows scored), also in ``info`` under the keys "anchor", "rules", ... The cost
     per instance is a few thousand model rows for a handful of features, and grows with the
     number of predicates (features x edges).
 
@@ -112,9 +212,9 @@ class Anchors(BaseExplainer):
     >>> model = lambda X: ((X[:, 0] > 0) & (X[:, 1] > 0)).astype(int)
     >>> explainer = Anchors(model, random_state=0).fit(X)
     >>> E = explainer.explain(np.array([[0.3, 0.2, -1.0]]))
-    >>> sorted((feature, op) for feature, op, value in E.info["rules"][0])
+    >>> sorted((feature, op) for feature, op, value in E.rules[0])
     [('x0', '>'), ('x1', '>')]
-    >>> bool(E.info["precision"][0] >= 0.95), round(float(E.info["coverage"][0]), 2)
+    >>> bool(E.precision[0] >= 0.95), round(float(E.coverage[0]), 2)
     (True, 0.25)
     """
 
@@ -136,7 +236,7 @@ class Anchors(BaseExplainer):
     }
 
     def __init__(
-        self, model, *, threshold=0.95, delta=0.1, tau=0.15, batch_size=100, beam_size=1,
+        self, model=None, *, threshold=0.95, delta=0.1, tau=0.15, batch_size=100, beam_size=1,
         n_bins=4, max_anchor_size=None, anchor_features=None, min_samples_start=100,
         n_coverage_samples=10000, n_jobs=None, random_state=None, verbose=0,
     ):
@@ -213,6 +313,11 @@ class Anchors(BaseExplainer):
             info[key] = np.asarray(info[key])
         return values, {"method": "anchors", "axes": ("sample", "feature"), **info}
 
+    def _attribution(self, X, values, scores, target, adapter, info):
+        E = super()._attribution(X, values, scores, target, adapter, info)
+        return AnchorExplanation(E.values, E.data, E.base_values, E.feature_names,
+                                 E.output_names, E.info, E.axes)
+
     def _explain_one(self, x, target, seed):
         search = _AnchorSearch(self, x, int(target), np.random.default_rng(seed))
         order, success = search.run()
@@ -235,21 +340,48 @@ class Anchors(BaseExplainer):
             "n_model_rows": search.n_model_rows,
         }
 
-    def score(self, X, y=None):
+    def score(self, X=None, y=None, scoring=None):
         """Mean coverage of the valid anchors of X (0 for an instance without one).
+
+        This is **not** a faithfulness score, unlike the ``score`` of attribution
+        explainers: anchors are rules, and the score measures how much of the data the
+        rules that reach the precision threshold cover (higher is better), so that
+        GridSearchCV can tune, e.g., ``n_bins`` or ``threshold``.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Instances whose anchors are scored.
         y : None
-            Ignored.
+            Ignored by the built-in scores; passed on to a callable ``scoring``.
+        scoring : None, "coverage", "precision" or callable, default=None
+            None or "coverage": the mean coverage of valid anchors (0 for an instance
+            without one); "precision": the mean estimated precision of the anchors; a
+            callable ``scoring(explainer, X, y) -> float``.
 
         Returns
         -------
         score : float
+
+        Raises
+        ------
+        ValueError
+            If X is None or ``scoring`` is not one of the above.
         """
+        if callable(scoring):
+            return float(scoring(self, X, y))
+        if scoring not in (None, "coverage", "precision"):
+            raise ValueError(
+                f"Anchors scores its rules by 'coverage' (the default) or 'precision', or by "
+                f"a callable scoring(explainer, X, y); got scoring={scoring!r}. Anchors are "
+                "rules, not attributions: faithfulness metrics do not apply."
+            )
+        if X is None:
+            raise ValueError("score needs the instances X whose anchors are scored.")
         explanation = self.explain(X)
-        return float(np.mean(explanation.info["coverage"] * explanation.info["success"]))
+        if scoring == "precision":
+            return float(np.mean(explanation.precision))
+        return float(np.mean(explanation.coverage * explanation.success))
 
 
 class _AnchorSearch:

@@ -13,8 +13,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.func import functional_call, grad, jvp, vmap
+from torch.func import functional_call, grad, grad_and_value, jvp, vmap
 
+from .._core.compute import batched_scores, torch_batches
 from ._network import layer_name, torch_network
 
 
@@ -36,6 +37,7 @@ class ExampleGradients:
     """
 
     def __init__(self, model, loss, layers, explainer_name):
+        self.explainer_name = explainer_name
         self.network = torch_network(model, explainer_name)
         self.names = _parameter_names(model, self.network, layers)
         named = dict(self.network.named_parameters())
@@ -85,16 +87,44 @@ class ExampleGradients:
         return self._losses(theta, x[None], y[None]).sum()
 
     def losses(self, X, y, batch_size):
-        """Per-example losses, ndarray of shape (n,)."""
+        """Per-example losses, ndarray of shape (n,).
+
+        Raises
+        ------
+        ValueError
+            If a loss is NaN or infinite (naming the examples).
+        """
         with torch.no_grad():
-            return np.concatenate([self._losses(self.theta, xb, yb).numpy()
-                                   for xb, yb in _batches(X, y, batch_size)])
+            losses = torch_batches(lambda xb, yb: self._losses(self.theta, xb, yb), (X, y),
+                                   batch_size)
+        return self._checked(losses, "losses").numpy()
 
     def gradients(self, X, y, batch_size):
-        """Per-example gradients, tensor of shape (n, n_parameters)."""
-        per_sample = vmap(grad(self._sample_loss), in_dims=(None, 0, 0))
-        return torch.cat([per_sample(self.theta, xb, yb)
-                          for xb, yb in _batches(X, y, batch_size)])
+        """Per-example gradients, tensor of shape (n, n_parameters).
+
+        Raises
+        ------
+        ValueError
+            If a loss or gradient is NaN or infinite (naming the examples).
+        """
+        per_sample = vmap(grad_and_value(self._sample_loss), in_dims=(None, 0, 0))
+        gradients, losses = torch_batches(lambda xb, yb: per_sample(self.theta, xb, yb),
+                                          (X, y), batch_size)
+        # A NaN output can leave a finite (zero) gradient behind: the losses are checked too.
+        self._checked(losses, "losses")
+        return self._checked(gradients, "loss gradients")
+
+    def _checked(self, values, what):
+        bad = ~torch.isfinite(values.reshape(len(values), -1)).all(dim=1)
+        if bad.any():
+            rows = torch.nonzero(bad).reshape(-1).tolist()
+            shown = ", ".join(map(str, rows[:10])) + (", ..." if len(rows) > 10 else "")
+            raise ValueError(
+                f"The network given to {self.explainer_name} has NaN or infinite {what} for "
+                f"{len(rows)} of {len(values)} examples (rows {shown}); check its outputs "
+                "on these inputs: influence of non-finite losses is meaningless."
+            )
+        return values
 
     def hessian(self, X, y, batch_size, n_columns=32):
         """Hessian of the mean loss, tensor of shape (n_parameters, n_parameters).
@@ -113,11 +143,17 @@ class ExampleGradients:
 
         def product(V):
             total = torch.zeros_like(V)
-            for xb, yb in _batches(X, y, batch_size):
-                gradient = grad(lambda t, xb=xb, yb=yb: self._losses(t, xb, yb).sum())
-                column = vmap(lambda v, g=gradient: jvp(g, (self.theta,), (v,))[1],
+
+            def add_batch(xb, yb):
+                # A sum over batches: each batch adds to total and returns nothing to keep
+                # (torch_batches concatenates the empty results), so memory stays one H V.
+                gradient = grad(lambda t: self._losses(t, xb, yb).sum())
+                column = vmap(lambda v: jvp(gradient, (self.theta,), (v,))[1],
                               in_dims=1, out_dims=1)
-                total += column(V)
+                total.add_(column(V))
+                return V.new_zeros(0)
+
+            torch_batches(add_batch, (X, y), batch_size)
             return total / len(X)
 
         return product
@@ -152,6 +188,46 @@ def network_data(X, y, gradients, input_shape=None):
     elif kind is not None or np.issubdtype(y.dtype, np.floating):
         y = y.astype(np.float64)
     return X, torch.as_tensor(y)
+
+
+def predicted_targets(adapter, X, gradients, y_train, batch_size):
+    """The targets the network predicts for X, shaped and typed as the training targets.
+
+    The scores come from the model adapter (its raw outputs, checked for NaN): for
+    cross-entropy the index of the highest output; for binary cross-entropy 1.0 where an
+    output's logit is positive (a binary net with one logit gets two columns ``(-z, z)``
+    from the adapter: z is the second).
+
+    Raises
+    ------
+    ValueError
+        For a squared-error or callable loss (there is no predicted target to take the loss
+        at: pass y), or if the model returns NaN or infinite scores.
+    """
+    X = torch.as_tensor(np.asarray(X, dtype=np.float64))
+    if X.ndim < 2 or len(X) == 0 or tuple(X.shape[1:]) != adapter.feature_shape:
+        raise ValueError(
+            f"X has shape {tuple(X.shape)}; expected (n_samples, *input_shape) with the "
+            f"training data's input shape {adapter.feature_shape}."
+        )
+    if not torch.isfinite(X).all():
+        raise ValueError("X contains NaN or infinity.")
+    kind = gradients.loss_kind(X[:1])
+    if kind not in ("cross_entropy", "binary_cross_entropy"):
+        what = "a callable loss" if kind is None else f"loss={kind!r}"
+        raise ValueError(
+            f"y is required with {what}: a predicted target is defined for "
+            "classification losses only (cross_entropy, binary_cross_entropy)."
+        )
+    rows = X.reshape(len(X), -1).numpy()
+    scores = batched_scores(adapter.scores, rows, batch_size)
+    if kind == "cross_entropy":
+        return np.argmax(scores, axis=1).astype(np.int64)
+    shape = tuple(y_train.shape[1:])
+    n_outputs = int(np.prod(shape))
+    if scores.shape[1] == 2 and n_outputs == 1:
+        scores = scores[:, 1:]
+    return (scores > 0).astype(np.float64).reshape((len(X),) + shape)
 
 
 def load_checkpoint(checkpoint):
@@ -215,8 +291,3 @@ def _parameter_names(model, network, layers):
             raise ValueError(f"The layer {prefix[:-1]!r} has no parameters.")
         names += found
     return names
-
-
-def _batches(X, y, batch_size):
-    for start in range(0, len(X), batch_size):
-        yield X[start:start + batch_size], y[start:start + batch_size]

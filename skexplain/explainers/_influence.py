@@ -1,25 +1,171 @@
-"""Influence functions: which training examples a prediction's loss depends on."""
+"""Influence functions: which training examples a prediction's loss depends on.
 
+Also the pieces the example-based explainers (InfluenceFunctions, TracIn, DeepKNN) share:
+their result type, the names of training examples and the deprecation of positional
+arguments.
+"""
+
+import functools
+import inspect
 import warnings
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.pipeline import Pipeline
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted
 
-from .._core.model import is_skorch_net as _is_skorch_net
-from .._core.model import is_torch_module as _is_torch_module
-from ..base import BaseExplainer, Explanation
+from .._core.base import ExampleExplainer
+from .._core.compute import batched_scores, resolve_batch_size
+from .._core.explanation import ExampleExplanation
+from .._core.model import model_kind
+from .._core.validation import from_anndata, is_anndata
 
 MAX_EXACT_PARAMETERS = 10_000  # an exact Hessian of this size takes 800 MB
+BATCH_SIZE_CONSTRAINT = [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})]
 
 
-class InfluenceFunctions(BaseExplainer):
+class ExampleValues(ExampleExplanation):
+    """An :class:`ExampleExplanation` with the explained data and one base value per sample.
+
+    Parameters
+    ----------
+    values : ndarray of shape (n_samples, n_train) or (n_samples, [n_layers,] k)
+        Values over the training examples (or over the k retrieved ones).
+    indices : ndarray of int, optional
+        Training indices of the retrieved examples, shaped as ``values``.
+    axes : tuple of str
+        One name per dimension of ``values``, "sample" first (validated).
+    units : str, optional
+    info : dict, optional
+    data : ndarray of shape (n_samples, *input_shape), optional
+        The explained examples.
+    base_values : ndarray of shape (n_samples,), optional
+        One value per explained example: its loss (influence), credibility (deep k-NN).
+    example_names : ndarray of str, optional
+        Names of the training examples along the training axis: shape (n_train,) when
+        values cover every training example, else shaped as ``indices``.
+
+    Raises
+    ------
+    ValueError
+        If ``axes`` does not name every dimension of ``values``, or does not start with
+        "sample".
+    """
+
+    def __init__(self, values, indices=None, axes=None, units=None, info=None, *, data=None,
+                 base_values=None, example_names=None):
+        super().__init__(values, indices=indices, axes=axes, units=units, info=info)
+        if self.axes[0] != "sample":
+            raise ValueError(f"The first axis of example values is 'sample'; got {self.axes}.")
+        self.data = None if data is None else np.asarray(data)
+        self.base_values = None if base_values is None else np.asarray(base_values)
+        self.example_names = None if example_names is None else np.asarray(
+            example_names, dtype=object)
+
+    def to_frame(self):
+        """Tidy long table: one row per value.
+
+        Returns
+        -------
+        frame : pandas.DataFrame
+            One column per axis (the position along it), ``index`` (the training index of
+            the example the value belongs to), ``name`` (its name, when known) and
+            ``value``.
+        """
+        import pandas as pd
+
+        grid = np.indices(self.values.shape).reshape(self.values.ndim, -1)
+        frame = pd.DataFrame({axis: grid[i] for i, axis in enumerate(self.axes)})
+        if self.indices is not None:
+            frame["index"] = self.indices.reshape(-1)
+        else:
+            frame["index"] = grid[-1]
+        if self.example_names is not None:
+            names = self.example_names
+            frame["name"] = (names[frame["index"]] if names.ndim == 1
+                             else names.reshape(-1))
+        frame["value"] = self.values.reshape(-1)
+        return frame
+
+
+def positional_deprecated(function):
+    """Let keyword-only parameters still be passed by position, with a FutureWarning.
+
+    The message names the parameters only (not their values, which may be whole arrays).
+    """
+    parameters = inspect.signature(function).parameters.values()
+    positional = [p.name for p in parameters if p.kind == p.POSITIONAL_OR_KEYWORD]
+    keyword_only = [p.name for p in parameters if p.kind == p.KEYWORD_ONLY]
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        extra = len(args) - len(positional)
+        if extra > 0:
+            names = keyword_only[:extra]
+            if extra > len(keyword_only):
+                raise TypeError(f"{function.__qualname__} takes at most "
+                                f"{len(positional) + len(keyword_only)} arguments.")
+            owner = function.__qualname__.replace(".__init__", "")
+            warnings.warn(
+                f"Passing {', '.join(names)} by position to {owner} is deprecated; pass "
+                f"{', '.join(f'{n}=...' for n in names)} by keyword (same result).",
+                FutureWarning, stacklevel=2,
+            )
+            kwargs.update(zip(names, args[len(positional):], strict=True))
+            args = args[:len(positional)]
+        return function(*args, **kwargs)
+
+    return wrapper
+
+
+def as_examples(X, *, dense=True):
+    """Example-based input as a matrix the methods read.
+
+    An AnnData becomes a DataFrame (``obs_names`` as index, ``var_names`` as columns, the
+    matrix densified); with ``dense`` a scipy.sparse matrix becomes a dense array. Anything
+    else is returned as it is (the methods validate it).
+    """
+    if is_anndata(X):
+        import pandas as pd
+
+        matrix, names = from_anndata(X)
+        matrix = matrix.toarray() if sp.issparse(matrix) else np.asarray(matrix)
+        return pd.DataFrame(matrix, index=np.asarray(X.obs_names).astype(str),
+                            columns=names)
+    if dense and sp.issparse(X):
+        return X.toarray()
+    return X
+
+
+def example_names(X):
+    """Names of training examples: the index of a DataFrame (obs_names of an AnnData), else
+    ``train_<i>``."""
+    if is_anndata(X):
+        return np.asarray([str(i) for i in X.obs_names], dtype=object)
+    index = getattr(X, "index", None)
+    if index is not None and hasattr(X, "columns"):
+        return np.asarray([str(i) for i in index], dtype=object)
+    return np.asarray([f"train_{i}" for i in range(np.shape(X)[0])], dtype=object)
+
+
+_example_names = example_names  # the old private name
+
+
+def top_examples(values, n_top):
+    """(helpful, harmful): indices of the n_top largest and most negative values per row."""
+    k = min(n_top, values.shape[1])
+    order = np.argsort(-values, axis=1, kind="stable")
+    return order[:, :k], order[:, ::-1][:, :k]
+
+
+class InfluenceFunctions(ExampleExplainer):
     """Influence of each training example on the loss of each explained example.
 
     ``explain(X, y)`` returns, for each test example z and training example z_j, the predicted
-    change of the loss at z when z_j is left out of training (Koh & Liang 2017)::
+    change of the loss at z (taken at the label y, by default the model's prediction) when
+    z_j is left out of training (Koh & Liang 2017)::
 
         value[z, j] = grad L(z)^T H^-1 grad l_j * w_j  ~  L(z; theta_-j) - L(z; theta),
 
@@ -47,8 +193,9 @@ class InfluenceFunctions(BaseExplainer):
 
     Parameters
     ----------
-    model : estimator, Pipeline, skorch net or torch.nn.Module
-        The fitted model, trained on the data passed to ``fit``.
+    model : estimator, Pipeline, skorch net, torch.nn.Module or None, default=None
+        The fitted model, trained on the data passed to ``fit``; None until set with
+        ``set_params(model=...)``.
     solver : {"auto", "exact", "cg", "lissa"}, default="auto"
         How H^-1 is applied: "auto" is "exact" for scikit-learn models (the only solver they
         support) and "cg" for networks. For a network, "exact" builds H from one
@@ -81,8 +228,12 @@ default="auto"
     n_top : int, default=10
         Number of most helpful and most harmful training examples listed per explained
         example in ``info``.
-    batch_size : int, default=256
-        Examples per batch when computing gradients and Hessian-vector products of networks.
+    batch_size : int or "auto", default="auto"
+        Examples per batch when computing gradients and Hessian-vector products of networks
+        (and per model call for the predictions ``explain`` uses when y is None). "auto"
+        applies the policy of every explainer (64 MiB per batch, at most 4096 rows) to a
+        row of n_parameters + n_input_values float64 values (a per-example gradient and
+        its input), times 8 for the backward pass' working set.
 
     Attributes
     ----------
@@ -100,6 +251,14 @@ default="auto"
         Names of the training examples: the index of a DataFrame, else ``train_<i>``.
     classes_ : ndarray or None
         Class labels of a scikit-learn classifier.
+    train_losses_ : ndarray of shape (n_train,)
+        Loss of each training example (networks only).
+    feature_shape_ : tuple of int
+        Shape of one input.
+    n_features_in_ : int
+        Number of input values per example.
+    model_adapter_ : skexplain._core.model.ModelAdapter
+        The model as scores (the predictions used when ``explain`` gets no y).
 
     References
     ----------
@@ -119,16 +278,11 @@ default="auto"
     >>> y[:3] = 1 - y[:3]  # three mislabelled examples
     >>> model = LogisticRegression(C=0.5).fit(X, y)
     >>> E = InfluenceFunctions(model).fit(X, y).explain(X[3:], y[3:])
-    >>> E.values.shape
-    (97, 100)
+    >>> E.values.shape, E.axes
+    ((97, 100), ('sample', 'train_example'))
     >>> np.sort(np.argsort(E.values.mean(axis=0))[:3])  # the most harmful on average
     array([0, 1, 2])
     """
-
-    _score_unavailable = (
-        "influence values are not feature attributions; compare them with actual "
-        "leave-one-out retraining instead"
-    )
 
     _parameter_constraints = {
         "model": "no_validation",
@@ -142,12 +296,12 @@ default="auto"
         "tol": [Interval(Real, 0, None, closed="left")],
         "lissa_scale": [StrOptions({"auto"}), Interval(Real, 0, None, closed="neither")],
         "n_top": [Interval(Integral, 1, None, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": BATCH_SIZE_CONSTRAINT,
     }
 
-    def __init__(self, model, *, solver="auto", loss="auto", layers=None, weight_decay=0.0,
-                 damping=0.0, max_iter=1000, tol=1e-8, lissa_scale="auto", n_top=10,
-                 batch_size=256):
+    def __init__(self, model=None, *, solver="auto", loss="auto", layers=None,
+                 weight_decay=0.0, damping=0.0, max_iter=1000, tol=1e-8, lissa_scale="auto",
+                 n_top=10, batch_size="auto"):
         self.model = model
         self.solver = solver
         self.loss = loss
@@ -165,8 +319,9 @@ default="auto"
 
         Parameters
         ----------
-        X : array-like or DataFrame of shape (n_train, *input_shape)
-            The training data the model was fitted on.
+        X : array-like, sparse matrix, DataFrame or AnnData of shape (n_train, *input_shape)
+            The training data the model was fitted on (an AnnData's ``obs_names`` name the
+            training examples, as a DataFrame's index does).
         y : array-like of shape (n_train,) or (n_train, n_outputs)
             Its targets: class labels for a scikit-learn classifier, class indices for a
             cross-entropy network, floats otherwise.
@@ -178,14 +333,19 @@ default="auto"
         Raises
         ------
         ValueError
-            If X is empty or not finite, X and y differ in length, a label is unknown, the
-            solver does not apply to the model, or the model's penalty is not smooth.
+            If the model is missing, X is empty or not finite, X and y differ in length, a
+            label is unknown, the solver does not apply to the model, the model's penalty is
+            not smooth, or a network's loss or gradient is NaN or infinite.
         TypeError
             If the model is neither a supported linear model nor a network.
         """
         self._validate_params()
-        self.training_names_ = _example_names(X)
-        is_network = _is_torch_module(self.model) or _is_skorch_net(self.model)
+        self._check_model()
+        self.training_names_ = example_names(X)
+        X = as_examples(X, dense=False)
+        self.feature_shape_ = tuple((X.shape if hasattr(X, "shape") else np.shape(X))[1:])
+        self.n_features_in_ = int(np.prod(self.feature_shape_))
+        is_network = model_kind(self.model) in ("torch", "skorch")
         self.solver_ = ("cg" if is_network else "exact") if self.solver == "auto" else self.solver
         if is_network:
             self._fit_network(X, y)
@@ -197,6 +357,7 @@ default="auto"
         elif hasattr(self, "inverse_hessian_"):
             del self.inverse_hessian_
         del self._hessian
+        self.model_adapter_ = self._model_adapter(self.feature_shape_)
         return self
 
     def _fit_linear(self, X, y):
@@ -217,6 +378,8 @@ default="auto"
         else:
             self._transform, estimator = None, self.model
         self._problem = LinearProblem(estimator)
+        if hasattr(self, "train_losses_"):
+            del self.train_losses_
         self.classes_ = self._problem.classes
         D, y = self._linear_data(X, y)
         weights = self._problem.sample_weights(y)
@@ -235,7 +398,9 @@ default="auto"
     def _linear_data(self, X, y):
         if self._transform is not None:
             X = self._transform.transform(X)
-        X = check_array(X, dtype=np.float64, ensure_all_finite=True, input_name="X")
+        X = check_array(X, accept_sparse=True, dtype=np.float64, ensure_all_finite=True,
+                        input_name="X")
+        X = X.toarray() if sp.issparse(X) else X
         y = self._problem.encode(y)
         if len(y) != len(X):
             raise ValueError(f"X has {len(X)} rows but y has {len(y)}.")
@@ -248,41 +413,49 @@ default="auto"
         self._gradients = ExampleGradients(self.model, self.loss, self.layers,
                                            type(self).__name__)
         n_parameters = self._gradients.n_parameters
+        self._batch_size = resolve_batch_size(self.batch_size,
+                                              n_parameters + self.n_features_in_, factor=8)
         if self.solver_ == "exact" and n_parameters > MAX_EXACT_PARAMETERS:
             raise ValueError(
                 f"solver='exact' forms the full Hessian, too large for {n_parameters} "
                 f"parameters (at most {MAX_EXACT_PARAMETERS}): use solver='cg' or select "
                 "layers."
             )
-        X, y = network_data(X, y, self._gradients)
+        X, y = network_data(as_examples(X), y, self._gradients)
         self._input_shape = tuple(X.shape[1:])
         self.example_weights_ = np.full(len(X), 1.0 / len(X))
-        self.train_gradients_ = self._gradients.gradients(X, y, self.batch_size).numpy()
+        self.train_losses_ = self._gradients.losses(X, y, self._batch_size)  # NaN-checked
+        self.train_gradients_ = self._gradients.gradients(X, y, self._batch_size).numpy()
         self._train_data = (X, y)
         self._hessian = None
         if self.solver_ == "exact":
-            H = self._gradients.hessian(X, y, self.batch_size).numpy()
+            H = self._gradients.hessian(X, y, self._batch_size).numpy()
             self._hessian = H + (self.weight_decay + self.damping) * np.eye(len(H))
 
-    def explain(self, X, y):
+    def explain(self, X, y=None):
         """Influence of every training example on the loss of each example of X.
 
         Parameters
         ----------
-        X : array-like or DataFrame of shape (n_samples, *input_shape)
+        X : array-like, sparse matrix, DataFrame or AnnData of shape (n_samples, \
+*input_shape)
             Examples to explain.
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-            Their labels or targets (the loss is taken at these, e.g. the predicted class).
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs), default=None
+            Their labels or targets: the loss is taken at these. None takes the model's
+            prediction (the highest-scoring class; for a network with binary cross-entropy,
+            the outputs whose logit is positive); a regression or a callable loss needs y.
 
         Returns
         -------
-        explanation : Explanation
-            ``values`` of shape (n_samples, n_train): the predicted change of each example's
-            loss when each training example is removed (positive: helpful). ``base_values``
-            are the examples' losses; ``feature_names`` the training examples' names;
-            ``info`` holds ``helpful`` and ``harmful`` (n_samples, n_top): indices of the
-            training examples with the largest and the most negative values, most extreme
-            first, ``y``, ``solver`` and, for CG and LiSSA, ``n_iter``.
+        explanation : ExampleValues
+            ``values`` of shape (n_samples, n_train), axes ("sample", "train_example"): the
+            predicted change of each example's loss when each training example is removed
+            (positive: helpful). ``base_values`` are the examples' losses, ``data`` the
+            examples, ``example_names`` the training examples' names (n_train,); ``info``
+            holds ``helpful`` and ``harmful`` (n_samples, n_top): indices of the training
+            examples with the largest and the most negative values, most extreme first,
+            ``y`` (the labels used), ``y_predicted`` (whether they are the model's
+            predictions), ``solver`` and, for CG and LiSSA, ``n_iter``.
 
         Raises
         ------
@@ -290,39 +463,63 @@ default="auto"
             If the explainer is not fitted.
         ValueError
             If X does not match the training data, X and y differ in length, a label is
-            unknown, or CG meets negative curvature (raise ``damping``).
+            unknown, y is None for a regression or a callable loss, the model returns NaN or
+            infinite scores or losses, or CG meets negative curvature (raise ``damping``).
         """
         check_is_fitted(self, "train_gradients_")
+        X = as_examples(X, dense=False)
+        y_predicted = y is None
+        if y_predicted:
+            y = self._predicted(X)
         if self._problem is not None:
             D, labels = self._linear_data(X, y)
             G, losses = self._problem.gradients(D, labels)
-            data = np.asarray(check_array(X, dtype=None, ensure_all_finite=False))
+            data = as_examples(X)
+            data = np.asarray(check_array(data, dtype=None, ensure_all_finite=False))
         else:
             G, losses, data = self._network_gradients(X, y)
         directions, n_iter = self._solve(G.T)
         values = (self.train_gradients_ @ directions).T * self.example_weights_
-        k = min(self.n_top, values.shape[1])
-        order = np.argsort(-values, axis=1, kind="stable")
+        helpful, harmful = top_examples(values, self.n_top)
         info = {
-            "method": "influence",
-            "axes": ("sample", "training_example"),
+            "method": "influence_functions",
             "solver": self.solver_,
             "y": np.asarray(y),
-            "helpful": order[:, :k],
-            "harmful": order[:, ::-1][:, :k],
+            "y_predicted": y_predicted,
+            "helpful": helpful,
+            "harmful": harmful,
         }
         if n_iter is not None:
             info["n_iter"] = n_iter
-        return Explanation(values, data=data, base_values=losses,
-                           feature_names=self.training_names_, output_names=self.classes_,
-                           info=info)
+        return ExampleValues(values, axes=("sample", "train_example"),
+                             units="change of the loss (leave-one-out)", info=info,
+                             data=data, base_values=losses,
+                             example_names=self.training_names_)
+
+    def _predicted(self, X):
+        """The model's predicted labels of X (through the model adapter)."""
+        if self._problem is not None:
+            if self._problem.kind == "squared":
+                raise ValueError(
+                    "y is required for a regression: its loss at its own prediction is 0, "
+                    "so is every influence."
+                )
+            rows = as_examples(X)
+            rows = np.asarray(check_array(rows, dtype=np.float64, input_name="X"))
+            batch_size = resolve_batch_size(self.batch_size, rows.shape[1])
+            scores = batched_scores(self.model_adapter_.scores, rows, batch_size)
+            return self.classes_[np.argmax(scores, axis=1)]
+        from ._example_gradients import predicted_targets
+
+        return predicted_targets(self.model_adapter_, X, self._gradients,
+                                 self._train_data[1], self._batch_size)
 
     def _network_gradients(self, X, y):
         from ._example_gradients import network_data
 
-        X, y = network_data(X, y, self._gradients, self._input_shape)
-        G = self._gradients.gradients(X, y, self.batch_size).numpy()
-        return G, self._gradients.losses(X, y, self.batch_size), X.numpy()
+        X, y = network_data(as_examples(X), y, self._gradients, self._input_shape)
+        G = self._gradients.gradients(X, y, self._batch_size).numpy()
+        return G, self._gradients.losses(X, y, self._batch_size), X.numpy()
 
     def _solve(self, B):
         """H^-1 B for B of shape (n_parameters, k); also the iterations per column."""
@@ -331,7 +528,7 @@ default="auto"
         import torch
 
         B = torch.as_tensor(B)
-        loss_product = self._gradients.hessian_product(*self._train_data, self.batch_size)
+        loss_product = self._gradients.hessian_product(*self._train_data, self._batch_size)
         shift = self.weight_decay + self.damping
 
         def product(V):
@@ -345,13 +542,6 @@ default="auto"
                 scale = 1.1 * _largest_eigenvalue(product, B.shape[0])
             H_inv_B, n_iter = _lissa(product, B, scale, self.tol, self.max_iter)
         return H_inv_B.numpy(), n_iter
-
-
-def _example_names(X):
-    index = getattr(X, "index", None)
-    if index is not None and hasattr(X, "columns"):
-        return np.asarray([str(i) for i in index], dtype=object)
-    return np.asarray([f"train_{i}" for i in range(np.shape(X)[0])], dtype=object)
 
 
 def _pseudo_inverse(H):

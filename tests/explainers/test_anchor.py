@@ -130,3 +130,56 @@ def test_anchor_features_restrict_the_rule(known_rule_explainer):
         Anchors(_known_rule, anchor_features=["x9"]).fit(X)
     with pytest.raises(ValueError, match="indices"):
         Anchors(_known_rule, anchor_features=[7]).fit(X)
+
+
+def test_result_carries_the_rules_as_data(known_rule_explainer):
+    from skexplain import Explanation
+    from skexplain.explainers._anchor import AnchorExplanation
+
+    X = np.array([[0.55, 0.5, 0.9, 0.25, 0.1, 0.5], [0.45, 0.5, 0.5, 0.9, 0.5, 0.5]])
+    E = known_rule_explainer.explain(X)
+    assert isinstance(E, AnchorExplanation) and isinstance(E, Explanation)
+    assert E.axes == ("sample", "feature") and E.units == "precision gain"
+    assert E.rules is E.info["rules"] and E.anchors == E.info["anchor"]
+    np.testing.assert_array_equal(E.precision, E.info["precision"])
+    np.testing.assert_array_equal(E.coverage, E.info["coverage"])
+    # Selecting instances keeps their rules.
+    second = E[1]
+    assert isinstance(second, AnchorExplanation) and second.rules == [E.rules[1]]
+    assert second.anchors == [E.anchors[1]] and second.coverage.tolist() == [E.coverage[1]]
+    frame = E.rules_frame()
+    assert frame["sample"].tolist() == [0, 0, 1]
+    assert set(frame.loc[frame["sample"] == 0, "feature"]) == {"x0", "x3"}
+    assert frame.loc[frame["sample"] == 1, ["feature", "op"]].values.tolist() == [["x0", "<="]]
+    np.testing.assert_allclose(frame["coverage"], E.coverage[[0, 0, 1]])
+
+
+def test_nan_scores_raise_instead_of_rules():
+    X = _stratified_uniform(500, 3)
+    X = X[np.argsort(X[:, 2])]  # fit scores the first row: a finite one
+
+    def model(rows):  # NaN for the rows (10 % of X) whose last value exceeds 0.9
+        positive = (rows[:, 0] > 0.5).astype(float)
+        scores = np.column_stack([1 - positive, positive])
+        scores[rows[:, 2] > 0.9] = np.nan
+        return scores
+
+    explainer = Anchors(model, random_state=0).fit(X)
+    # The perturbations of a finite instance draw NaN rows: an error, not rules built on NaN.
+    with pytest.raises(ValueError, match="NaN or infinite scores"):
+        explainer.explain(X[:1])
+    with pytest.raises(ValueError, match="NaN or infinite scores"):
+        explainer.explain(X[-1:])  # the instance itself
+
+
+def test_score_is_coverage_not_faithfulness(known_rule_explainer):
+    X = np.array([[0.55, 0.5, 0.9, 0.25, 0.1, 0.5], [0.45, 0.5, 0.5, 0.9, 0.5, 0.5]])
+    E = known_rule_explainer.explain(X)
+    coverage = float(np.mean(E.coverage * E.success))
+    assert known_rule_explainer.score(X) == pytest.approx(coverage)
+    assert known_rule_explainer.score(X, scoring="coverage") == pytest.approx(coverage)
+    assert known_rule_explainer.score(X, scoring="precision") == pytest.approx(
+        E.precision.mean())
+    assert known_rule_explainer.score(X, scoring=lambda e, X, y: len(X)) == 2.0
+    with pytest.raises(ValueError, match="faithfulness metrics do not apply"):
+        known_rule_explainer.score(X, scoring="deletion_score")

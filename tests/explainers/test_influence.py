@@ -91,7 +91,14 @@ def test_sign_helpful_harmful_and_names():
     order = np.argsort(-E.values, axis=1, kind="stable")
     np.testing.assert_array_equal(E.info["helpful"], order[:, :4])
     np.testing.assert_array_equal(E.info["harmful"], order[:, ::-1][:, :4])
-    assert list(E.feature_names[:2]) == ["cell0", "cell1"]
+    assert list(E.example_names[:2]) == ["cell0", "cell1"]
+    assert E.axes == ("sample", "train_example") and E.info["method"] == "influence_functions"
+    assert not E.info["y_predicted"]
+    # y=None takes the loss at the model's prediction.
+    predicted = explainer.explain(X[4:])
+    np.testing.assert_array_equal(predicted.values, E.values)
+    np.testing.assert_array_equal(predicted.info["y"], model.predict(X[4:]))
+    assert predicted.info["y_predicted"]
     # The flipped examples are the most harmful on average.
     assert set(np.argsort(E.values.mean(axis=0))[:4]) == {0, 1, 2, 3}
 
@@ -104,6 +111,14 @@ def test_pipeline_uses_the_transformed_features():
     direct = InfluenceFunctions(pipeline[-1]).fit(Z, y).explain(Z[:3], y[:3])
     piped = InfluenceFunctions(pipeline).fit(X, y).explain(X[:3], y[:3])
     np.testing.assert_allclose(piped.values, direct.values, rtol=1e-10)
+    # y=None: the pipeline's predictions, through the model adapter.
+    predicted = InfluenceFunctions(pipeline).fit(X, y).explain(X[:3])
+    np.testing.assert_array_equal(predicted.info["y"], pipeline.predict(X[:3]))
+    frame = piped.to_frame()
+    assert frame.shape == (3 * 80, 5) and list(frame.columns) == [
+        "sample", "train_example", "index", "name", "value"]
+    np.testing.assert_allclose(frame["value"], piped.values.ravel())
+    assert frame["name"].iloc[81] == "train_1" and frame["sample"].iloc[81] == 1
 
 
 def test_class_weight_scales_example_weights():
@@ -184,6 +199,11 @@ def test_conjugate_gradient_matches_exact_hessian(mlp, layers):
     np.testing.assert_allclose(E.values, exact.values, rtol=1e-6,
                                atol=1e-8 * np.abs(exact.values).max())
     assert E.info["n_iter"].max() <= cg.n_parameters_ + 5
+    # y=None: the loss at the predicted class (argmax of the logits).
+    with torch.no_grad():
+        predicted = net(torch.as_tensor(X[:5])).argmax(1).numpy()
+    np.testing.assert_allclose(cg.explain(X[:5]).values, cg.explain(X[:5], predicted).values,
+                               rtol=1e-12)
 
 
 def test_lissa_matches_exact_hessian():
@@ -227,11 +247,41 @@ def test_errors():
         InfluenceFunctions(l1).fit(X, y)
     with pytest.raises(TypeError, match="not Lasso"):
         InfluenceFunctions(Lasso().fit(X, y == "a")).fit(X, y == "a")
+    with pytest.raises(ValueError, match="no model to explain"):
+        InfluenceFunctions().fit(X, y)
+    with pytest.raises(ValueError, match="y is required for a regression"):
+        InfluenceFunctions(Ridge().fit(X, y == "a")).fit(X, y == "a").explain(X[:2])
     explainer = InfluenceFunctions(model).fit(X, y)
     with pytest.raises(ValueError, match="2 features"):
         explainer.explain(X[:, :2], y)
     with pytest.raises(ValueError, match="rows but y has"):
         explainer.explain(X[:3], y[:2])
+
+
+class _NaNAbove(torch.nn.Module):
+    """Logits of a linear layer, NaN for inputs whose first value exceeds 1."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = torch.nn.Linear(4, 3).double()
+
+    def forward(self, x):
+        out = self.linear(x)
+        return torch.where(x[:, :1] > 1, torch.full_like(out, float("nan")), out)
+
+
+def test_nan_model_output_raises():
+    X, y = _torch_data(n=30)
+    X[:, 0] = np.clip(X[:, 0], -3, 0.9)
+    X[[4, 7], 0] = 2.0
+    with pytest.raises(ValueError, match=r"NaN or infinite losses .* \(rows 4, 7\)"):
+        InfluenceFunctions(_NaNAbove(), solver="exact").fit(X, y)
+    explainer = InfluenceFunctions(_NaNAbove(), solver="exact").fit(X[X[:, 0] < 1],
+                                                                   y[X[:, 0] < 1])
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        explainer.explain(X[:8], y[:8])
+    with pytest.raises(ValueError, match="NaN or infinite scores"):
+        explainer.explain(X[:8])  # y=None: the adapter's scores
 
 
 def test_input_not_modified_and_clone():
@@ -299,3 +349,20 @@ def test_exact_solver_refuses_huge_networks(monkeypatch):
     net = torch.nn.Linear(4, 3).double()
     with pytest.raises(ValueError, match="too large for 15 parameters"):
         InfluenceFunctions(net, solver="exact", layers=None).fit(X, y)
+
+
+def test_anndata_and_sparse_equal_the_dense_matrix():
+    import scipy.sparse as sp
+
+    anndata = pytest.importorskip("anndata")
+    X, y = _classification(60, 4, 2)
+    model = LogisticRegression().fit(X, y)
+    dense = InfluenceFunctions(model).fit(X, y).explain(X[:3], y[:3])
+    adata = anndata.AnnData(X, obs=pd.DataFrame(index=[f"cell{i}" for i in range(60)]))
+    from_adata = InfluenceFunctions(model).fit(adata, y).explain(adata[:3], y[:3])
+    np.testing.assert_allclose(from_adata.values, dense.values, rtol=1e-12)
+    assert list(from_adata.example_names[:2]) == ["cell0", "cell1"]
+    sparse = InfluenceFunctions(model).fit(sp.csr_matrix(X), y).explain(
+        sp.csc_matrix(X[:3]), y[:3])
+    np.testing.assert_allclose(sparse.values, dense.values, rtol=1e-12)
+    np.testing.assert_array_equal(sparse.data, X[:3])

@@ -37,6 +37,8 @@ def test_input_space_equals_sklearn_nearest_neighbors(metric):
     E = DeepKNN(model, n_neighbors=4, metric=metric).fit(X, y).explain(X[:7])
     distances, indices = NearestNeighbors(n_neighbors=4, metric=metric).fit(X).kneighbors(X[:7])
     np.testing.assert_array_equal(E.info["indices"], indices)
+    np.testing.assert_array_equal(E.indices, indices)
+    assert E.axes == ("sample", "neighbor") and E.info["method"] == "deep_knn"
     np.testing.assert_allclose(E.values, distances)
     np.testing.assert_array_equal(E.info["labels"], y[indices])
     np.testing.assert_array_equal(E.info["prediction"], model.predict(X[:7]))
@@ -108,7 +110,9 @@ def test_errors_and_sklearn_checks():
         DeepKNN(model, n_neighbors=61).fit(X, y)
     with pytest.raises(ValueError, match="y must have shape"):
         DeepKNN(model).fit(X, y[:-1])
-    with pytest.raises(TypeError, match="needs gradients"):
+    with pytest.raises(ValueError, match="no model to explain"):
+        DeepKNN().fit(X, y)
+    with pytest.raises(TypeError, match="needs a torch model"):
         DeepKNN(model, layer="0").fit(X, y)
     with pytest.raises(ValueError, match="feature shape"):
         DeepKNN(model).fit(X, y).explain(X[:, :3])
@@ -117,6 +121,30 @@ def test_errors_and_sklearn_checks():
     for check in (check_no_attributes_set_in_init, check_get_params_invariance,
                   check_set_params):
         check("DeepKNN", explainer)
+
+
+def test_nan_scores_raise_and_positional_parameters_warn():
+    X, y = _data()
+    labels = (y == "pos").astype(int)
+
+    def model(rows):  # NaN scores for rows whose first value exceeds 2
+        scores = np.column_stack([-rows[:, 0], rows[:, 0]])
+        scores[rows[:, 0] > 2] = np.nan
+        return scores
+
+    explainer = DeepKNN(model, n_neighbors=3).fit(X, labels)
+    query = X[:4].copy()
+    query[1, 0] = 3.0
+    with pytest.raises(ValueError, match=r"NaN or infinite scores .*rows 1\)"):
+        explainer.explain(query)
+    # A layer whose output is NaN gets an error too (not neighbours of NaN rows).
+    net = torch.nn.Sequential(torch.nn.Linear(5, 3), torch.nn.Threshold(0.5, float("nan")),
+                              torch.nn.Linear(3, 2))
+    with pytest.raises(ValueError, match="output of layer '1' .* NaN or infinite"):
+        DeepKNN(net, layer="1").fit(X, labels)
+    with pytest.warns(FutureWarning, match="layer, n_neighbors by position"):
+        old = DeepKNN(model, None, 3)
+    assert old.layer is None and old.n_neighbors == 3
 
 
 def _blobs(n, seed, shift=1.5):
@@ -134,8 +162,8 @@ def test_deep_knn_over_layers_sums_the_nonconformity():
     layers = [None, "1", "2"]
     deep = DeepKNN(net, layer=layers, n_neighbors=4).fit(X, y)
     E = deep.explain(X[:6])
-    assert E.values.shape == (6, 3, 4) and E.info["axes"] == ("sample", "layer", "neighbor")
-    assert E.feature_names[4] == "1:neighbor_1"
+    assert E.values.shape == (6, 3, 4) and E.axes == ("sample", "layer", "neighbor")
+    assert E.example_names.shape == (6, 3, 4) and E.example_names[0, 0, 0] == "train_0"
     agreements = []
     for layer in layers:
         single = DeepKNN(net, layer=layer, n_neighbors=4).fit(X, y)
@@ -152,7 +180,7 @@ def test_calibrated_credibility_is_a_conformal_p_value():
     X_test, y_test = _blobs(400, 2, shift=3.0)
     model = LogisticRegression().fit(X, y)
     explainer = DeepKNN(model, n_neighbors=10, metric="euclidean")
-    E = explainer.fit(X, y, X_cal, y_cal).explain(X_test)
+    E = explainer.fit(X, y, X_calibration=X_cal, y_calibration=y_cal).explain(X_test)
     p_true = E.info["p_values"][np.arange(400), y_test]
     # Exchangeable data: p-values at the true label are (super-)uniform.
     for level in (0.05, 0.1, 0.3):
@@ -167,4 +195,40 @@ def test_calibrated_credibility_is_a_conformal_p_value():
     assert shuffled_credibility.mean() < 0.6 * E.info["credibility"].mean()
     assert np.mean(shuffled_credibility < 0.1) > 3 * np.mean(E.info["credibility"] < 0.1)
     with pytest.raises(ValueError, match="both X_calibration and y_calibration"):
-        explainer.fit(X, y, X_cal)
+        explainer.fit(X, y, X_calibration=X_cal)
+    # fit(..., X_calibration=, y_calibration=) == fit + calibrate == the old positional call.
+    calibrated = DeepKNN(model, n_neighbors=10, metric="euclidean").fit(X, y).calibrate(
+        X_cal, y_cal)
+    np.testing.assert_array_equal(calibrated.calibration_scores_,
+                                  explainer.fit(X, y, X_calibration=X_cal,
+                                                y_calibration=y_cal).calibration_scores_)
+    with pytest.warns(FutureWarning, match="X_calibration, y_calibration by position"):
+        old = DeepKNN(model, n_neighbors=10, metric="euclidean").fit(X, y, X_cal, y_cal)
+    np.testing.assert_array_equal(old.calibration_scores_, calibrated.calibration_scores_)
+    # Given labels (here the true ones) are scored instead of the predictions.
+    E_true = calibrated.explain(X_test[:50], y_test[:50])
+    np.testing.assert_allclose(E_true.info["credibility"], p_true[:50])
+    np.testing.assert_array_equal(E_true.info["prediction"], E.info["prediction"][:50])
+
+
+def test_anndata_equals_the_matrix():
+    anndata = pytest.importorskip("anndata")
+    X, y = _data()
+    model = LogisticRegression().fit(X, y)
+    adata = anndata.AnnData(X, obs=pd.DataFrame(index=[f"cell{i}" for i in range(60)]))
+    E = DeepKNN(model, n_neighbors=3).fit(adata, y).explain(adata[:4])
+    expected = DeepKNN(model, n_neighbors=3).fit(X, y).explain(X[:4])
+    np.testing.assert_array_equal(E.indices, expected.indices)
+    np.testing.assert_array_equal(E.info["prediction"], expected.info["prediction"])
+    assert E.example_names[0, 0] == "cell0"
+
+
+def test_to_frame_lists_the_neighbours():
+    X, y = _data()
+    model = LogisticRegression().fit(X, y)
+    E = DeepKNN(model, n_neighbors=2).fit(X, y).explain(X[:3])
+    frame = E.to_frame()
+    assert list(frame.columns) == ["sample", "neighbor", "index", "name", "value"]
+    np.testing.assert_array_equal(frame["index"], E.indices.ravel())
+    np.testing.assert_array_equal(frame["name"], [f"train_{i}" for i in E.indices.ravel()])
+    np.testing.assert_allclose(frame["value"], E.values.ravel())

@@ -45,7 +45,7 @@ def test_single_checkpoint_is_learning_rate_times_gradient_dot_product():
     X, y = _data()
     net = _net(0)
     state = {k: v.double() for k, v in net.state_dict().items()}
-    E = TracIn(net, [state], learning_rates=0.5).fit(X, y).explain(X[:4], y[:4])
+    E = TracIn(net, checkpoints=[state], learning_rates=0.5).fit(X, y).explain(X[:4], y[:4])
     G_train, G_test = _gradients(_net(9), state, X, y), _gradients(_net(9), state, X[:4], y[:4])
     np.testing.assert_allclose(E.values, 0.5 * G_test @ G_train.T, rtol=1e-10, atol=1e-14)
     order = np.argsort(-E.values, axis=1, kind="stable")
@@ -55,7 +55,7 @@ def test_single_checkpoint_is_learning_rate_times_gradient_dot_product():
 def test_checkpoints_sum_and_self_influence():
     X, y = _data()
     states = [{k: v.double() for k, v in _net(s).state_dict().items()} for s in (1, 2)]
-    explainer = TracIn(_net(0), states, learning_rates=[0.1, 0.3]).fit(X, y)
+    explainer = TracIn(_net(0), checkpoints=states, learning_rates=[0.1, 0.3]).fit(X, y)
     expected = sum(rate * _gradients(_net(9), s, X, y) @ _gradients(_net(9), s, X, y).T
                    for rate, s in zip([0.1, 0.3], states, strict=True))
     E = explainer.explain(X, y)
@@ -67,7 +67,7 @@ def test_last_layer_gradients_only():
     X, y = _data()
     net = _net(3)
     state = {k: v.double() for k, v in net.state_dict().items()}
-    explainer = TracIn(net, [state], layers="2").fit(X, y)
+    explainer = TracIn(net, checkpoints=[state], layers="2").fit(X, y)
     G = _gradients(_net(9), state, X, y, names={"2.weight", "2.bias"})
     assert explainer.n_parameters_ == 18
     np.testing.assert_allclose(explainer.explain(X[:3], y[:3]).values, G[:3] @ G.T, rtol=1e-10)
@@ -89,7 +89,7 @@ def test_agrees_with_captum(tmp_path):
                       loss_fn=torch.nn.CrossEntropyLoss(reduction="none"))
     expected = captum.influence((torch.as_tensor(X[:5], dtype=torch.float32),
                                  torch.as_tensor(y[:5]))).numpy()
-    ours = TracIn(net, [path], learning_rates=0.25).fit(X, y).explain(X[:5], y[:5])
+    ours = TracIn(net, checkpoints=[path], learning_rates=0.25).fit(X, y).explain(X[:5], y[:5])
     np.testing.assert_allclose(ours.values, expected, rtol=1e-4, atol=1e-5)
 
 
@@ -98,28 +98,81 @@ def test_errors_and_clone():
     net = _net(0)
     state = net.state_dict()
     with pytest.raises(NotFittedError):
-        TracIn(net, [state]).explain(X, y)
+        TracIn(net, checkpoints=[state]).explain(X, y)
     with pytest.raises(ValueError, match="checkpoints is empty"):
-        TracIn(net, []).fit(X, y)
+        TracIn(net, checkpoints=[]).fit(X, y)
+    with pytest.raises(ValueError, match="needs checkpoints"):
+        TracIn(net).fit(X, y)
+    with pytest.raises(ValueError, match="no model to explain"):
+        TracIn(checkpoints=[state]).fit(X, y)
     with pytest.raises(ValueError, match="one per checkpoint"):
-        TracIn(net, [state], learning_rates=[0.1, 0.2]).fit(X, y)
+        TracIn(net, checkpoints=[state], learning_rates=[0.1, 0.2]).fit(X, y)
     with pytest.raises(ValueError, match="has no parameter"):
-        TracIn(net, [{"0.weight": state["0.weight"]}]).fit(X, y)
+        TracIn(net, checkpoints=[{"0.weight": state["0.weight"]}]).fit(X, y)
     with pytest.raises(ValueError, match="rows but y has"):
-        TracIn(net, [state]).fit(X, y[:-1])
+        TracIn(net, checkpoints=[state]).fit(X, y[:-1])
     with pytest.raises(TypeError, match="needs gradients"):
-        TracIn(lambda x: x, [state]).fit(X, y)
-    explainer = TracIn(net, [state]).fit(X, y)
+        TracIn(lambda x: x, checkpoints=[state]).fit(X, y)
+    explainer = TracIn(net, checkpoints=[state]).fit(X, y)
     with pytest.raises(ValueError, match="input shape"):
         explainer.explain(X[:, :3], y)
+    with pytest.raises(ValueError, match="input shape"):
+        explainer.explain(X[:, :3])
+    with pytest.raises(ValueError, match="y is required with loss='squared_error'"):
+        TracIn(net, checkpoints=[state], loss="squared_error").fit(
+            X, np.eye(3)[y]).explain(X[:2])
     assert clone(explainer).model is net
+    # The old positional checkpoints still work, with a FutureWarning.
+    with pytest.warns(FutureWarning, match="checkpoints by position"):
+        old = TracIn(net, [state])
+    assert old.checkpoints[0] is state
+    np.testing.assert_array_equal(old.fit(X, y).explain(X[:2], y[:2]).values,
+                                  explainer.explain(X[:2], y[:2]).values)
+
+
+class _NaNAbove100(torch.nn.Module):
+    """The wrapped network's logits, NaN for inputs whose first value exceeds 100."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x):
+        out = self.net(x)
+        return torch.where(x[:, :1] > 100, torch.full_like(out, float("nan")), out)
+
+
+def test_y_none_takes_the_predicted_class_and_nan_raises():
+    X, y = _data()
+    net = _net(5)
+    state = {k: v.double() for k, v in net.state_dict().items()}
+    explainer = TracIn(net.double(), checkpoints=[state]).fit(X, y)
+    with torch.no_grad():
+        predicted = net(torch.as_tensor(X[:4])).argmax(1).numpy()
+    E = explainer.explain(X[:4])
+    np.testing.assert_array_equal(E.values, explainer.explain(X[:4], predicted).values)
+    np.testing.assert_array_equal(E.info["y"], predicted)
+    assert E.info["y_predicted"] and E.axes == ("sample", "train_example")
+    assert E.example_names[0] == "train_0" and E.data.shape == (4, 4)
+    # A network whose output is NaN on some inputs: an error naming them, not NaN values.
+    nan_net = _NaNAbove100(net)
+    nan_state = {"net." + k: v for k, v in state.items()}
+    X_bad = X.copy()
+    X_bad[2, 0] = 1e3
+    with pytest.raises(ValueError, match=r"NaN or infinite losses .*rows 2\)"):
+        TracIn(nan_net, checkpoints=[nan_state]).fit(X_bad, y).explain(X[:2], y[:2])
+    fitted = TracIn(nan_net, checkpoints=[nan_state]).fit(X, y)
+    with pytest.raises(ValueError, match=r"NaN or infinite losses .*rows 2\)"):
+        fitted.explain(X_bad[:4], y[:4])
+    with pytest.raises(ValueError, match="NaN or infinite scores"):
+        fitted.explain(X_bad[:4])
 
 
 def test_pickle_round_trip():
     import pickle
 
     X, y = _data()
-    explainer = TracIn(_net(0), [_net(1).state_dict()]).fit(X, y)
+    explainer = TracIn(_net(0), checkpoints=[_net(1).state_dict()]).fit(X, y)
     restored = pickle.loads(pickle.dumps(explainer))
     np.testing.assert_array_equal(restored.explain(X[:2], y[:2]).values,
                                   explainer.explain(X[:2], y[:2]).values)
