@@ -320,6 +320,8 @@ class ModelAdapter:
         if callable(self.output):
             scores = self.output(raw)
         else:
+            if isinstance(raw, torch.Tensor) and raw.ndim == 1:
+                raw = raw[:, None]  # one logit per row, as skorch's NeuralNetBinaryClassifier
             if not isinstance(raw, torch.Tensor) or raw.ndim != 2:
                 shape = tuple(raw.shape) if isinstance(raw, torch.Tensor) else type(raw).__name__
                 raise ValueError(
