@@ -39,10 +39,19 @@ def recursive_seqlets(attributions, *, sign="both", threshold=0.01, min_length=4
        length, by increasing p-value (the largest over the span's prefixes; ties by start),
        and a candidate is called when none of its positions is in a seqlet already called.
 
+    A span that holds most of a strong block is significant even with a few background
+    positions at its ends, so seqlets can reach up to about ``min_length - 1`` positions
+    past a block of high attribution; a stricter ``threshold`` trims them.
+
     Positive seqlets are called on ``attributions`` and negative ones on ``-attributions``
-    (each with its own null, built from the negated map); a negative seqlet whose span
-    overlaps a positive one of the same example is dropped, as tangermeme's documentation
-    advises. On the positive side the seqlets are those of
+    (each with its own null, built from the negated map). With ``sign="both"`` a position
+    belongs to one seqlet at most: the negative seqlets are decoded with the positions of
+    the positive seqlets (without flanks) already taken, so a candidate overlapping a
+    positive seqlet is passed over for the next one, as step 4 does within a sign.
+    tangermeme's documentation advises dropping such negative seqlets instead, which loses
+    a repressor's site that shares a position with an adjacent activator's (tested). On
+    the positive side, and on the negative side where no candidate overlaps a positive
+    seqlet, the seqlets are those of
     ``tangermeme.seqlet.recursive_seqlets`` on the same map (tested), with two stated
     differences: the bins are computed in float64 whatever the input dtype (tangermeme
     computes ``x - min`` in the input's dtype, so a float32 map can place a value on the
@@ -94,11 +103,11 @@ def recursive_seqlets(attributions, *, sign="both", threshold=0.01, min_length=4
     >>> attributions = rng.normal(scale=0.1, size=(4, 200))
     >>> attributions[1, 50:60] += 1.0
     >>> attributions[2, 120:128] -= 1.0
-    >>> seqlets = recursive_seqlets(attributions)
-    >>> seqlets.loc[:1, ["example_idx", "start", "end", "sign"]]
+    >>> seqlets = recursive_seqlets(attributions, threshold=1e-6)
+    >>> seqlets[["example_idx", "start", "end", "sign"]]
        example_idx  start  end      sign
     0            1     50   60  positive
-    1            2    120  128  negative
+    1            2    119  128  negative
     """
     X = _check_attributions(attributions)
     _check_sign(sign)
@@ -116,10 +125,12 @@ def recursive_seqlets(attributions, *, sign="both", threshold=0.01, min_length=4
                                        additional_flanks, n_bins)
         frames.append(_frame(positive, "positive", 1.0))
     if sign in ("both", "negative"):
-        negative = _recursive_one_sign(-X, threshold, min_length, max_length,
-                                       additional_flanks, n_bins)
+        taken = np.zeros(X.shape, dtype=bool)
         if positive is not None:
-            negative = _drop_overlapping(negative, positive, X.shape)
+            for i, start, end in zip(positive[0], positive[5], positive[6], strict=True):
+                taken[i, start:end] = True
+        negative = _recursive_one_sign(-X, threshold, min_length, max_length,
+                                       additional_flanks, n_bins, taken)
         frames.append(_frame(negative, "negative", -1.0))
     return _sorted(pd.concat(frames, ignore_index=True))
 
@@ -234,9 +245,11 @@ def window_seqlets(attributions, *, window=21, flank=10, sign="both", target_fdr
 # recursive seqlets, one sign
 
 
-def _recursive_one_sign(X, threshold, min_length, max_length, additional_flanks, n_bins):
-    """(example_idx, start, end, attribution, p_value) arrays of the positive seqlets of X,
-    or None when there are none; also the unflanked spans, for the overlap check."""
+def _recursive_one_sign(X, threshold, min_length, max_length, additional_flanks, n_bins,
+                        taken=None):
+    """(example_idx, start, end, attribution, p_value, core_start, core_end) arrays of the
+    positive seqlets of X, or None when there are none. Positions where ``taken`` (n, L)
+    is True are in no seqlet."""
     n, length = X.shape
     xmin, xmax = X.min(), X.max()
     if xmax == xmin:  # every span has the same sum: nothing is significant
@@ -268,7 +281,7 @@ def _recursive_one_sign(X, threshold, min_length, max_length, additional_flanks,
     out = []
     called = np.zeros(length, dtype=bool)
     for i in range(n):
-        called[:] = False
+        called[:] = False if taken is None else taken[i]
         for k in range(longest, min_length - 1, -1):
             candidates = np.flatnonzero(q_rows[k][i] < threshold)
             if candidates.size == 0:
@@ -298,20 +311,6 @@ def _span_null(bins, n_bins, max_length):
         # Summed from the top: 1 - CDF would lose the small tail probabilities.
         rcdfs.append(np.cumsum(pdf[::-1])[::-1])
     return rcdfs
-
-
-def _drop_overlapping(negative, positive, shape):
-    """Negative seqlets whose unflanked span overlaps no positive one of its example."""
-    if negative is None or positive is None:
-        return negative
-    covered = np.zeros(shape, dtype=bool)
-    for i, s, e in zip(positive[0], positive[5], positive[6], strict=True):
-        covered[i, s:e] = True
-    keep = np.array([not covered[i, s:e].any()
-                     for i, s, e in zip(negative[0], negative[5], negative[6], strict=True)])
-    if not keep.any():
-        return None
-    return tuple(column[keep] for column in negative)
 
 
 def _frame(fields, sign, factor):

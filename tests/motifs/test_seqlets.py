@@ -1,0 +1,208 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from skexplain.motifs._seqlets import COLUMNS, recursive_seqlets, window_seqlets
+
+N, LENGTH = 40, 200
+
+
+def planted_map(seed=0, noise=0.2, amplitude=(0.6, 1.0)):
+    """Laplace noise with one positive block in even examples and one negative block in
+    examples divisible by 3 (so some have both, some neither); the ground truth is the
+    list of (example, start, end, sign)."""
+    rng = np.random.default_rng(seed)
+    X = rng.laplace(scale=noise, size=(N, LENGTH))
+    truth = []
+    for i in range(N):
+        starts = rng.choice(np.arange(10, LENGTH - 30, 30), size=2, replace=False)
+        for start, (sign, wanted) in zip(starts, [(1, i % 2 == 0), (-1, i % 3 == 0)],
+                                         strict=True):
+            if wanted:
+                width = int(rng.integers(8, 13))
+                X[i, start:start + width] += sign * rng.uniform(*amplitude, size=width)
+                truth.append((i, start, start + width, "positive" if sign > 0 else "negative"))
+    return X, pd.DataFrame(truth, columns=["example_idx", "start", "end", "sign"])
+
+
+def overlaps(row, table):
+    same = table[(table.example_idx == row.example_idx) & (table.sign == row.sign)]
+    return bool(((same.start < row.end) & (same.end > row.start)).any())
+
+
+def test_positive_seqlets_are_tangermemes():
+    seqlet = pytest.importorskip("tangermeme.seqlet")
+    X, _ = planted_map(seed=1)
+    # one call: tangermeme's numba kernels compile on each first call (10-20 s)
+    ours = recursive_seqlets(X, sign="positive", min_length=5, max_length=20,
+                             additional_flanks=2, threshold=1e-3)
+    theirs = seqlet.recursive_seqlets(X, min_seqlet_len=5, max_seqlet_len=20,
+                                      additional_flanks=2, threshold=1e-3)
+    assert len(ours) > N // 2
+    ours = ours.sort_values(["example_idx", "start"], ignore_index=True)
+    theirs = theirs.sort_values(["example_idx", "start"], ignore_index=True)
+    np.testing.assert_array_equal(ours[["example_idx", "start", "end"]].to_numpy(),
+                                  theirs[["example_idx", "start", "end"]].to_numpy())
+    np.testing.assert_allclose(ours["p_value"], theirs["p-value"], rtol=1e-10)
+    np.testing.assert_allclose(ours["attribution"], theirs["attribution"], rtol=1e-12)
+    assert (ours["sign"] == "positive").all()
+
+
+def test_negative_seqlets_are_tangermemes_on_the_negated_map():
+    seqlet = pytest.importorskip("tangermeme.seqlet")
+    X, _ = planted_map(seed=2)
+    both = recursive_seqlets(X)
+    negative = seqlet.recursive_seqlets(-X)
+    positive = seqlet.recursive_seqlets(X)
+    covered = np.zeros(X.shape, dtype=bool)
+    for row in positive.itertuples():
+        covered[row.example_idx, row.start:row.end] = True
+    # no negative seqlet of tangermeme's overlaps a positive one here, so both agree
+    assert not any(covered[row.example_idx, row.start:row.end].any()
+                   for row in negative.itertuples())
+    expected = negative.sort_values(["example_idx", "start"], ignore_index=True)
+    ours = both[both.sign == "negative"].sort_values(["example_idx", "start"],
+                                                      ignore_index=True)
+    np.testing.assert_array_equal(ours[["example_idx", "start", "end"]].to_numpy(),
+                                  expected[["example_idx", "start", "end"]].to_numpy())
+    np.testing.assert_allclose(ours["attribution"], -expected["attribution"], rtol=1e-12)
+    np.testing.assert_allclose(ours["p_value"], expected["p-value"], rtol=1e-10)
+    assert (ours["attribution"] < 0).all()
+    negative_only = recursive_seqlets(X, sign="negative")
+    pd.testing.assert_frame_equal(negative_only, both[both.sign == "negative"]
+                                  .reset_index(drop=True))
+
+
+def test_adjacent_opposite_sites_are_both_called_without_overlap():
+    # An activator site [40, 44) next to a repressor site [45, 49): tangermeme's seqlets
+    # on X and on -X share position 44; dropping the negative one (tangermeme's advice)
+    # would lose the repressor. Here it is called on the positions left free.
+    X = np.random.default_rng(0).laplace(scale=0.2, size=(20, 100))
+    X[:, 40:44] += 1.5
+    X[:, 44] -= 0.3
+    X[:, 45:49] -= 1.5
+    X[::2, 44] += 0.6
+    seqlets = recursive_seqlets(X)
+    alone = recursive_seqlets(X, sign="negative")
+    assert ((alone.start <= 44) & (alone.end > 44)).sum() >= 10  # the overlap happens
+    for i in range(len(X)):
+        rows = seqlets[seqlets.example_idx == i].sort_values("start")
+        assert rows.sign.tolist() == ["positive", "negative"], rows
+        assert rows.start.iloc[1] >= rows.end.iloc[0]
+        assert rows.start.iloc[0] <= 40 and rows.end.iloc[0] >= 44
+        core = min(rows.end.iloc[1], 49) - max(rows.start.iloc[1], 45)
+        assert core >= 3
+
+
+@pytest.mark.parametrize("caller", ["recursive", "window"])
+def test_planted_blocks_are_recovered_with_their_sign(caller):
+    X, truth = planted_map(seed=3)
+    if caller == "recursive":
+        seqlets = recursive_seqlets(X, threshold=1e-3)
+    else:
+        seqlets = window_seqlets(X, window=10, flank=2)
+    recall = np.mean([overlaps(row, seqlets) for row in truth.itertuples()])
+    precision = np.mean([overlaps(row, truth) for row in seqlets.itertuples()])
+    assert recall >= 0.9 and precision >= 0.9, (recall, precision)
+    matched = seqlets[[overlaps(row, truth) for row in seqlets.itertuples()]]
+    assert (np.sign(matched["attribution"]) == np.where(matched.sign == "positive", 1, -1)).all()
+    assert list(seqlets.columns) == COLUMNS
+    assert seqlets["p_value"].is_monotonic_increasing
+
+
+def test_recursive_seqlets_cover_the_planted_core_tightly():
+    # Background positions at a block's ends can join a seqlet (up to min_length - 2 of
+    # them here, where the blocks are far above the noise); a stricter threshold trims them.
+    X, truth = planted_map(seed=4, noise=0.05, amplitude=(1.0, 1.0))
+    for threshold, slack in [(1e-3, 2), (1e-5, 1)]:
+        seqlets = recursive_seqlets(X, threshold=threshold)
+        assert len(seqlets) == len(truth)
+        for row in truth.itertuples():
+            hits = seqlets[(seqlets.example_idx == row.example_idx)
+                           & (seqlets.sign == row.sign)
+                           & (seqlets.start < row.end) & (seqlets.end > row.start)]
+            assert len(hits) == 1
+            hit = hits.iloc[0]
+            assert 0 <= row.start - hit.start <= slack and 0 <= hit.end - row.end <= slack
+
+
+def test_window_seqlets_do_not_overlap_and_noise_gives_few():
+    X, _ = planted_map(seed=5)
+    seqlets = window_seqlets(X, window=10, flank=3)
+    for _, group in seqlets.groupby("example_idx"):
+        group = group.sort_values("start")
+        assert (group.start.to_numpy()[1:] >= group.end.to_numpy()[:-1]).all()
+    noise = np.random.default_rng(0).laplace(scale=0.2, size=(N, LENGTH))
+    assert len(window_seqlets(noise, window=10, flank=3)) <= 2
+    top = window_seqlets(X, window=10, flank=3, max_per_example=1)
+    assert top.example_idx.is_unique
+    only_negative = window_seqlets(X, window=10, flank=3, sign="negative")
+    assert len(only_negative) > 0 and (only_negative.sign == "negative").all()
+
+
+def test_channel_axis_is_summed_and_explanations_are_read():
+    X, _ = planted_map(seed=6)
+    rng = np.random.default_rng(0)
+    onehot = np.eye(4)[rng.integers(0, 4, size=X.shape)].transpose(0, 2, 1)
+    expected = recursive_seqlets(X)
+    pd.testing.assert_frame_equal(recursive_seqlets(onehot * X[:, None, :]), expected)
+
+    class Result:
+        values = X
+    pd.testing.assert_frame_equal(recursive_seqlets(Result()), expected)
+
+
+def test_flanks_are_added_and_clipped():
+    X = np.zeros((2, 30))
+    X[0, 1:6] = 1.0
+    X[1, 12:18] = -1.0
+    X += np.random.default_rng(0).normal(scale=1e-3, size=X.shape)
+    core = recursive_seqlets(X, threshold=1e-3).sort_values("example_idx")
+    flanked = recursive_seqlets(X, additional_flanks=3, threshold=1e-3)
+    flanked = flanked.sort_values("example_idx")
+    assert core.sign.tolist() == ["positive", "negative"]
+    np.testing.assert_array_equal(flanked.start, np.maximum(core.start - 3, 0))
+    np.testing.assert_array_equal(flanked.end, np.minimum(core.end + 3, 30))
+    assert flanked.start.iloc[0] == 0  # clipped
+    np.testing.assert_array_equal(flanked.p_value, core.p_value)  # of the core span
+    for row in flanked.itertuples():
+        np.testing.assert_allclose(row.attribution, X[row.example_idx, row.start:row.end].sum())
+
+
+def test_constant_map_gives_an_empty_table():
+    for caller in (recursive_seqlets, window_seqlets):
+        seqlets = caller(np.ones((3, 50)))
+        assert seqlets.empty and list(seqlets.columns) == COLUMNS
+        assert seqlets["start"].dtype == np.int64
+
+
+@pytest.mark.parametrize("bad, match", [
+    (np.full((2, 10), np.nan), "NaN"),
+    (np.zeros((2, 5, 10)), r"\(n_samples, 4, length\)"),
+    (np.zeros(10), "shape"),
+    (np.zeros((0, 10)), "empty"),
+])
+def test_bad_maps_raise(bad, match):
+    with pytest.raises(ValueError, match=match):
+        recursive_seqlets(bad)
+    with pytest.raises(ValueError, match=match):
+        window_seqlets(bad, window=2)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"sign": "up"}, "sign"), ({"threshold": 0}, "threshold"), ({"threshold": 2}, "threshold"),
+    ({"min_length": 0}, "min_length"), ({"min_length": 5, "max_length": 4}, "max_length"),
+    ({"additional_flanks": -1}, "additional_flanks"), ({"n_bins": 1}, "n_bins"),
+])
+def test_bad_recursive_parameters_raise(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        recursive_seqlets(np.random.default_rng(0).normal(size=(2, 50)), **kwargs)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"window": 60}, "longer"), ({"window": 0}, "window"), ({"flank": -1}, "flank"),
+    ({"target_fdr": 1.0}, "target_fdr"), ({"max_per_example": 0}, "max_per_example"),
+])
+def test_bad_window_parameters_raise(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        window_seqlets(np.random.default_rng(0).normal(size=(2, 50)), **kwargs)
