@@ -387,3 +387,128 @@ def _check_sign(sign):
 def _check_int(name, value, minimum):
     if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
         raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}.")
+
+
+def annotate_seqlets(seqlets, X, motifs=None, *, n_nearest=1, attributions=None,
+                     reverse_complement=True, n_jobs=None, batch_size=500):
+    """Name the motif each seqlet matches best, with TomTom against a motif database.
+
+    Each seqlet's bases, cut from the one-hot sequences, form a query PPM (one-hot
+    columns, as tangermeme's ``annotate_seqlets`` does; an N is a uniform column). With
+    ``attributions``, column ``j`` is instead ``w_j * onehot_j + (1 - w_j) / 4`` with
+    ``w_j = |a_j| / max |a|`` over the seqlet, so that positions of little attribution (its
+    flanks, mostly) weigh less. The queries are matched by :func:`tomtom_matches`
+    (memelite's TomTom, Gupta et al. 2007, "Quantifying similarity between motifs",
+    Genome Biol. 8, R24): p-values of the best alignment over offsets and strands,
+    E-values (p times the number of motifs) and Benjamini-Hochberg q-values over each
+    query's p-values against all motifs.
+
+    Parameters
+    ----------
+    seqlets : pandas.DataFrame
+        Seqlets with columns ``example_idx``, ``start`` and ``end`` (0-based, end
+        exclusive), such as the output of :func:`recursive_seqlets`; other columns are kept.
+    X : array-like of shape (n_samples, 4, length), or list of str
+        The one-hot sequences the seqlets were called on (A, C, G, T rows), or equal-length
+        strings.
+    motifs : dict of str to (4, width) arrays, str or path-like, optional
+        Motif database (PPMs by name, or a MEME file); default the bundled JASPAR database
+        (:func:`load_jaspar_database`). Keys "ID NAME" are split into ``motif_id`` and
+        ``motif_name``.
+    n_nearest : int, default=1
+        Matches reported per seqlet, best first.
+    attributions : array-like of shape (n_samples, length) or (n_samples, 4, length), optional
+        The attribution map the seqlets were called on, to weight the query columns.
+    reverse_complement : bool, default=True
+        Also align each seqlet to the reverse complement of each motif.
+    n_jobs : int, default=None
+        numba threads for memelite; None means 1, -1 all.
+    batch_size : int, default=500
+        Seqlets matched per TomTom call (bounds memory; results do not depend on it).
+
+    Returns
+    -------
+    annotated : pandas.DataFrame
+        ``seqlets`` with ``n_nearest`` rows per seqlet (in the input's order, index reset)
+        and the added columns ``motif_rank`` (1 for the best match), ``motif`` (the database
+        key), ``motif_id``, ``motif_name``, ``motif_p_value``, ``motif_e_value``,
+        ``motif_q_value`` and ``motif_orientation`` ("-": the seqlet matches the motif's
+        reverse complement). Filter on ``motif_q_value`` (say below 0.05) to keep the
+        significant ones.
+
+    Raises
+    ------
+    ImportError
+        If memelite is not installed (``pip install skexplain[motifs]``).
+    ValueError
+        If ``seqlets`` lacks the columns or a seqlet lies outside ``X``, ``X`` is not
+        one-hot, ``attributions`` does not match ``X``, or a parameter is out of range.
+    """
+    from ._fimo import _check_onehot
+    from ._tomtom import _database, tomtom_matches
+
+    if not {"example_idx", "start", "end"} <= set(getattr(seqlets, "columns", ())):
+        raise ValueError("seqlets must be a DataFrame with columns example_idx, start, end.")
+    X = _check_onehot(X)
+    _check_int("n_nearest", n_nearest, 1)
+    _check_int("batch_size", batch_size, 1)
+    database = _database(motifs)
+    if n_nearest > len(database):
+        raise ValueError(f"n_nearest ({n_nearest}) exceeds the number of motifs "
+                         f"({len(database)}).")
+    weights = None
+    if attributions is not None:
+        weights = np.abs(_check_attributions(attributions))
+        if weights.shape != (X.shape[0], X.shape[2]):
+            raise ValueError(f"attributions cover {weights.shape} (samples, positions) but X "
+                             f"{(X.shape[0], X.shape[2])}.")
+
+    idx, start, end = (seqlets[c].to_numpy() for c in ("example_idx", "start", "end"))
+    for name, column in [("example_idx", idx), ("start", start), ("end", end)]:
+        if not np.issubdtype(column.dtype, np.integer):
+            raise ValueError(f"seqlets column {name!r} must hold integers.")
+    bad = (idx < 0) | (idx >= X.shape[0]) | (start < 0) | (end > X.shape[2]) | (end <= start)
+    if bad.any():
+        j = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"Seqlet {j} (example {idx[j]}, [{start[j]}, {end[j]})) lies outside "
+                         f"the sequences of shape {X.shape} or is empty.")
+    if len(seqlets) == 0:
+        out = seqlets.iloc[:0].copy()
+        for column, dtype in [("motif_rank", np.int64), ("motif", object), ("motif_id", object),
+                              ("motif_name", object), ("motif_p_value", np.float64),
+                              ("motif_e_value", np.float64), ("motif_q_value", np.float64),
+                              ("motif_orientation", object)]:
+            out[column] = np.empty(0, dtype=dtype)
+        return out.reset_index(drop=True)
+
+    queries = []
+    for i, s, e in zip(idx, start, end, strict=True):
+        onehot = X[i, :, s:e]
+        ppm = onehot + (1 - onehot.sum(axis=0)) / 4  # N -> uniform
+        if weights is not None:
+            w = weights[i, s:e]
+            w = w / w.max() if w.max() > 0 else np.ones_like(w)
+            ppm = w * ppm + (1 - w) / 4
+        queries.append(ppm)
+
+    best = []
+    for first in range(0, len(queries), batch_size):
+        batch = queries[first:first + batch_size]
+        names = [f"seqlet{first + j}" for j in range(len(batch))]
+        matches = tomtom_matches(dict(zip(names, batch, strict=True)), database,
+                                 evalue_threshold=None, reverse_complement=reverse_complement,
+                                 n_jobs=n_jobs)
+        top = matches.groupby("query", sort=False).head(n_nearest)
+        best.append(top.assign(row=np.repeat(np.arange(first, first + len(batch)), n_nearest),
+                               motif_rank=np.tile(np.arange(1, n_nearest + 1), len(batch))))
+    best = pd.concat(best, ignore_index=True)
+    annotated = seqlets.iloc[best["row"].to_numpy()].reset_index(drop=True)
+    annotated["motif_rank"] = best["motif_rank"].to_numpy()
+    annotated["motif"] = best["target"].to_numpy()
+    annotated["motif_id"] = best["target_id"].to_numpy()
+    annotated["motif_name"] = best["target_name"].to_numpy()
+    annotated["motif_p_value"] = best["p_value"].to_numpy()
+    annotated["motif_e_value"] = best["e_value"].to_numpy()
+    annotated["motif_q_value"] = best["q_value"].to_numpy()
+    annotated["motif_orientation"] = best["orientation"].to_numpy()
+    return annotated

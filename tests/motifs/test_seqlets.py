@@ -206,3 +206,95 @@ def test_bad_recursive_parameters_raise(kwargs, match):
 def test_bad_window_parameters_raise(kwargs, match):
     with pytest.raises(ValueError, match=match):
         window_seqlets(np.random.default_rng(0).normal(size=(2, 50)), **kwargs)
+
+
+# --------------------------------------------------------------------------------------
+# annotate_seqlets
+
+PLANTED = ["MA0079.3 SP1", "MA0062.2 Gabpa", "MA0083.3 SRF", "MA0095.2 YY1", "MA0050.2 IRF1",
+           "MA0139.1 CTCF", "MA0102.3 CEBPA", "MA0080.4 SPI1", "MA0060.2 NFYA"]
+FAMILIES = {"SP1": ("SP", "KLF"), "Gabpa": ("GABPA", "ELK", "ETV", "ELF", "ERF", "ETS", "FLI",
+                                            "ERG", "FEV"),
+            "CEBPA": ("CEBP",), "NFYA": ("NFY",), "IRF1": ("IRF",)}
+
+
+def in_family(planted, found):
+    short = planted.split()[1]
+    return found.upper().startswith(tuple(p.upper() for p in FAMILIES.get(short, (short,))))
+
+
+@pytest.fixture(scope="module")
+def planted_sequences():
+    """One sequence per JASPAR motif, its consensus at 40; attributions 1 on the consensus
+    (at the observed base) and small noise elsewhere."""
+    from skexplain.motifs import load_jaspar_database
+    pytest.importorskip("memelite")
+    database = load_jaspar_database()
+    rng = np.random.default_rng(0)
+    X = np.eye(4)[rng.integers(0, 4, size=(len(PLANTED), 300))].transpose(0, 2, 1)
+    per_position = rng.normal(scale=0.05, size=(len(PLANTED), 300))
+    for i, name in enumerate(PLANTED):
+        ppm = database[name]
+        X[i, :, 40:40 + ppm.shape[1]] = np.eye(4)[ppm.argmax(axis=0)].T
+        per_position[i, 40:40 + ppm.shape[1]] += 1.0
+    return X, X * per_position[:, None, :]
+
+
+def test_seqlets_of_planted_consensuses_are_annotated_with_their_motif(planted_sequences):
+    from skexplain.motifs._seqlets import annotate_seqlets
+    X, attributions = planted_sequences
+    seqlets = recursive_seqlets(attributions, threshold=1e-4, max_length=30)
+    assert sorted(seqlets.example_idx) == list(range(len(PLANTED)))  # one per sequence
+    annotated = annotate_seqlets(seqlets, X)
+    assert len(annotated) == len(seqlets)
+    assert list(annotated.columns[:len(COLUMNS)]) == COLUMNS  # seqlet columns kept
+    pd.testing.assert_frame_equal(annotated[COLUMNS], seqlets)
+    for row in annotated.itertuples():
+        assert in_family(PLANTED[row.example_idx], row.motif_name), row
+        assert row.motif_q_value < 0.05
+        assert row.motif == f"{row.motif_id} {row.motif_name}"
+        assert row.motif_rank == 1
+
+
+def test_attribution_weights_sharpen_flanked_seqlets(planted_sequences):
+    from skexplain.motifs._seqlets import annotate_seqlets
+    from skexplain.motifs._tomtom import tomtom_matches
+    X, attributions = planted_sequences
+    widths = attributions.sum(axis=1).__gt__(0.5).sum(axis=1)
+    flanked = pd.DataFrame({"example_idx": np.arange(len(PLANTED)), "start": 35,
+                            "end": 45 + widths})
+    plain = annotate_seqlets(flanked, X, n_nearest=2)
+    weighted = annotate_seqlets(flanked, X, n_nearest=2, attributions=attributions)
+    assert (plain.groupby("example_idx").motif_p_value.is_monotonic_increasing).all()
+    assert plain.motif_rank.tolist() == [1, 2] * len(PLANTED)
+    best_plain, best_weighted = plain[plain.motif_rank == 1], weighted[weighted.motif_rank == 1]
+    assert (best_weighted.motif_q_value.to_numpy() <= best_plain.motif_q_value.to_numpy()).all()
+    for row in best_weighted.itertuples():
+        assert in_family(PLANTED[row.example_idx], row.motif_name), row
+    # the query of a seqlet is its one-hot bases: TomTom on them gives the same p-values
+    query = {"q": X[2, :, 35:45 + widths[2]]}
+    direct = tomtom_matches(query, evalue_threshold=None).iloc[:2]
+    np.testing.assert_allclose(plain[plain.example_idx == 2].motif_p_value, direct.p_value)
+
+
+def test_annotate_seqlets_checks_its_input(planted_sequences):
+    from skexplain.motifs._seqlets import annotate_seqlets
+    X, attributions = planted_sequences
+    seqlets = pd.DataFrame({"example_idx": [0], "start": [40], "end": [51]})
+    empty = annotate_seqlets(seqlets.iloc[:0], X)
+    assert empty.empty and "motif_q_value" in empty.columns
+    for bad, match in [
+        (seqlets.drop(columns="end"), "columns"),
+        (seqlets.assign(end=400), "outside"),
+        (seqlets.assign(example_idx=99), "outside"),
+        (seqlets.assign(start=51), "outside"),
+        (seqlets.assign(start=40.5), "integers"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            annotate_seqlets(bad, X)
+    with pytest.raises(ValueError, match="attributions cover"):
+        annotate_seqlets(seqlets, X, attributions=attributions[:, :, :50])
+    with pytest.raises(ValueError, match="n_nearest"):
+        annotate_seqlets(seqlets, X, motifs={"a": np.full((4, 5), 0.25)}, n_nearest=2)
+    with pytest.raises(ValueError, match="one-hot"):
+        annotate_seqlets(seqlets, X * 0.5)
