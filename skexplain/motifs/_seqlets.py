@@ -245,59 +245,96 @@ def window_seqlets(attributions, *, window=21, flank=10, sign="both", target_fdr
 # recursive seqlets, one sign
 
 
+def _null(X, n_bins, max_length):
+    """(xmin, bin_width, rcdfs) of the map X, or None when X is constant (every span then
+    has the same sum, and nothing is significant)."""
+    xmin, xmax = X.min(), X.max()
+    if xmax == xmin:
+        return None
+    bin_width = (xmax - xmin) / (n_bins - 1)
+    return xmin, bin_width, _span_null(_bins(X, xmin, bin_width, n_bins), n_bins, max_length)
+
+
+def _bins(X, xmin, bin_width, n_bins):
+    """Bin of every value; values outside the null's range go to the end bins."""
+    return np.clip(np.floor((X - xmin) / bin_width), 0, n_bins - 1).astype(np.int64)
+
+
+def _decode(X, null, thresholds, min_length, max_length, taken=None, chunk_size=256):
+    """Seqlets of X at each threshold (largest first): a list with, per threshold, the
+    (example_idx, core_start, core_end, p_value) rows called. Positions where ``taken``
+    (n, L) is True are in no seqlet. Examples are processed ``chunk_size`` at a time, so
+    that the (n, length) p-value matrices of every span length stay small."""
+    found = [[] for _ in thresholds]
+    if null is None:
+        return found
+    xmin, bin_width, rcdfs = null
+    n, length = X.shape
+    longest = min(max_length, length)
+    loosest = max(thresholds)
+    called = np.zeros(length, dtype=bool)
+    for first in range(0, n, chunk_size):
+        bins = _bins(X[first:first + chunk_size], xmin, bin_width, len(rcdfs[1]))
+        bin_csum = np.zeros((bins.shape[0], length + 1), dtype=np.int64)
+        np.cumsum(bins, axis=1, out=bin_csum[:, 1:])
+        # p: largest p-value of the prefixes of [s, s + k) of at least min_length positions
+        # (the decoding order); q: largest p-value of every such span inside [s, s + k).
+        # Per example and length, the candidates at the loosest threshold, sorted by p
+        # (stable: ties by start); a stricter threshold keeps a subsequence of them.
+        candidates = {}
+        prev_p = prev_q = None
+        for k in range(min_length, longest + 1):
+            own = rcdfs[k][bin_csum[:, k:] - bin_csum[:, :-k]]
+            if prev_p is None:
+                p, q = own, own
+            else:
+                p = np.maximum(own, prev_p[:, :-1])
+                q = np.maximum(p, prev_q[:, 1:])
+            prev_p, prev_q = p, q
+            rows, starts = np.nonzero(q < loosest)
+            for r in np.unique(rows):
+                s = starts[rows == r]
+                order = np.argsort(p[r, s], kind="stable")
+                s = s[order]
+                candidates[r, k] = (s, q[r, s], own[r, s])
+        for t, threshold in enumerate(thresholds):
+            for r in range(bins.shape[0]):
+                i = first + r
+                called[:] = False if taken is None else taken[i]
+                for k in range(longest, min_length - 1, -1):
+                    if (r, k) not in candidates:
+                        continue
+                    starts, q, own = candidates[r, k]
+                    for s, p_own in zip(starts[q < threshold], own[q < threshold],
+                                        strict=True):
+                        if called[s:s + k].any():
+                            continue
+                        called[s:s + k] = True
+                        found[t].append((i, s, s + k, p_own))
+    return found
+
+
 def _recursive_one_sign(X, threshold, min_length, max_length, additional_flanks, n_bins,
                         taken=None):
     """(example_idx, start, end, attribution, p_value, core_start, core_end) arrays of the
     positive seqlets of X, or None when there are none. Positions where ``taken`` (n, L)
     is True are in no seqlet."""
-    n, length = X.shape
-    xmin, xmax = X.min(), X.max()
-    if xmax == xmin:  # every span has the same sum: nothing is significant
-        return None
-    bin_width = (xmax - xmin) / (n_bins - 1)
-    bins = np.clip(np.floor((X - xmin) / bin_width), 0, n_bins - 1).astype(np.int64)
-    rcdfs = _span_null(bins, n_bins, max_length)
+    null = _null(X, n_bins, max_length)
+    rows = _decode(X, null, [threshold], min_length, max_length, taken)[0]
+    return _assemble(X, rows, additional_flanks)
 
-    bin_csum = np.zeros((n, length + 1), dtype=np.int64)
-    np.cumsum(bins, axis=1, out=bin_csum[:, 1:])
-    x_csum = np.zeros((n, length + 1))
+
+def _assemble(X, rows, additional_flanks):
+    if not rows:
+        return None
+    idx, core_start, core_end, p_value = (np.asarray(c) for c in zip(*rows, strict=True))
+    length = X.shape[1]
+    x_csum = np.zeros((X.shape[0], length + 1))
     np.cumsum(X, axis=1, out=x_csum[:, 1:])
-
-    # p[k][:, s]: largest p-value of the prefixes of [s, s + k) of at least min_length
-    # positions; q[k][:, s]: largest p-value over the whole triangle of [s, s + k).
-    longest = min(max_length, length)
-    p_rows, q_rows = {}, {}
-    prev_p = prev_q = None
-    for k in range(min_length, longest + 1):
-        own = rcdfs[k][bin_csum[:, k:] - bin_csum[:, :-k]]  # (n, length - k + 1)
-        if prev_p is None:
-            p, q = own, own
-        else:
-            p = np.maximum(own, prev_p[:, :-1])
-            q = np.maximum(p, prev_q[:, 1:])
-        p_rows[k], q_rows[k] = p, q
-        prev_p, prev_q = p, q
-
-    out = []
-    called = np.zeros(length, dtype=bool)
-    for i in range(n):
-        called[:] = False if taken is None else taken[i]
-        for k in range(longest, min_length - 1, -1):
-            candidates = np.flatnonzero(q_rows[k][i] < threshold)
-            if candidates.size == 0:
-                continue
-            candidates = candidates[np.argsort(p_rows[k][i, candidates], kind="stable")]
-            for s in candidates:
-                if called[s:s + k].any():
-                    continue
-                called[s:s + k] = True
-                start = max(s - additional_flanks, 0)
-                end = min(s + k + additional_flanks, length)
-                own_p = rcdfs[k][bin_csum[i, s + k] - bin_csum[i, s]]
-                out.append((i, start, end, x_csum[i, end] - x_csum[i, start], own_p, s, s + k))
-    if not out:
-        return None
-    return tuple(np.asarray(column) for column in zip(*out, strict=True))
+    start = np.maximum(core_start - additional_flanks, 0)
+    end = np.minimum(core_end + additional_flanks, length)
+    attribution = x_csum[idx, end] - x_csum[idx, start]
+    return idx, start, end, attribution, p_value, core_start, core_end
 
 
 def _span_null(bins, n_bins, max_length):
