@@ -10,17 +10,20 @@ p-value) and both calling seqlets of either sign:
   summed attribution, non-overlapping, kept above a Laplace null.
 """
 
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
 
 SIGNS = ("both", "positive", "negative")
+# The thresholds tried with a control map, from loosest to strictest: tangermeme's grid.
+FDR_THRESHOLDS = np.logspace(-1, -30, 117)
 COLUMNS = ["example_idx", "start", "end", "sign", "attribution", "p_value"]
 
 
 def recursive_seqlets(attributions, *, sign="both", threshold=0.01, min_length=4, max_length=25,
-                      additional_flanks=0, n_bins=1000):
+                      additional_flanks=0, n_bins=1000, control=None, target_fdr=0.1):
     """Call seqlets of either sign with the recursive seqlet algorithm.
 
     The algorithm of tangermeme's ``recursive_seqlets`` (Schreiber et al., tangermeme,
@@ -80,6 +83,19 @@ def recursive_seqlets(attributions, *, sign="both", threshold=0.01, min_length=4
         not take part in the calling, so flanked seqlets may overlap.
     n_bins : int, default=1000
         Number of bins of the attribution values.
+    control : array-like of shape (n_control, length_c) or (n_control, 4, length_c), optional
+        Attributions of sequences without real signal, computed the same way (say of
+        dinucleotide-shuffled copies of the sequences, with the same model and target).
+        When given, ``threshold`` is ignored and chosen per sign from the data, as
+        tangermeme's ``X_control`` does: seqlets are called on the map and on the control
+        (with the map's null and bins) at each of 117 thresholds from 0.1 to 1e-30; the
+        false discovery rate at a threshold is estimated as (control seqlets + 1) times
+        ``n_samples * length / (n_control * length_c)`` over the map's seqlets, and
+        seqlets are called at the loosest threshold whose estimate is at most
+        ``target_fdr``. If none is, a UserWarning is raised and no seqlet of that sign is
+        returned.
+    target_fdr : float, default=0.1
+        Estimated false discovery rate to call seqlets at, with ``control``; in (0, 1).
 
     Returns
     -------
@@ -88,7 +104,11 @@ def recursive_seqlets(attributions, *, sign="both", threshold=0.01, min_length=4
         ``end`` (0-based, end exclusive, flanks included), ``sign`` ("positive" or
         "negative"), ``attribution`` (sum of the attributions over ``[start, end)``, in the
         map's units; negative for negative seqlets) and ``p_value`` (of the span without
-        flanks, under the null of its sign).
+        flanks, under the null of its sign). ``seqlets.attrs["threshold"]`` holds the
+        threshold used per sign (None where none reached ``target_fdr``) and, with
+        ``control``, ``seqlets.attrs["fdr"]`` the estimate at every threshold (columns
+        ``sign``, ``threshold``, ``n_seqlets``, ``n_control_seqlets``, ``fdr``; NaN where
+        the map has no seqlet).
 
     Raises
     ------
@@ -118,21 +138,52 @@ def recursive_seqlets(attributions, *, sign="both", threshold=0.01, min_length=4
     _check_int("additional_flanks", additional_flanks, 0)
     _check_int("n_bins", n_bins, 2)
 
-    frames = []
-    positive = None
-    if sign in ("both", "positive"):
-        positive = _recursive_one_sign(X, threshold, min_length, max_length,
-                                       additional_flanks, n_bins)
-        frames.append(_frame(positive, "positive", 1.0))
-    if sign in ("both", "negative"):
-        taken = np.zeros(X.shape, dtype=bool)
-        if positive is not None:
-            for i, start, end in zip(positive[0], positive[5], positive[6], strict=True):
-                taken[i, start:end] = True
-        negative = _recursive_one_sign(-X, threshold, min_length, max_length,
-                                       additional_flanks, n_bins, taken)
-        frames.append(_frame(negative, "negative", -1.0))
-    return _sorted(pd.concat(frames, ignore_index=True))
+    control_map = None
+    if control is not None:
+        control_map = _check_attributions(control, "control")
+        if not isinstance(target_fdr, Real) or not 0 < target_fdr < 1:
+            raise ValueError(f"target_fdr must be in (0, 1), got {target_fdr!r}.")
+    thresholds = [threshold] if control is None else list(FDR_THRESHOLDS)
+
+    frames, tables, chosen = [], [], {}
+    taken = taken_control = None
+    for name, factor in (("positive", 1.0), ("negative", -1.0)):
+        if sign not in ("both", name):
+            continue
+        signed = factor * X
+        null = _null(signed, n_bins, max_length)
+        found = _decode(signed, null, thresholds, min_length, max_length, taken)
+        if control is None:
+            rows, control_rows = found[0], []
+            chosen[name] = threshold
+        else:
+            found_control = _decode(factor * control_map, null, thresholds, min_length,
+                                    max_length, taken_control)
+            table = _fdr_table(found, found_control, X.size / control_map.size)
+            passing = np.flatnonzero(table["fdr"].to_numpy() <= target_fdr)
+            tables.append(table.assign(sign=name))
+            if passing.size:
+                rows, control_rows = found[passing[0]], found_control[passing[0]]
+                chosen[name] = thresholds[passing[0]]
+            else:
+                rows, control_rows, chosen[name] = [], [], None
+                lowest = np.nanmin(table["fdr"], initial=np.inf)
+                warnings.warn(
+                    f"No threshold reaches an estimated false discovery rate of {target_fdr} "
+                    f"for the {name} seqlets (lowest: {lowest:.3g}); none are returned. The "
+                    f"estimate at each threshold is in seqlets.attrs['fdr'].", UserWarning,
+                    stacklevel=2)
+        if sign == "both" and name == "positive":
+            taken = _taken(rows, X.shape)
+            taken_control = None if control is None else _taken(control_rows,
+                                                                 control_map.shape)
+        frames.append(_frame(_assemble(signed, rows, additional_flanks), name, factor))
+    seqlets = _sorted(pd.concat(frames, ignore_index=True))
+    seqlets.attrs["threshold"] = chosen
+    if tables:
+        seqlets.attrs["fdr"] = pd.concat(tables, ignore_index=True)[
+            ["sign", "threshold", "n_seqlets", "n_control_seqlets", "fdr"]]
+    return seqlets
 
 
 def window_seqlets(attributions, *, window=21, flank=10, sign="both", target_fdr=0.05,
@@ -282,6 +333,7 @@ def _decode(X, null, thresholds, min_length, max_length, taken=None, chunk_size=
         # Per example and length, the candidates at the loosest threshold, sorted by p
         # (stable: ties by start); a stricter threshold keeps a subsequence of them.
         candidates = {}
+        min_q = np.full(bins.shape[0], np.inf)
         prev_p = prev_q = None
         for k in range(min_length, longest + 1):
             own = rcdfs[k][bin_csum[:, k:] - bin_csum[:, :-k]]
@@ -291,14 +343,15 @@ def _decode(X, null, thresholds, min_length, max_length, taken=None, chunk_size=
                 p = np.maximum(own, prev_p[:, :-1])
                 q = np.maximum(p, prev_q[:, 1:])
             prev_p, prev_q = p, q
-            rows, starts = np.nonzero(q < loosest)
-            for r in np.unique(rows):
-                s = starts[rows == r]
-                order = np.argsort(p[r, s], kind="stable")
-                s = s[order]
+            rows, starts = np.nonzero(q < loosest)  # rows ascending
+            bounds = np.searchsorted(rows, np.arange(bins.shape[0] + 1))
+            for r in np.flatnonzero(np.diff(bounds)):
+                s = starts[bounds[r]:bounds[r + 1]]
+                s = s[np.argsort(p[r, s], kind="stable")]
                 candidates[r, k] = (s, q[r, s], own[r, s])
+                min_q[r] = min(min_q[r], q[r, s].min())
         for t, threshold in enumerate(thresholds):
-            for r in range(bins.shape[0]):
+            for r in np.flatnonzero(min_q < threshold):
                 i = first + r
                 called[:] = False if taken is None else taken[i]
                 for k in range(longest, min_length - 1, -1):
@@ -322,6 +375,24 @@ def _recursive_one_sign(X, threshold, min_length, max_length, additional_flanks,
     null = _null(X, n_bins, max_length)
     rows = _decode(X, null, [threshold], min_length, max_length, taken)[0]
     return _assemble(X, rows, additional_flanks)
+
+
+def _taken(rows, shape):
+    taken = np.zeros(shape, dtype=bool)
+    for i, start, end, _ in rows:
+        taken[i, start:end] = True
+    return taken
+
+
+def _fdr_table(found, found_control, scale):
+    """Estimated false discovery rate at each threshold, tangermeme's estimate: (control
+    seqlets + 1), scaled to the positions of the map, over the seqlets of the map."""
+    n_seqlets = np.array([len(rows) for rows in found])
+    n_control = np.array([len(rows) for rows in found_control])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fdr = np.where(n_seqlets > 0, (n_control + 1) * scale / n_seqlets, np.nan)
+    return pd.DataFrame({"threshold": FDR_THRESHOLDS, "n_seqlets": n_seqlets,
+                         "n_control_seqlets": n_control, "fdr": fdr})
 
 
 def _assemble(X, rows, additional_flanks):
@@ -390,7 +461,7 @@ def _bh_pass(p_values, allowed, level):
 # validation
 
 
-def _check_attributions(attributions):
+def _check_attributions(attributions, name="attributions"):
     values = attributions
     if not isinstance(values, np.ndarray | pd.DataFrame) and hasattr(values, "values"):
         values = values.values
@@ -399,20 +470,20 @@ def _check_attributions(attributions):
     try:
         X = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError) as error:
-        raise ValueError("attributions must be a numeric array of shape (n_samples, length) "
+        raise ValueError(f"{name} must be a numeric array of shape (n_samples, length) "
                          "or (n_samples, 4, length).") from error
     if X.ndim == 3:
         if X.shape[1] != 4:
-            raise ValueError(f"3-D attributions must have shape (n_samples, 4, length), got "
+            raise ValueError(f"3-D {name} must have shape (n_samples, 4, length), got "
                              f"{X.shape}.")
         X = X.sum(axis=1)
     elif X.ndim != 2:
-        raise ValueError(f"attributions must have shape (n_samples, length) or (n_samples, 4, "
+        raise ValueError(f"{name} must have shape (n_samples, length) or (n_samples, 4, "
                          f"length), got {X.shape}.")
     if X.size == 0:
-        raise ValueError(f"attributions are empty (shape {X.shape}).")
+        raise ValueError(f"{name} are empty (shape {X.shape}).")
     if not np.isfinite(X).all():
-        raise ValueError("attributions hold NaN or infinite values.")
+        raise ValueError(f"{name} hold NaN or infinite values.")
     return X
 
 

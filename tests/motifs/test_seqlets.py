@@ -48,6 +48,45 @@ def test_positive_seqlets_are_tangermemes():
     assert (ours["sign"] == "positive").all()
 
 
+def test_control_threshold_and_fdr_are_tangermemes():
+    seqlet = pytest.importorskip("tangermeme.seqlet")
+    X, _ = planted_map(seed=1)
+    control = np.random.default_rng(9).laplace(scale=0.2, size=(80, LENGTH))
+    ours = recursive_seqlets(X, sign="positive", control=control, target_fdr=0.05)
+    theirs = seqlet.recursive_seqlets(X, X_control=control, target_fdr=0.05, return_fdr=True)
+    fdr = ours.attrs["fdr"]
+    assert (fdr.sign == "positive").all()
+    np.testing.assert_allclose(fdr.threshold, theirs.fdr.threshold)
+    np.testing.assert_array_equal(fdr.n_seqlets, theirs.fdr.n_seqlets)
+    np.testing.assert_array_equal(fdr.n_control_seqlets, theirs.fdr.n_control_seqlets)
+    np.testing.assert_allclose(fdr.fdr, theirs.fdr.fdr, equal_nan=True)
+    expected = theirs.seqlets.sort_values(["example_idx", "start"], ignore_index=True)
+    ours = ours.sort_values(["example_idx", "start"], ignore_index=True)
+    np.testing.assert_array_equal(ours[["example_idx", "start", "end"]].to_numpy(),
+                                  expected[["example_idx", "start", "end"]].to_numpy())
+
+
+def test_control_picks_a_threshold_per_sign_that_recovers_the_planted_blocks():
+    X, truth = planted_map(seed=3)
+    control = np.random.default_rng(10).laplace(scale=0.2, size=(2 * N, LENGTH))
+    seqlets = recursive_seqlets(X, control=control, target_fdr=0.1)
+    thresholds = seqlets.attrs["threshold"]
+    assert set(thresholds) == {"positive", "negative"}
+    assert all(1e-30 <= t <= 0.1 for t in thresholds.values())
+    recall = np.mean([overlaps(row, seqlets) for row in truth.itertuples()])
+    precision = np.mean([overlaps(row, truth) for row in seqlets.itertuples()])
+    assert recall >= 0.9 and precision >= 0.85, (recall, precision)  # precision ~ 1 - FDR
+    fdr = seqlets.attrs["fdr"]
+    for sign, threshold in thresholds.items():
+        rows = fdr[fdr.sign == sign]
+        assert rows.loc[rows.threshold == threshold, "fdr"].item() <= 0.1
+        assert not (rows.loc[rows.threshold > threshold, "fdr"] <= 0.1).any()
+    # a control as strong as the map: no threshold reaches the target
+    with pytest.warns(UserWarning, match="No threshold reaches"):
+        none = recursive_seqlets(X, sign="positive", control=X, target_fdr=0.05)
+    assert none.empty and none.attrs["threshold"] == {"positive": None}
+
+
 def test_negative_seqlets_are_tangermemes_on_the_negated_map():
     seqlet = pytest.importorskip("tangermeme.seqlet")
     X, _ = planted_map(seed=2)
@@ -193,6 +232,8 @@ def test_bad_maps_raise(bad, match):
     ({"sign": "up"}, "sign"), ({"threshold": 0}, "threshold"), ({"threshold": 2}, "threshold"),
     ({"min_length": 0}, "min_length"), ({"min_length": 5, "max_length": 4}, "max_length"),
     ({"additional_flanks": -1}, "additional_flanks"), ({"n_bins": 1}, "n_bins"),
+    ({"control": np.zeros((2, 3, 50))}, "control"),
+    ({"control": np.ones((2, 50)), "target_fdr": 0}, "target_fdr"),
 ])
 def test_bad_recursive_parameters_raise(kwargs, match):
     with pytest.raises(ValueError, match=match):
