@@ -187,7 +187,7 @@ def recursive_seqlets(attributions, *, sign="both", threshold=0.01, min_length=4
 
 
 def window_seqlets(attributions, *, window=21, flank=10, sign="both", target_fdr=0.05,
-                   max_per_example=None):
+                   max_per_example=None, control=None):
     """Call seqlets as the windows of largest summed attribution (tfmodisco-style).
 
     The classic caller of TF-MoDISco (Shrikumar et al. 2018, "Technical note on
@@ -202,8 +202,19 @@ def window_seqlets(attributions, *, window=21, flank=10, sign="both", target_fdr
     ``median(|sum - median|) / ln 2`` (robust to the few windows holding signal), one-sided
     p-values are taken in the direction of each window's sign, and windows pass at
     ``target_fdr`` by Benjamini-Hochberg over all windows of the sign(s) asked for.
-    Overlapping windows share positions, so their p-values are dependent and the false
-    discovery rate is approximate.
+    Overlapping windows share positions, so their p-values are dependent, and a block of
+    signal passes as many windows but yields one seqlet, so the false discovery rate of
+    the seqlets is only roughly ``target_fdr``.
+
+    With ``control`` attributions (sequences without real signal, say dinucleotide
+    shuffles), the seqlets are called on both the map and the control (all windows of the
+    sign(s) asked for eligible) and, per sign, kept down to the weakest |window sum| at
+    which the estimated false discovery rate of seqlets, (control seqlets at least as
+    strong + 1) times ``n_samples * length / (n_control * length_c)`` over the map's
+    seqlets at least as strong, is at most ``target_fdr`` (the estimate of tangermeme's
+    recursive seqlets, here on seqlets rather than windows). Their ``p_value`` is then
+    empirical: ``(1 + c) / (1 + m)``, with ``c`` the number of the ``m`` control windows
+    whose sum is at least as large (at most as small, for a negative window).
 
     Parameters
     ----------
@@ -217,9 +228,13 @@ def window_seqlets(attributions, *, window=21, flank=10, sign="both", target_fdr
     sign : {"both", "positive", "negative"}, default="both"
         Which seqlets to call.
     target_fdr : float, default=0.05
-        Benjamini-Hochberg level, in (0, 1).
+        Benjamini-Hochberg level, or estimated false discovery rate with ``control``; in
+        (0, 1).
     max_per_example : int, optional
         Keep at most this many seqlets per example (the strongest).
+    control : array-like of shape (n_control, length_c) or (n_control, 4, length_c), optional
+        Attributions of sequences without real signal, computed the same way;
+        ``length_c >= window``.
 
     Returns
     -------
@@ -245,29 +260,79 @@ def window_seqlets(attributions, *, window=21, flank=10, sign="both", target_fdr
     if max_per_example is not None:
         _check_int("max_per_example", max_per_example, 1)
 
+    if control is not None:
+        control = _check_attributions(control, "control")
+        if control.shape[1] < window:
+            raise ValueError(f"window ({window}) is longer than the control sequences "
+                             f"({control.shape[1]}).")
+
     csum = np.zeros((n, length + 1))
     np.cumsum(X, axis=1, out=csum[:, 1:])
     sums = csum[:, window:] - csum[:, :-window]  # (n, length - window + 1)
-    centre = np.median(sums)
-    scale = np.median(np.abs(sums - centre)) / np.log(2)
-    if scale == 0:
-        return _frame(None, "positive", 1.0)
-    # One-sided Laplace tail in the direction of the window's sign.
-    p_values = np.minimum(0.5 * np.exp(-np.abs(sums - centre) / scale), 1.0)
-    p_values = np.where((sums >= centre) == (sums >= 0), p_values, 1.0)
+    if control is None:
+        centre = np.median(sums)
+        scale = np.median(np.abs(sums - centre)) / np.log(2)
+        if scale == 0:
+            return _frame(None, "positive", 1.0)
+        # One-sided Laplace tail in the direction of the window's sign.
+        p_values = np.minimum(0.5 * np.exp(-np.abs(sums - centre) / scale), 1.0)
+        p_values = np.where((sums >= centre) == (sums >= 0), p_values, 1.0)
+    else:
+        control_csum = np.zeros((control.shape[0], control.shape[1] + 1))
+        np.cumsum(control, axis=1, out=control_csum[:, 1:])
+        control_sums = control_csum[:, window:] - control_csum[:, :-window]
+        null = np.sort(control_sums.ravel())
+        above = null.size - np.searchsorted(null, sums, side="left")
+        below = np.searchsorted(null, sums, side="right")
+        p_values = (1 + np.where(sums > 0, above, below)) / (1 + null.size)
     allowed = np.ones(sums.shape, dtype=bool)
     if sign == "positive":
         allowed = sums > 0
     elif sign == "negative":
         allowed = sums < 0
-    passing = allowed & _bh_pass(p_values, allowed, target_fdr)
+    if control is None:
+        called = _greedy_windows(sums, allowed & _bh_pass(p_values, allowed, target_fdr),
+                                 window, flank)
+    else:
+        control_allowed = np.ones(control_sums.shape, dtype=bool)
+        if sign == "positive":
+            control_allowed = control_sums > 0
+        elif sign == "negative":
+            control_allowed = control_sums < 0
+        called = _greedy_windows(sums, allowed, window, flank)
+        called_control = _greedy_windows(control_sums, control_allowed, window, flank)
+        called = _control_fdr_filter(sums, called, control_sums, called_control,
+                                     X.size / control.size, target_fdr)
+    if not called:
+        return _frame(None, "positive", 1.0)
+    idx, k = np.asarray(called).T
+    window_sums = sums[idx, k]
+    if max_per_example is not None:
+        order = np.lexsort((-np.abs(window_sums), idx))
+        rank = np.empty(len(idx), dtype=np.int64)
+        first = np.searchsorted(idx[order], idx[order], side="left")
+        rank[order] = np.arange(len(idx)) - first
+        keep = rank < max_per_example
+        idx, k, window_sums = idx[keep], k[keep], window_sums[keep]
+    start, end = np.maximum(k - flank, 0), np.minimum(k + window + flank, length)
+    seqlets = pd.DataFrame({
+        "example_idx": idx.astype(np.int64), "start": start.astype(np.int64),
+        "end": end.astype(np.int64),
+        "sign": np.where(window_sums > 0, "positive", "negative").astype(object),
+        "attribution": csum[idx, end] - csum[idx, start], "p_value": p_values[idx, k],
+    }, columns=COLUMNS)
+    return _sorted(seqlets)
 
-    rows = []
-    for i in range(n):
-        candidates = np.flatnonzero(passing[i])
+
+def _greedy_windows(sums, eligible, window, flank):
+    """(example, window start) of the windows taken greedily by decreasing |sum| among the
+    eligible ones, each excluding every window that overlaps it widened by ``flank``."""
+    called = []
+    length = sums.shape[1] + window - 1
+    for i in range(sums.shape[0]):
+        candidates = np.flatnonzero(eligible[i])
         order = candidates[np.argsort(-np.abs(sums[i, candidates]), kind="stable")]
         free = np.ones(sums.shape[1], dtype=bool)
-        n_called = 0
         for k in order:
             if not free[k]:
                 continue
@@ -275,21 +340,29 @@ def window_seqlets(attributions, *, window=21, flank=10, sign="both", target_fdr
             # No later window may overlap [start, end): windows starting in
             # (start - window, end) are excluded.
             free[max(start - window + 1, 0):end] = False
-            rows.append((i, start, end, csum[i, end] - csum[i, start], p_values[i, k],
-                         sums[i, k] > 0))
-            n_called += 1
-            if max_per_example is not None and n_called == max_per_example:
-                break
-    if not rows:
-        return _frame(None, "positive", 1.0)
-    idx, start, end, attribution, p_value, is_positive = map(np.asarray, zip(*rows, strict=True))
-    seqlets = pd.DataFrame({
-        "example_idx": idx.astype(np.int64), "start": start.astype(np.int64),
-        "end": end.astype(np.int64),
-        "sign": np.where(is_positive, "positive", "negative").astype(object),
-        "attribution": attribution.astype(np.float64), "p_value": p_value.astype(np.float64),
-    }, columns=COLUMNS)
-    return _sorted(seqlets)
+            called.append((i, k))
+    return called
+
+
+def _control_fdr_filter(sums, called, control_sums, called_control, scale, target_fdr):
+    """The called windows whose |sum| reaches, per sign, the loosest cut at which the
+    estimated FDR, (control seqlets + 1) * scale / seqlets, is at most target_fdr."""
+    kept = []
+    for positive in (True, False):
+        mine = [c for c in called if (sums[c] > 0) == positive]
+        theirs = np.array([abs(control_sums[c]) for c in called_control
+                           if (control_sums[c] > 0) == positive])
+        if not mine:
+            continue
+        strength = np.array([abs(sums[c]) for c in mine])
+        order = np.argsort(-strength, kind="stable")
+        cuts = strength[order]
+        n_seqlets = np.arange(1, len(cuts) + 1)
+        n_control = (theirs[None, :] >= cuts[:, None]).sum(axis=1) if theirs.size else 0
+        passing = np.flatnonzero((n_control + 1) * scale / n_seqlets <= target_fdr)
+        if passing.size:
+            kept.extend(mine[j] for j in order[:passing[-1] + 1])
+    return kept
 
 
 # --------------------------------------------------------------------------------------

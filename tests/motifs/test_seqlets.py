@@ -179,6 +179,22 @@ def test_window_seqlets_do_not_overlap_and_noise_gives_few():
     assert len(only_negative) > 0 and (only_negative.sign == "negative").all()
 
 
+def test_window_seqlets_with_a_control_null():
+    X, truth = planted_map(seed=7)
+    control = np.random.default_rng(11).laplace(scale=0.2, size=(2 * N, LENGTH))
+    seqlets = window_seqlets(X, window=10, flank=2, control=control)
+    recall = np.mean([overlaps(row, seqlets) for row in truth.itertuples()])
+    precision = np.mean([overlaps(row, truth) for row in seqlets.itertuples()])
+    assert recall >= 0.9 and precision >= 0.9, (recall, precision)
+    # empirical p-values: (1 + windows of the control at least as extreme) / (1 + windows)
+    n_windows = control.shape[0] * (LENGTH - 9)
+    assert seqlets.p_value.min() == pytest.approx(1 / (1 + n_windows))
+    assert len(window_seqlets(control[:N], window=10, flank=2, control=control[N:])) <= 2
+    top = window_seqlets(X, window=10, flank=2, control=control, max_per_example=1)
+    assert top.example_idx.is_unique
+    assert set(top.example_idx) == set(seqlets.example_idx)
+
+
 def test_channel_axis_is_summed_and_explanations_are_read():
     X, _ = planted_map(seed=6)
     rng = np.random.default_rng(0)
@@ -243,6 +259,7 @@ def test_bad_recursive_parameters_raise(kwargs, match):
 @pytest.mark.parametrize("kwargs, match", [
     ({"window": 60}, "longer"), ({"window": 0}, "window"), ({"flank": -1}, "flank"),
     ({"target_fdr": 1.0}, "target_fdr"), ({"max_per_example": 0}, "max_per_example"),
+    ({"control": np.zeros((2, 5))}, "control"),
 ])
 def test_bad_window_parameters_raise(kwargs, match):
     with pytest.raises(ValueError, match=match):
