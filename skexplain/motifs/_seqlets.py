@@ -23,7 +23,8 @@ COLUMNS = ["example_idx", "start", "end", "sign", "attribution", "p_value"]
 
 
 def recursive_seqlets(attributions, *, sign="both", threshold=0.01, min_length=4, max_length=25,
-                      additional_flanks=0, n_bins=1000, control=None, target_fdr=0.1):
+                      additional_flanks=0, n_bins=1000, control=None, target_fdr=0.1,
+                      return_fdr=False):
     """Call seqlets of either sign with the recursive seqlet algorithm.
 
     The algorithm of tangermeme's ``recursive_seqlets`` (Schreiber et al., tangermeme,
@@ -96,6 +97,8 @@ def recursive_seqlets(attributions, *, sign="both", threshold=0.01, min_length=4
         returned.
     target_fdr : float, default=0.1
         Estimated false discovery rate to call seqlets at, with ``control``; in (0, 1).
+    return_fdr : bool, default=False
+        Also return the estimate at every threshold (needs ``control``).
 
     Returns
     -------
@@ -105,10 +108,11 @@ def recursive_seqlets(attributions, *, sign="both", threshold=0.01, min_length=4
         "negative"), ``attribution`` (sum of the attributions over ``[start, end)``, in the
         map's units; negative for negative seqlets) and ``p_value`` (of the span without
         flanks, under the null of its sign). ``seqlets.attrs["threshold"]`` holds the
-        threshold used per sign (None where none reached ``target_fdr``) and, with
-        ``control``, ``seqlets.attrs["fdr"]`` the estimate at every threshold (columns
-        ``sign``, ``threshold``, ``n_seqlets``, ``n_control_seqlets``, ``fdr``; NaN where
-        the map has no seqlet).
+        threshold used per sign (None where none reached ``target_fdr``).
+    fdr : pandas.DataFrame
+        Only with ``return_fdr=True``: the estimate at every threshold, loosest first, per
+        sign (columns ``sign``, ``threshold``, ``n_seqlets``, ``n_control_seqlets``,
+        ``fdr``; NaN where the map has no seqlet).
 
     Raises
     ------
@@ -138,6 +142,8 @@ def recursive_seqlets(attributions, *, sign="both", threshold=0.01, min_length=4
     _check_int("additional_flanks", additional_flanks, 0)
     _check_int("n_bins", n_bins, 2)
 
+    if return_fdr and control is None:
+        raise ValueError("return_fdr=True needs control attributions to estimate the FDR.")
     control_map = None
     if control is not None:
         control_map = _check_attributions(control, "control")
@@ -155,7 +161,7 @@ def recursive_seqlets(attributions, *, sign="both", threshold=0.01, min_length=4
         found = _decode(signed, null, thresholds, min_length, max_length, taken)
         if control is None:
             rows, control_rows = found[0], []
-            chosen[name] = threshold
+            chosen[name] = float(threshold)
         else:
             found_control = _decode(factor * control_map, null, thresholds, min_length,
                                     max_length, taken_control)
@@ -164,14 +170,14 @@ def recursive_seqlets(attributions, *, sign="both", threshold=0.01, min_length=4
             tables.append(table.assign(sign=name))
             if passing.size:
                 rows, control_rows = found[passing[0]], found_control[passing[0]]
-                chosen[name] = thresholds[passing[0]]
+                chosen[name] = float(thresholds[passing[0]])
             else:
                 rows, control_rows, chosen[name] = [], [], None
                 lowest = np.nanmin(table["fdr"], initial=np.inf)
                 warnings.warn(
                     f"No threshold reaches an estimated false discovery rate of {target_fdr} "
                     f"for the {name} seqlets (lowest: {lowest:.3g}); none are returned. The "
-                    f"estimate at each threshold is in seqlets.attrs['fdr'].", UserWarning,
+                    f"estimate at each threshold comes with return_fdr=True.", UserWarning,
                     stacklevel=2)
         if sign == "both" and name == "positive":
             taken = _taken(rows, X.shape)
@@ -180,9 +186,10 @@ def recursive_seqlets(attributions, *, sign="both", threshold=0.01, min_length=4
         frames.append(_frame(_assemble(signed, rows, additional_flanks), name, factor))
     seqlets = _sorted(pd.concat(frames, ignore_index=True))
     seqlets.attrs["threshold"] = chosen
-    if tables:
-        seqlets.attrs["fdr"] = pd.concat(tables, ignore_index=True)[
+    if return_fdr:
+        fdr = pd.concat(tables, ignore_index=True)[
             ["sign", "threshold", "n_seqlets", "n_control_seqlets", "fdr"]]
+        return seqlets, fdr
     return seqlets
 
 

@@ -52,9 +52,9 @@ def test_control_threshold_and_fdr_are_tangermemes():
     seqlet = pytest.importorskip("tangermeme.seqlet")
     X, _ = planted_map(seed=1)
     control = np.random.default_rng(9).laplace(scale=0.2, size=(80, LENGTH))
-    ours = recursive_seqlets(X, sign="positive", control=control, target_fdr=0.05)
+    ours, fdr = recursive_seqlets(X, sign="positive", control=control, target_fdr=0.05,
+                                  return_fdr=True)
     theirs = seqlet.recursive_seqlets(X, X_control=control, target_fdr=0.05, return_fdr=True)
-    fdr = ours.attrs["fdr"]
     assert (fdr.sign == "positive").all()
     np.testing.assert_allclose(fdr.threshold, theirs.fdr.threshold)
     np.testing.assert_array_equal(fdr.n_seqlets, theirs.fdr.n_seqlets)
@@ -69,14 +69,13 @@ def test_control_threshold_and_fdr_are_tangermemes():
 def test_control_picks_a_threshold_per_sign_that_recovers_the_planted_blocks():
     X, truth = planted_map(seed=3)
     control = np.random.default_rng(10).laplace(scale=0.2, size=(2 * N, LENGTH))
-    seqlets = recursive_seqlets(X, control=control, target_fdr=0.1)
+    seqlets, fdr = recursive_seqlets(X, control=control, target_fdr=0.1, return_fdr=True)
     thresholds = seqlets.attrs["threshold"]
     assert set(thresholds) == {"positive", "negative"}
     assert all(1e-30 <= t <= 0.1 for t in thresholds.values())
     recall = np.mean([overlaps(row, seqlets) for row in truth.itertuples()])
     precision = np.mean([overlaps(row, truth) for row in seqlets.itertuples()])
     assert recall >= 0.9 and precision >= 0.85, (recall, precision)  # precision ~ 1 - FDR
-    fdr = seqlets.attrs["fdr"]
     for sign, threshold in thresholds.items():
         rows = fdr[fdr.sign == sign]
         assert rows.loc[rows.threshold == threshold, "fdr"].item() <= 0.1
@@ -85,6 +84,9 @@ def test_control_picks_a_threshold_per_sign_that_recovers_the_planted_blocks():
     with pytest.warns(UserWarning, match="No threshold reaches"):
         none = recursive_seqlets(X, sign="positive", control=X, target_fdr=0.05)
     assert none.empty and none.attrs["threshold"] == {"positive": None}
+    pd.concat([seqlets, seqlets])  # the attrs do not get in the way
+    assert_frame = pd.testing.assert_frame_equal
+    assert_frame(recursive_seqlets(X, control=control, target_fdr=0.1), seqlets)
 
 
 def test_negative_seqlets_are_tangermemes_on_the_negated_map():
@@ -250,6 +252,7 @@ def test_bad_maps_raise(bad, match):
     ({"additional_flanks": -1}, "additional_flanks"), ({"n_bins": 1}, "n_bins"),
     ({"control": np.zeros((2, 3, 50))}, "control"),
     ({"control": np.ones((2, 50)), "target_fdr": 0}, "target_fdr"),
+    ({"return_fdr": True}, "return_fdr"),
 ])
 def test_bad_recursive_parameters_raise(kwargs, match):
     with pytest.raises(ValueError, match=match):
