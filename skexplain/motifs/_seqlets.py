@@ -1,7 +1,8 @@
 """Seqlets: contiguous spans of high attribution in per-position attribution maps.
 
 Two callers, both returning one tidy table (example, start, end, sign, attribution sum,
-p-value) and both calling seqlets of either sign:
+p-value) and both calling seqlets of either sign, and :func:`annotate_seqlets`, which names
+the motif of each seqlet with TomTom:
 
 - :func:`recursive_seqlets`, the recursive seqlet caller of tangermeme (Schreiber et al.),
   written here again in numpy so that it runs on the negated map as well: a repressor's
@@ -631,6 +632,20 @@ def annotate_seqlets(seqlets, X, motifs=None, *, n_nearest=1, attributions=None,
     ValueError
         If ``seqlets`` lacks the columns or a seqlet lies outside ``X``, ``X`` is not
         one-hot, ``attributions`` does not match ``X``, or a parameter is out of range.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> from skexplain.motifs import load_jaspar_database
+    >>> spi1 = load_jaspar_database()["MA0080.4 SPI1"]  # 14 columns
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.eye(4)[rng.integers(0, 4, size=(1, 100))].transpose(0, 2, 1)
+    >>> X[0, :, 40:54] = np.eye(4)[spi1.argmax(axis=0)].T  # its consensus
+    >>> seqlets = pd.DataFrame({"example_idx": [0], "start": [40], "end": [54]})
+    >>> best = annotate_seqlets(seqlets, X).iloc[0]
+    >>> best["motif_name"], bool(best["motif_q_value"] < 0.05)
+    ('SPI1', True)
     """
     from ._fimo import _check_onehot
     from ._tomtom import _database, tomtom_matches
