@@ -715,3 +715,86 @@ def annotate_seqlets(seqlets, X, motifs=None, *, n_nearest=1, attributions=None,
     annotated["motif_q_value"] = best["q_value"].to_numpy()
     annotated["motif_orientation"] = best["orientation"].to_numpy()
     return annotated
+
+
+def seqlet_recall_precision(seqlets, mask):
+    """Recall of ground-truth motif instances and precision of seqlets, by overlap.
+
+    An instance is a maximal run of equal non-zero values of ``mask`` along a sequence; it
+    is recalled when a seqlet of the same example overlaps it by at least one position. A
+    seqlet is correct when it overlaps an instance. With a signed mask (values +1 and -1,
+    say activator and repressor sites), the seqlet's ``sign`` must also match the
+    instance's ("positive" for +, "negative" for -); with a boolean or 0/1 mask the sign
+    is ignored.
+
+    Parameters
+    ----------
+    seqlets : pandas.DataFrame
+        With columns ``example_idx``, ``start``, ``end`` (and ``sign`` for a signed mask),
+        such as the output of :func:`recursive_seqlets`.
+    mask : array-like of shape (n_samples, length)
+        Ground truth: 0 outside motif instances, non-zero inside.
+
+    Returns
+    -------
+    recall : float
+        Fraction of instances overlapped by a seqlet (NaN when there are none).
+    precision : float
+        Fraction of seqlets overlapping an instance (NaN when there are no seqlets).
+
+    Raises
+    ------
+    ValueError
+        If ``mask`` is not 2-D or holds NaN, or ``seqlets`` lacks the columns or lies
+        outside ``mask``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> mask = np.zeros((1, 50), dtype=int)
+    >>> mask[0, 10:20], mask[0, 30:35] = 1, -1
+    >>> seqlets = pd.DataFrame({"example_idx": [0, 0], "start": [12, 40], "end": [22, 45],
+    ...                         "sign": ["positive", "positive"]})
+    >>> seqlet_recall_precision(seqlets, mask)
+    (0.5, 0.5)
+    """
+    mask = np.asarray(mask, dtype=np.float64)
+    if mask.ndim != 2 or not np.isfinite(mask).all():
+        raise ValueError(f"mask must be a finite array of shape (n_samples, length), got shape "
+                         f"{mask.shape}.")
+    signed = (mask < 0).any()
+    needed = {"example_idx", "start", "end"} | ({"sign"} if signed else set())
+    if not needed <= set(getattr(seqlets, "columns", ())):
+        raise ValueError(f"seqlets must be a DataFrame with columns {sorted(needed)}.")
+    idx, start, end = (seqlets[c].to_numpy().astype(np.int64)
+                       for c in ("example_idx", "start", "end"))
+    if ((idx < 0) | (idx >= mask.shape[0]) | (start < 0) | (end > mask.shape[1])).any():
+        raise ValueError(f"seqlets lie outside the mask of shape {mask.shape}.")
+    value = np.sign(mask) if signed else (mask != 0).astype(np.float64)
+    wanted = (np.where(seqlets["sign"].to_numpy() == "negative", -1.0, 1.0) if signed
+              else np.ones(len(idx)))
+
+    # Instances: runs of equal non-zero values.
+    padded = np.zeros((mask.shape[0], mask.shape[1] + 2))
+    padded[:, 1:-1] = value
+    change = np.diff(padded, axis=1) != 0
+    rows, edges = np.nonzero(change)
+    instances = []
+    for r in np.unique(rows):
+        e = edges[rows == r]
+        for a, b in zip(e[:-1], e[1:], strict=True):
+            if value[r, a] != 0:
+                instances.append((r, a, b, value[r, a]))
+    hit = np.zeros(len(instances), dtype=bool)
+    correct = np.zeros(len(idx), dtype=bool)
+    order = np.argsort(idx, kind="stable")
+    bounds = np.searchsorted(idx[order], np.arange(mask.shape[0] + 1))
+    for j, (r, a, b, v) in enumerate(instances):
+        same = order[bounds[r]:bounds[r + 1]]  # the seqlets of example r
+        overlapping = same[(start[same] < b) & (end[same] > a) & (wanted[same] == v)]
+        hit[j] = overlapping.size > 0
+        correct[overlapping] = True
+    recall = float(hit.mean()) if instances else float("nan")
+    precision = float(correct.mean()) if len(idx) else float("nan")
+    return recall, precision

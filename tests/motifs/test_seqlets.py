@@ -2,7 +2,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from skexplain.motifs._seqlets import COLUMNS, recursive_seqlets, window_seqlets
+from skexplain.motifs._seqlets import (
+    COLUMNS,
+    recursive_seqlets,
+    seqlet_recall_precision,
+    window_seqlets,
+)
 
 N, LENGTH = 40, 200
 
@@ -133,6 +138,39 @@ def test_adjacent_opposite_sites_are_both_called_without_overlap():
         assert rows.start.iloc[0] <= 40 and rows.end.iloc[0] >= 44
         core = min(rows.end.iloc[1], 49) - max(rows.start.iloc[1], 45)
         assert core >= 3
+
+
+def signed_mask(truth):
+    mask = np.zeros((N, LENGTH), dtype=int)
+    for row in truth.itertuples():
+        mask[row.example_idx, row.start:row.end] = 1 if row.sign == "positive" else -1
+    return mask
+
+
+def test_recall_precision_by_overlap_with_a_mask():
+    X, truth = planted_map(seed=3)
+    seqlets = recursive_seqlets(X, threshold=1e-3)
+    recall = np.mean([overlaps(row, seqlets) for row in truth.itertuples()])
+    precision = np.mean([overlaps(row, truth) for row in seqlets.itertuples()])
+    assert seqlet_recall_precision(seqlets, signed_mask(truth)) == (recall, precision)
+    # a boolean mask ignores the sign; flipping every sign then changes nothing ...
+    flipped = seqlets.assign(sign=seqlets.sign.map({"positive": "negative",
+                                                    "negative": "positive"}))
+    unsigned = signed_mask(truth) != 0
+    assert seqlet_recall_precision(flipped, unsigned) == seqlet_recall_precision(seqlets,
+                                                                                 unsigned)
+    # ... while a signed mask finds none of them
+    assert seqlet_recall_precision(flipped, signed_mask(truth)) == (0.0, 0.0)
+    # adjacent instances of opposite sign are two instances
+    mask = np.zeros((1, 20), dtype=int)
+    mask[0, 5:8], mask[0, 8:11] = 1, -1
+    one = pd.DataFrame({"example_idx": [0], "start": [4], "end": [8], "sign": ["positive"]})
+    assert seqlet_recall_precision(one, mask) == (0.5, 1.0)
+    assert np.isnan(seqlet_recall_precision(one.iloc[:0], mask)[1])
+    with pytest.raises(ValueError, match="outside"):
+        seqlet_recall_precision(one.assign(end=30), mask)
+    with pytest.raises(ValueError, match="sign"):
+        seqlet_recall_precision(one.drop(columns="sign"), mask)
 
 
 @pytest.mark.parametrize("caller", ["recursive", "window"])
