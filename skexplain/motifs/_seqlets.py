@@ -448,16 +448,6 @@ def _decode(X, null, thresholds, min_length, max_length, taken=None, chunk_size=
     return found
 
 
-def _recursive_one_sign(X, threshold, min_length, max_length, additional_flanks, n_bins,
-                        taken=None):
-    """(example_idx, start, end, attribution, p_value, core_start, core_end) arrays of the
-    positive seqlets of X, or None when there are none. Positions where ``taken`` (n, L)
-    is True are in no seqlet."""
-    null = _null(X, n_bins, max_length)
-    rows = _decode(X, null, [threshold], min_length, max_length, taken)[0]
-    return _assemble(X, rows, additional_flanks)
-
-
 def _taken(rows, shape):
     taken = np.zeros(shape, dtype=bool)
     for i, start, end, _ in rows:
