@@ -35,6 +35,7 @@ def overlaps(row, table):
     return bool(((same.start < row.end) & (same.end > row.start)).any())
 
 
+@pytest.mark.slow  # tangermeme compiles its numba kernels on first call
 def test_positive_seqlets_are_tangermemes():
     seqlet = pytest.importorskip("tangermeme.seqlet")
     X, _ = planted_map(seed=1)
@@ -53,6 +54,7 @@ def test_positive_seqlets_are_tangermemes():
     assert (ours["sign"] == "positive").all()
 
 
+@pytest.mark.slow  # tangermeme compiles its numba kernels on first call
 def test_control_threshold_and_fdr_are_tangermemes():
     seqlet = pytest.importorskip("tangermeme.seqlet")
     X, _ = planted_map(seed=1)
@@ -94,6 +96,7 @@ def test_control_picks_a_threshold_per_sign_that_recovers_the_planted_blocks():
     assert_frame(recursive_seqlets(X, control=control, target_fdr=0.1), seqlets)
 
 
+@pytest.mark.slow  # tangermeme compiles its numba kernels on first call
 def test_negative_seqlets_are_tangermemes_on_the_negated_map():
     seqlet = pytest.importorskip("tangermeme.seqlet")
     X, _ = planted_map(seed=2)
