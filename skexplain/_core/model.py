@@ -320,6 +320,8 @@ class ModelAdapter:
         if callable(self.output):
             scores = self.output(raw)
         else:
+            if isinstance(raw, torch.Tensor) and raw.ndim == 1 and len(raw) == n_rows:
+                raw = raw[:, None]  # one score per row, e.g. a binary skorch net's logit
             if not isinstance(raw, torch.Tensor) or raw.ndim != 2:
                 shape = tuple(raw.shape) if isinstance(raw, torch.Tensor) else type(raw).__name__
                 raise ValueError(
@@ -444,7 +446,8 @@ class ModelAdapter:
             return np.argmax(scores, axis=1)
         if np.ndim(target) == 0:
             return np.full(n_samples, target_index(target, n_outputs, names), dtype=int)
-        target = np.asarray(target)
+        # A list keeps each entry's own type (np.asarray would turn [label, 0] into strings).
+        target = target if isinstance(target, np.ndarray) else np.asarray(target, dtype=object)
         if target.shape != (n_samples,):
             raise ValueError(
                 f"target has shape {target.shape}; expected a scalar or one target per "
