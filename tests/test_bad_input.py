@@ -230,6 +230,17 @@ def _same(a, b):
     return np.array_equal(np.asarray(a), np.asarray(b), equal_nan=a.dtype.kind == "f")
 
 
+class _SetupFailed(Exception):
+    """Fitting on good data (before the bad input is tried) failed."""
+
+
+def _fit_good(subject, X_fit, y_fit):
+    try:
+        return subject.fit(subject.make(), X_fit, y_fit)
+    except Exception as error:  # noqa: BLE001
+        raise _SetupFailed(f"{type(error).__name__}: {error}") from error
+
+
 def _run(subject, bad):
     """Run one bad input; return (exception or None, the input untouched?)."""
     X_fit, y_fit, X = subject.good()
@@ -249,7 +260,7 @@ def _run(subject, bad):
                 return error, True
             return None, True
         if bad in ("target_out_of_range", "target_wrong_label", "labels_wrong"):
-            fitted = subject.fit(subject.make(), X_fit, y_fit)
+            fitted = _fit_good(subject, X_fit, y_fit)
             try:
                 if bad == "labels_wrong":
                     labels = np.full(len(X), "zzz") if y_fit.dtype.kind in "US" else \
@@ -271,7 +282,7 @@ def _run(subject, bad):
             except Exception as error:  # noqa: BLE001
                 return error, _same(bad_X, kept)
             return None, _same(bad_X, kept)
-        fitted = subject.fit(subject.make(), X_fit, y_fit)
+        fitted = _fit_good(subject, X_fit, y_fit)
         bad_X = make_bad(X)
         kept = bad_X.copy()
         try:
@@ -293,7 +304,10 @@ def outcome(subject, bad):
 
     if not applies(subject, bad):
         return "n/a", True, ""
-    error, unchanged = _run(subject, bad)
+    try:
+        error, unchanged = _run(subject, bad)
+    except _SetupFailed as failed:
+        return "WRONG: fit on good data failed", False, str(failed)
     if error is None:
         return "WRONG: no error", False, "no error raised"
     name = type(error).__name__
@@ -334,10 +348,16 @@ def _bool_version(subject, X):
     return X.astype(bool) if subject.data == "sequence" else X > 0
 
 
+def _sparse_as(fmt):
+    def convert(subject, X):
+        return getattr(sp, fmt)(X)
+    return convert
+
+
 EDGE_INPUTS = {
     "int64": _int_version,
     "bool": _bool_version,
-    **{fmt: (lambda fmt: lambda s, X: getattr(sp, fmt)(X))(fmt) for fmt in SPARSE_FORMATS},
+    **{fmt: _sparse_as(fmt) for fmt in SPARSE_FORMATS},
 }
 
 
@@ -373,11 +393,19 @@ def edge_outcome(subject, edge):
         a = a.toarray()
     if sp.issparse(b):
         b = b.toarray()
-    if np.shape(a) != np.shape(b) or not np.allclose(np.asarray(a, dtype=float),
-                                                     np.asarray(b, dtype=float),
-                                                     rtol=1e-12, atol=1e-12, equal_nan=True):
+    if not _close(a, b, rtol=1e-12, atol=1e-12):
         return "WRONG: differs", False, "the result differs from the dense float input's"
     return "OK", True, ""
+
+
+def _close(a, b, rtol, atol):
+    a, b = np.asarray(a), np.asarray(b)
+    if a.shape != b.shape:
+        return False
+    if a.dtype.kind in "biuf" and b.dtype.kind in "biuf":
+        return np.allclose(a.astype(float), b.astype(float), rtol=rtol, atol=atol,
+                           equal_nan=True)
+    return np.array_equal(a, b)
 
 
 def one_row_outcome(subject):
@@ -397,8 +425,7 @@ def one_row_outcome(subject):
     if one.shape[1:] != batch.shape[1:] or len(one) != 1:
         return "WRONG: shape", False, f"one row gave shape {one.shape}, a batch {batch.shape}"
     stochastic = subject.is_explainer and subject.case.stochastic
-    if not stochastic and not np.allclose(one[0].astype(float), batch[0].astype(float),
-                                          rtol=1e-6, atol=1e-9):
+    if not stochastic and not _close(one[0], batch[0], rtol=1e-6, atol=1e-9):
         return "WRONG: differs", False, "one row differs from the same row in a batch"
     return "OK", True, ""
 

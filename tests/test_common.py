@@ -273,8 +273,9 @@ def test_n_jobs_gives_identical_results(case):
 
 @pytest.mark.parametrize("case", _cases(lambda c: _has_param(c, "batch_size")))
 def test_batch_size_one_gives_the_same_result(case):
-    batched = case.explain(case.fitted())
-    single = case.explain(case.fitted(batch_size=1))
+    _, _, X, _ = case.dataset()
+    batched = case.explain(case.fitted(), X[:2])
+    single = case.explain(case.fitted(batch_size=1), X[:2])
     _assert_same(batched.values, single.values, case)
 
 

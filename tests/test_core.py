@@ -11,7 +11,6 @@ import scipy.sparse as sp
 import torch
 from sklearn.base import clone
 from sklearn.linear_model import LinearRegression, LogisticRegression
-from sklearn.svm import LinearSVC
 from skorch import NeuralNetBinaryClassifier, NeuralNetClassifier
 from torch import nn
 
@@ -474,14 +473,14 @@ def _noisy_task(i, seed):
 
 def test_parallel_map_order_and_n_jobs_independence():
     seeds = spawn_seeds(0, 6)[:, 0]
-    serial = parallel_map(_noisy_task, list(zip(range(6), seeds)), n_jobs=1)
+    serial = parallel_map(_noisy_task, list(zip(range(6), seeds, strict=True)), n_jobs=1)
     with joblib.parallel_config(backend="threading"):  # loky's start-up is slow here
-        parallel = parallel_map(_noisy_task, list(zip(range(6), seeds)), n_jobs=2)
+        parallel = parallel_map(_noisy_task, list(zip(range(6), seeds, strict=True)), n_jobs=2)
     assert [i for i, _ in serial] == list(range(6)) == [i for i, _ in parallel]
     np.testing.assert_array_equal(np.array([v for _, v in serial]),
                                   np.array([v for _, v in parallel]))
-    lazy = parallel_map(_noisy_task, ((i, s) for i, s in zip(range(6), seeds)), n_jobs=1,
-                        lazy=True, total=6)
+    tasks = ((i, s) for i, s in zip(range(6), seeds, strict=True))
+    lazy = parallel_map(_noisy_task, tasks, n_jobs=1, lazy=True, total=6)
     assert not isinstance(lazy, list)
     assert [i for i, _ in lazy] == list(range(6))
 
@@ -741,3 +740,12 @@ def test_local_base_model_args_reach_the_model():
     E = _Difference(Offset()).fit(X).explain(X, model_args=(offsets,))
     np.testing.assert_allclose(E.base_values, [3.0, 13.0, 23.0])
     np.testing.assert_allclose(E.values, 0.0)  # every row equals the reference mean
+
+
+def test_data_of_another_width_than_the_sklearn_model_is_an_error():
+    X = np.random.default_rng(0).normal(size=(20, 3))
+    model = LinearRegression().fit(X, X[:, 0])
+    with pytest.raises(ValueError, match="X has 2 features per instance, but the "
+                                         "LinearRegression given to SensX was fitted on 3"):
+        ModelAdapter(model, (2,), name="SensX")
+    assert ModelAdapter(model, (3,)).scores(X[:2]).shape == (2, 1)

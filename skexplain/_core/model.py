@@ -169,6 +169,7 @@ class ModelAdapter:
         self.module = torch_module_of(self.model, name) if self.kind in ("torch", "skorch") \
             else None
         self._method = None if self.module is not None else self._numpy_method()
+        self._check_width()
         self.resolved_output = self._resolve_output()
         self._model_args = None
         self.n_outputs = None  # known after the first call
@@ -198,6 +199,19 @@ class ModelAdapter:
             f"output={self.output!r} needs {' or '.join(wanted)}, which the "
             f"{type(self.model).__name__} given to {self.name} does not have."
         )
+
+    def _check_width(self):
+        """A fitted scikit-learn model knows its input width: data of another width is an
+        error here, not a confusing one inside the model (or none, where it is not called)."""
+        expected = getattr(self.model, "n_features_in_", None) if self.kind == "sklearn" \
+            else None
+        n_features = int(np.prod(self.feature_shape))
+        if isinstance(expected, Integral) and expected != n_features:
+            raise ValueError(
+                f"X has {n_features} features per instance, but the "
+                f"{type(self.model).__name__} given to {self.name} was fitted on {expected} "
+                "features."
+            )
 
     def _resolve_output(self):
         if callable(self.output):
