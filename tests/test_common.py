@@ -226,6 +226,20 @@ def test_output_is_recorded(case):
         assert E.info["output"] == expected
 
 
+@pytest.mark.parametrize("case", _cases(lambda c: c.family == "local" and c.name != "Anchors"))
+def test_local_explainers_take_output_and_explain_the_auto_quantity(case):
+    """One rule in every explainer: the same model and output give the same explained score
+    (a torch net in its logits, a scikit-learn classifier in predict_proba)."""
+    from skexplain._core.model import ModelAdapter
+
+    model = case.model()
+    _, _, X, _ = case.dataset()
+    E = case.explain(case.fit(case.make(model)), X, target=1)
+    expected = ModelAdapter(model, X.shape[1:]).scores(X.reshape(len(X), -1))[:, 1]
+    np.testing.assert_allclose(E.base_values, expected, rtol=1e-6)
+    assert _has_param(case, "output"), f"{case.name} has no output parameter"
+
+
 @pytest.mark.parametrize("case", _cases())
 def test_clone_keeps_the_model_and_drops_the_fit(case):
     fitted = case.fitted()
@@ -389,13 +403,13 @@ def test_torch_model_in_train_mode_explains_as_in_eval_mode(case):
 # --- checked model output --------------------------------------------------------------------
 
 def _nan_model(case):
-    """The case's model with one NaN weight in its last layer: every score is NaN."""
+    """The case's model with NaN weights: every score (and every torch layer) is NaN."""
     model = case.model()
     if case.is_torch:
         module = torch_module(model)
-        last = [p for p in module.parameters() if p.ndim == 2][-1]
+        first = next(p for p in module.parameters() if p.ndim >= 2)
         with torch.no_grad():
-            last[0, 0] = float("nan")
+            first.fill_(float("nan"))
     else:
         model.coef_ = model.coef_.copy()
         model.coef_[0, 0] = np.nan
