@@ -250,9 +250,10 @@ class Case:
         model = self.model() if isinstance(model, str) and model == "default" else model
         params = {**self.params, **params}
         params = {k: (v() if callable(v) and k in _LAZY_PARAMS else v) for k, v in params.items()}
-        if "checkpoints" in inspect.signature(self.cls).parameters and model is not None:
+        if "checkpoints" in inspect.signature(self.cls).parameters:
+            source = self.model() if model is None else model
             params.setdefault("checkpoints", [
-                {k: v.clone() for k, v in torch_module(model).state_dict().items()}])
+                {k: v.clone() for k, v in torch_module(source).state_dict().items()}])
         return self.cls(model, **params)
 
     def fit(self, explainer, X=None, y=None):
