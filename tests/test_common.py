@@ -119,9 +119,10 @@ def _sklearn_estimators():
 
     return [
         SquashedScaler(),
-        # The string-input encoder: its tags (string input, no numeric X) make sklearn skip the
-        # checks that feed numeric matrices; every remaining check passes (none expected to
-        # fail).
+        # The string-input encoder: its input tags (1-D string array only) make sklearn skip
+        # every data check ("Can't test estimator ... which requires input of type string"):
+        # nothing is expected to fail; its parameter checks run below and its behaviour is
+        # tested in tests/preprocessing.
         OneHotSequenceEncoder(),
         ExplanationSelector(Occlusion(None), estimator=LogisticRegression(),
                             n_features_to_select=2),
@@ -132,6 +133,19 @@ def _sklearn_estimators():
 @parametrize_with_checks(_sklearn_estimators())
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
+
+
+def test_one_hot_encoder_parameter_checks():
+    from skexplain.preprocessing import OneHotSequenceEncoder
+
+    encoder = OneHotSequenceEncoder(length=5)
+    check_no_attributes_set_in_init("OneHotSequenceEncoder", encoder)
+    check_get_params_invariance("OneHotSequenceEncoder", encoder)
+    check_set_params("OneHotSequenceEncoder", encoder)
+    X = encoder.fit_transform(np.array(["ACGTN", "AC"]))
+    assert X.shape == (2, 4, 5)
+    with pytest.raises(ValueError):
+        OneHotSequenceEncoder().fit(np.ones((2, 3)))
 
 
 # The skorch classifiers take one-hot sequences (n, 4, L) (ConceptBottleneckClassifier also
