@@ -65,8 +65,14 @@ def test_score_function_decision_function_and_predict():
     rng = np.random.default_rng(1)
     X = rng.normal(size=(100, 3))
     y = (X[:, 0] > 0).astype(int)
-    svm = ScoreFunction(LinearSVC().fit(X, y), (3,))
-    assert svm(X[:4]).shape == (4, 1) and svm.output_names.tolist() == [1]
+    svm_model = LinearSVC().fit(X, y)
+    svm = ScoreFunction(svm_model, (3,))
+    # Changed with the model adapter: the old ScoreFunction gave a binary decision_function as
+    # one column named 1; the one "logit" rule gives two columns (-s, s), named by the classes,
+    # as for a binary net with one logit z -> (-z, z).
+    s = svm_model.decision_function(X[:4])
+    np.testing.assert_allclose(svm(X[:4]), np.stack([-s, s], axis=1))
+    assert svm.output_names.tolist() == [0, 1] and svm.resolved_output == "logit"
     reg_model = LinearRegression().fit(X, X[:, 1])
     reg = ScoreFunction(reg_model, (3,))
     np.testing.assert_allclose(reg(X[:4])[:, 0], reg_model.predict(X[:4]))
@@ -80,8 +86,11 @@ def test_score_function_torch_skorch_and_callable():
     f = ScoreFunction(module, (2, 4))
     expected = module(torch.as_tensor(X, dtype=torch.float32)).detach().numpy()
     np.testing.assert_allclose(f(X.reshape(5, -1)), expected, rtol=1e-6)
-    with pytest.warns(UserWarning, match="training mode"):
-        ScoreFunction(module.train(), (2, 4))(X.reshape(5, -1))
+    # Changed with the model adapter: a module in training mode is no longer warned about; it
+    # is run in eval mode and gets its training mode back.
+    np.testing.assert_allclose(ScoreFunction(module.train(), (2, 4))(X.reshape(5, -1)),
+                               expected, rtol=1e-6)
+    assert module.training
 
     net = NeuralNetClassifier(
         torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.Softmax(dim=-1)), max_epochs=2,

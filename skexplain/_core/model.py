@@ -169,6 +169,7 @@ class ModelAdapter:
         self.module = torch_module_of(self.model, name) if self.kind in ("torch", "skorch") \
             else None
         self._method = None if self.module is not None else self._numpy_method()
+        self._check_width()
         self.resolved_output = self._resolve_output()
         self._model_args = None
         self.n_outputs = None  # known after the first call
@@ -198,6 +199,19 @@ class ModelAdapter:
             f"output={self.output!r} needs {' or '.join(wanted)}, which the "
             f"{type(self.model).__name__} given to {self.name} does not have."
         )
+
+    def _check_width(self):
+        """A fitted scikit-learn model knows its input width: data of another width is an
+        error here, not a confusing one inside the model (or none, where it is not called)."""
+        expected = getattr(self.model, "n_features_in_", None) if self.kind == "sklearn" \
+            else None
+        n_features = int(np.prod(self.feature_shape))
+        if isinstance(expected, Integral) and expected != n_features:
+            raise ValueError(
+                f"X has {n_features} features per instance, but the "
+                f"{type(self.model).__name__} given to {self.name} was fitted on {expected} "
+                "features."
+            )
 
     def _resolve_output(self):
         if callable(self.output):
@@ -320,8 +334,8 @@ class ModelAdapter:
         if callable(self.output):
             scores = self.output(raw)
         else:
-            if isinstance(raw, torch.Tensor) and raw.ndim == 1:
-                raw = raw[:, None]  # one logit per row, as skorch's NeuralNetBinaryClassifier
+            if isinstance(raw, torch.Tensor) and raw.ndim == 1 and len(raw) == n_rows:
+                raw = raw[:, None]  # one score per row, e.g. a binary skorch net's logit
             if not isinstance(raw, torch.Tensor) or raw.ndim != 2:
                 shape = tuple(raw.shape) if isinstance(raw, torch.Tensor) else type(raw).__name__
                 raise ValueError(
@@ -446,7 +460,8 @@ class ModelAdapter:
             return np.argmax(scores, axis=1)
         if np.ndim(target) == 0:
             return np.full(n_samples, target_index(target, n_outputs, names), dtype=int)
-        target = np.asarray(target)
+        # A list keeps each entry's own type (np.asarray would turn [label, 0] into strings).
+        target = target if isinstance(target, np.ndarray) else np.asarray(target, dtype=object)
         if target.shape != (n_samples,):
             raise ValueError(
                 f"target has shape {target.shape}; expected a scalar or one target per "
