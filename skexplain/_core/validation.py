@@ -58,20 +58,12 @@ def check_input(X, *, layer=None, use_raw=False, accept_sparse=True, name="X"):
         X, names = from_anndata(X, layer, use_raw)
     elif layer is not None or use_raw:
         raise ValueError("layer and use_raw apply to AnnData input only.")
+    check_numeric(X, name)
     if hasattr(X, "columns") and hasattr(X, "dtypes"):
-        bad = [c for c, t in zip(X.columns, X.dtypes, strict=True)
-               if not (np.issubdtype(np.dtype(t), np.number) or np.dtype(t) == bool)
-               ] if all(isinstance(t, np.dtype) for t in X.dtypes) else []
-        if bad:
-            raise ValueError(
-                f"{name} has non-numeric columns {list(map(str, bad[:5]))}; encode them "
-                "first (e.g. with OneHotEncoder in a pipeline)."
-            )
         columns = np.asarray(X.columns, dtype=object)
         if all(isinstance(c, str) for c in columns):
             names = columns
     if not sp.issparse(X):
-        _check_not_text(X, name)
         if np.ndim(X) == 1:
             raise ValueError(
                 f"Expected {name} with 2 or more dimensions (n_samples, *feature_shape), got "
@@ -87,10 +79,30 @@ def check_input(X, *, layer=None, use_raw=False, accept_sparse=True, name="X"):
     return X, feature_shape, names
 
 
-def _check_not_text(X, name):
-    array = np.asarray(X) if not hasattr(X, "dtypes") else None
-    if array is None:
+def check_numeric(X, name="X"):
+    """Raise unless X holds numbers: no text (DNA strings), no non-numeric DataFrame column.
+
+    Raises
+    ------
+    ValueError
+        For text, or a DataFrame with non-numeric columns (named).
+    TypeError
+        For object arrays whose values are not numbers.
+    """
+    if sp.issparse(X):
         return
+    if hasattr(X, "columns") and hasattr(X, "dtypes"):
+        from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+        bad = [c for c, t in zip(X.columns, X.dtypes, strict=True)
+               if not (is_numeric_dtype(t) or is_bool_dtype(t))]
+        if bad:
+            raise ValueError(
+                f"{name} has non-numeric columns {list(map(str, bad[:5]))}; encode them "
+                "first (e.g. with OneHotEncoder in a pipeline)."
+            )
+        return
+    array = np.asarray(X)
     if array.dtype.kind in "USO":
         sample = array.ravel()[:1]
         if array.dtype.kind in "US" or (len(sample) and isinstance(sample[0], (str, bytes))):
@@ -101,9 +113,9 @@ def _check_not_text(X, name):
             )
         try:
             array.astype(np.float64)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError) as error:
             raise TypeError(
-                f"{name} has dtype object with values that are not numbers."
+                f"{name} has dtype object with values that are not numbers ({error})."
             ) from None
 
 

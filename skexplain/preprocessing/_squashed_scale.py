@@ -9,6 +9,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from sklearn_compat.utils.validation import validate_data
 
+from .._core.validation import check_numeric
+
 _FORWARD_HINT = "the squashed scale needs counts or coverage >= 0"
 _INVERSE_HINT = "inverse_transform needs squashed values >= 0"
 
@@ -245,6 +247,7 @@ class SquashedScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         return tags
 
     def _validate(self, X, reset):
+        check_numeric(X)
         return validate_data(
             self,
             X,
