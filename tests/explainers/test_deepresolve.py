@@ -68,6 +68,15 @@ def test_linear_head_reaches_the_closed_form_optimum():
     assert maps.shape == (3, 6, 6, 4)
     np.testing.assert_allclose(maps, np.broadcast_to(optimum[:, None], maps.shape), atol=1e-2)
     np.testing.assert_allclose(E.values, optimum.mean(axis=2), atol=1e-2)
+    assert E.axes == E.info["axes"] == ("class", "channel")
+    np.testing.assert_array_equal(E.labels["class"], [0, 1, 2])
+    np.testing.assert_array_equal(E.labels["channel"], np.arange(6))
+    assert E.info["output"] == "logit"
+    # the best class score of J's maximiser: w.H* + b = ||w||^2 / (2 lambda) + b
+    best = (weight**2).sum(axis=1) / 0.2 + model.linear.bias.detach().numpy()
+    np.testing.assert_allclose(E.info["best_scores"], best, rtol=1e-3)
+    frame = E.to_frame()
+    assert list(frame.columns) == ["class", "channel", "value"] and len(frame) == 18
     assert np.all(E.info["inconsistency"] < 1e-4)
     negative = np.all(optimum.mean(axis=2)[:, None] < 0, axis=1)
     np.testing.assert_array_equal(E.info["negative"], negative)
@@ -214,7 +223,6 @@ def test_errors():
         explainer.explain(target=3)
     with pytest.raises(ValueError, match="Unknown target"):
         explainer.explain(target="a")
-    with pytest.raises(NotImplementedError):
-        explainer.score()
+    assert not hasattr(explainer, "score")  # model-level values are not attributions
     with pytest.raises(ValueError, match="n_restarts"):
         _fast(model, n_restarts=0).fit()
