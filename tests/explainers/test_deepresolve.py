@@ -84,6 +84,19 @@ def test_linear_head_reaches_the_closed_form_optimum():
     assert np.all(E.info["n_iter"] < 200)
 
 
+def test_output_probability_scores_the_softmax_of_the_head():
+    # The class score is the core's output head: with output="probability", the softmax.
+    model, weight = _linear_head()
+    E = _fast(model, output="probability", n_restarts=3, max_iter=200).fit().explain()
+    assert E.info["output"] == "probability"
+    maps = torch.as_tensor(E.info["feature_importance_maps"])
+    with torch.no_grad():
+        proba = model.linear(maps.flatten(2).float()).softmax(dim=2).numpy()
+    expected = proba[np.arange(3), :, np.arange(3)]  # (class, restart): its own probability
+    np.testing.assert_allclose(E.info["scores"], expected, rtol=1e-4)
+    assert np.all((E.info["best_scores"] > 0) & (E.info["best_scores"] <= 1))
+
+
 def test_channel_whose_best_sign_depends_on_the_start_is_non_additive():
     model, _ = _linear_head(bent=True)
     E = _fast(model, n_restarts=10).fit().explain()
