@@ -12,6 +12,7 @@ from .._core.compute import N_JOBS_DOC, parallel_map, spawn_seeds
 from .._core.explanation import ModelExplanation
 from .._core.model import OUTPUT_CONSTRAINT, OUTPUT_DOC
 from ._network import (
+    check_finite,
     class_labels,
     gradient_ascent,
     layer_name,
@@ -211,7 +212,8 @@ __N_JOBS_DOC__
         sklearn.exceptions.NotFittedError
             If the explainer is not fitted.
         ValueError
-            If X is given or a target is unknown.
+            If X is given, a target is unknown, or the network gives NaN or infinite
+            scores (a run whose objective is never finite).
         """
         check_is_fitted(self, "network_")
         no_instances(X, "Activation maximization", "it needs no instances; call explain().")
@@ -225,7 +227,9 @@ __N_JOBS_DOC__
         ]
         runs = parallel_map(_maximize_target, tasks, n_jobs=self.n_jobs, verbose=self.verbose,
                             description="Activation maximization")
-        inputs, scores, n_iter = (np.stack(parts) for parts in zip(*runs, strict=True))
+        inputs, scores, values, n_iter = (np.stack(parts) for parts in zip(*runs, strict=True))
+        # A run whose objective is never finite keeps -inf: the network gives NaN.
+        check_finite(values, "scores (or no finite score in a run)", self.model_adapter_)
         best = inputs[np.arange(len(targets)), scores.argmax(axis=1)]
         axis = "class" if self.layer_name_ is None else "channel"
         info = {
@@ -253,7 +257,7 @@ __N_JOBS_DOC__
 
 def _maximize_target(adapter, layer, input_shape, target, relaxation, n_restarts, seed,
                      params):
-    """All restarts of one target as one batch; return (inputs, scores, n_iter)."""
+    """All restarts of one target as one batch; return (inputs, scores, objective, n_iter)."""
     # A private copy of the network: a layer hook must not reach other threads' runs.
     adapter = with_network(adapter, copy.deepcopy(adapter.module))
     network = adapter.module
@@ -273,9 +277,10 @@ def _maximize_target(adapter, layer, input_shape, target, relaxation, n_restarts
     if project is not None:
         start = _softmax(start)
     with single_thread():
-        best, score, _, n_iter = gradient_ascent(objective, start, project=project, **params)
+        best, score, value, n_iter = gradient_ascent(objective, start, project=project,
+                                                     **params)
         inputs = as_input(best)
-    return inputs.cpu().numpy(), score, n_iter
+    return inputs.cpu().numpy(), score, value, n_iter
 
 
 def _softmax(free):

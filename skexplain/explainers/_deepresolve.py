@@ -16,6 +16,7 @@ from .._core.compute import N_JOBS_DOC, parallel_map, spawn_seeds
 from .._core.explanation import ModelExplanation
 from .._core.model import OUTPUT_CONSTRAINT, OUTPUT_DOC
 from ._network import (
+    check_finite,
     class_labels,
     gradient_ascent,
     head,
@@ -260,7 +261,8 @@ __N_JOBS_DOC__
         sklearn.exceptions.NotFittedError
             If the explainer is not fitted.
         ValueError
-            If X is given or a target is unknown.
+            If X is given, a target is unknown, or the network gives NaN or infinite
+            scores (a run whose objective is never finite).
         """
         check_is_fitted(self, "network_")
         no_instances(X, "DeepResolve", "call explain() without X.")
@@ -277,6 +279,8 @@ __N_JOBS_DOC__
         runs = parallel_map(_optimise_class, tasks, n_jobs=self.n_jobs, verbose=self.verbose,
                             description="DeepResolve")
         maps, scores, objective, n_iter = (np.stack(parts) for parts in zip(*runs, strict=True))
+        check_finite(objective, "class scores (or no finite score in a run)",
+                     self.model_adapter_)
         fivs = maps.reshape(maps.shape[:3] + (-1,)).mean(axis=3)
         summaries = [summarize_restarts(f, s, random_state=int(seed[1]))
                      for f, s, seed in zip(fivs, scores, seeds, strict=True)]

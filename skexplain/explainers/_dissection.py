@@ -11,7 +11,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._core.base import ModelLevelExplainer
 from .._core.compute import resolve_batch_size, torch_batches
 from .._core.explanation import ModelExplanation
-from ._network import layer_name, layer_output, network_adapter, resolve_targets
+from ._network import check_finite, layer_name, layer_output, network_adapter, resolve_targets
 
 ACTIVATION_FACTOR = 8  # a layer's activations of a row, in multiples of the row's size
 
@@ -131,8 +131,8 @@ class NetworkDissection(ModelLevelExplainer):
             If the model is not a torch module or skorch net.
         ValueError
             If X is not 3-D or not finite, a layer does not exist or does not output
-            (batch, n_channels, n_positions), or its positions cannot be mapped to input
-            positions.
+            (batch, n_channels, n_positions), its activations are not finite, or its
+            positions cannot be mapped to input positions.
         """
         self._validate_params()
         self._check_model()
@@ -263,7 +263,7 @@ class NetworkDissection(ModelLevelExplainer):
         if activations.ndim != 3:
             raise ValueError(f"The layer {name!r} outputs shape {activations.shape[1:]} per "
                              "sequence; network dissection needs (n_channels, n_positions).")
-        return activations
+        return check_finite(activations, f"activations of layer {name!r}", adapter)
 
 
 def _receptive_field(network, name, input_length, output_length):

@@ -108,7 +108,33 @@ def n_outputs_of(adapter, input_shape):
     """
     dummy = torch.zeros((1,) + tuple(input_shape), dtype=adapter.dtype, device=adapter.device)
     with torch.no_grad():
-        return int(adapter.forward(dummy).shape[1])
+        scores = adapter.forward(dummy)
+    check_finite(scores.cpu().numpy(), "scores of an all-zero input", adapter)
+    return int(scores.shape[1])
+
+
+def check_finite(values, what, adapter):
+    """Raise a ValueError naming the model and the rows if ``values`` has NaN or infinity.
+
+    Parameters
+    ----------
+    values : ndarray of shape (n_rows, ...)
+    what : str
+        What the values are, e.g. "layer activations" (named in the message).
+    adapter : ModelAdapter
+        Names the model and the explainer.
+    """
+    values = np.asarray(values)
+    bad = ~np.isfinite(values.reshape(len(values), -1)).all(axis=1)
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        shown = ", ".join(map(str, rows[:10])) + (", ..." if len(rows) > 10 else "")
+        raise ValueError(
+            f"The {type(adapter.model).__name__} explained by {adapter.name} gave NaN or "
+            f"infinite {what} for {len(rows)} of {len(values)} rows (rows {shown}); "
+            "explanations of non-finite values are meaningless."
+        )
+    return values
 
 
 def class_labels(adapter, n_outputs):

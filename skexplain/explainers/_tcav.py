@@ -22,6 +22,7 @@ from .._core.compute import (
 from .._core.explanation import ModelExplanation
 from .._core.model import OUTPUT_CONSTRAINT, OUTPUT_DOC
 from ._network import (
+    check_finite,
     class_labels,
     layer_name,
     layer_output,
@@ -192,8 +193,9 @@ __N_JOBS_DOC__
             If the model is not a torch module or skorch net.
         ValueError
             If a concept set or the random pool is malformed or too small, their input
-            shapes differ, the layer does not exist, or the network does not return
-            logits of shape (batch, n_outputs).
+            shapes differ, the layer does not exist, the network does not return scores
+            of shape (batch, n_outputs) after the output head, or it gives NaN or
+            infinite scores or activations.
         """
         self._validate_params()
         self._check_model()
@@ -266,7 +268,7 @@ __N_JOBS_DOC__
             If the explainer is not fitted.
         ValueError
             If X is missing, has another input shape than the concepts, contains NaN or
-            infinity, or a target is unknown.
+            infinity, a target is unknown, or the network's gradients are not finite.
         """
         check_is_fitted(self, "cavs_")
         if X is None:
@@ -337,7 +339,8 @@ __N_JOBS_DOC__
 
         with torch.no_grad():
             out = torch_batches(activations, (torch.as_tensor(X),), self._batch_size())
-        return out.to("cpu", torch.float64).numpy()
+        return check_finite(out.to("cpu", torch.float64).numpy(),
+                            f"activations of layer {name!r}", adapter)
 
     def _gradients(self, X, targets):
         """Gradients of each target score with respect to the layer's flattened output.
@@ -361,7 +364,9 @@ __N_JOBS_DOC__
             ], dim=1)
 
         out = torch_batches(gradients, (torch.as_tensor(X),), self._batch_size())
-        return out.transpose(0, 1).to("cpu", torch.float64).numpy()
+        out = check_finite(out.to("cpu", torch.float64).numpy(),
+                           f"gradients of the class scores at layer {name!r}", adapter)
+        return out.transpose(1, 0, 2)
 
 
 def _fit_cav(classifier, positive, negative, seed):

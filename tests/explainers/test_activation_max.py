@@ -116,5 +116,10 @@ def test_errors():
         explainer.explain(target=5)
     with pytest.raises(ValueError, match="needs no instances"):
         explainer.explain(np.zeros((1, 4, 6)))
+    with torch.no_grad():
+        net[0].weight[0, 0, 0] = float("nan")
+    broken = ActivationMaximization(net, layer="1", input_shape=(4, 6), max_iter=5).fit()
+    with pytest.raises(ValueError, match="NaN or infinite scores"):
+        broken.explain(target=0)
     with pytest.raises(ValueError, match="relaxation"):
         ActivationMaximization(net, relaxation="round", input_shape=(4, 6)).fit()

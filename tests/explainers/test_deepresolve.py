@@ -53,6 +53,25 @@ def _linear_head(n_classes=3, n_channels=6, n_positions=4, seed=0, bent=False):
     return LinearHead(weight, rng.normal(size=n_classes), bent=bent).eval(), weight
 
 
+class NaNAwayFromZero(LinearHead):
+    """Finite at H = 0 (where fit probes it), NaN at any other H."""
+
+    def forward(self, x):
+        h = self.hidden(x)
+        return self.linear(h.flatten(1)) + torch.sqrt(-h.abs().flatten(1).sum(dim=1))[:, None]
+
+
+def test_nan_scores_raise_instead_of_a_silent_result():
+    _, weight = _linear_head()
+    bias = np.array([0.0, np.nan, 0.0])
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        _fast(LinearHead(weight, bias).eval()).fit()
+    model = NaNAwayFromZero(weight, np.zeros(3)).eval()
+    explainer = _fast(model, n_restarts=2, max_iter=5).fit()
+    with pytest.raises(ValueError, match="NaN or infinite class scores"):
+        explainer.explain()
+
+
 def _fast(model, **params):
     defaults = dict(l2_penalty=0.1, learning_rate=1.0, n_restarts=6, layer="hidden",
                     input_shape=(6, 4), random_state=0)

@@ -176,6 +176,11 @@ def test_bad_input_raises():
     with pytest.raises(ValueError, match="shape"):
         NetworkDissection(net, layers="1").fit(X[0])
     assert not hasattr(dissection, "score")  # model-level values are not attributions
+    broken = _detector()
+    with torch.no_grad():
+        broken.bias[1] = float("nan")
+    with pytest.raises(ValueError, match="NaN or infinite activations"):
+        NetworkDissection(nn.Sequential(broken, nn.ReLU()), layers="0").fit(X)
 
 
 @pytest.mark.parametrize("check", [check_no_attributes_set_in_init, check_get_params_invariance,

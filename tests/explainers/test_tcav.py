@@ -167,6 +167,21 @@ def test_bad_input_raises():
     assert not hasattr(tcav, "score")  # model-level values are not attributions
 
 
+def test_nan_activations_or_gradients_raise():
+    concepts, pool, _ = _concepts(n=10)
+    model = MotifDetectors([PLANTED, OTHER]).eval()
+    tcav = TCAV(model, layer="flatten", concepts=concepts, random_concepts=pool, n_runs=2,
+                random_state=0).fit()
+    with torch.no_grad():
+        tcav.network_.head.weight[0, 0] = float("nan")  # finite activations, NaN gradients
+    with pytest.raises(ValueError, match="NaN or infinite gradients"):
+        tcav.explain(pool[:5])
+    with torch.no_grad():
+        model.scan.bias[0] = float("inf")
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        TCAV(model, layer="flatten", concepts=concepts, random_concepts=pool, n_runs=2).fit()
+
+
 @pytest.mark.parametrize("check", [check_no_attributes_set_in_init, check_get_params_invariance,
                                    check_set_params])
 def test_sklearn_checks(check):
