@@ -4,26 +4,30 @@ import copy
 from numbers import Integral, Real
 
 import numpy as np
-from joblib import Parallel, delayed
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
-from tqdm.auto import tqdm
 
-from ..base import BaseExplainer, Explanation
+from .._core.base import ModelLevelExplainer
+from .._core.compute import N_JOBS_DOC, parallel_map, spawn_seeds
+from .._core.explanation import ModelExplanation
+from .._core.model import OUTPUT_CONSTRAINT, OUTPUT_DOC
 from ._network import (
+    check_finite,
+    class_labels,
     gradient_ascent,
     layer_name,
     layer_output,
+    n_outputs_of,
+    network_adapter,
     network_input_shape,
-    output_names,
+    no_instances,
+    resolve_targets,
     single_thread,
-    target_indices,
-    torch_network,
+    with_network,
 )
 
 
-class ActivationMaximization(BaseExplainer):
+class ActivationMaximization(ModelLevelExplainer):
     """Input-space activation maximization of a class logit or of a filter.
 
     Gradient ascent on a relaxed one-hot input: each position holds a distribution over
@@ -33,8 +37,10 @@ class ActivationMaximization(BaseExplainer):
     logit (``layer=None``) or, for a filter of ``layer``, the largest activation of that
     channel over positions. The schedule and stopping rule are DeepResolve's (see
     :class:`DeepResolve`); each of ``n_restarts`` runs starts from standard normal logits
-    (their softmax for "clamp") and keeps its best input. Targets run in parallel with
-    seeds drawn up front, so results are identical for any ``n_jobs``.
+    (their softmax for "clamp") and keeps its best input. Targets run in parallel (the
+    core's ``parallel_map``) with seeds spawned up front from ``random_state`` and the target
+    index, so results are identical for any ``n_jobs`` and any subset of targets. A
+    model-level explainer has no faithfulness ``score``.
 
     Parameters
     ----------
@@ -42,8 +48,9 @@ class ActivationMaximization(BaseExplainer):
         A fitted network over inputs of shape (n_samples, alphabet, length), e.g. one-hot
         DNA. It is not modified: a float64 copy in eval mode is optimised.
     layer : str, torch.nn.Module or None, default=None
-        None maximises class logits; otherwise the layer (a name from ``named_modules()``
-        such as ``"blocks.0.activation"``, or the module) whose channels are maximised.
+        None maximises class scores (``output``); otherwise the layer (a name from
+        ``named_modules()`` such as ``"blocks.0.activation"``, or the module) whose channels
+        are maximised.
     relaxation : {"softmax", "clamp"}, default="softmax"
         How the input stays a distribution over the alphabet at each position.
     n_restarts : int, default=5
@@ -58,12 +65,11 @@ class ActivationMaximization(BaseExplainer):
     input_shape : tuple of int, default=None
         Shape of one input, e.g. ``(4, 200)``; from X when ``fit`` gets X, or from a fitted
         :class:`~skexplain.models.ExpActivationCNNClassifier`.
-    n_jobs : int, default=None
-        Number of joblib workers over targets.
+__OUTPUT_DOC__
+        Used when ``layer`` is None: the class score maximised is column c of this output.
+__N_JOBS_DOC__
     random_state : int, RandomState instance or None, default=None
         Seeds the random starts.
-    verbose : int, default=0
-        Show a progress bar when > 0.
 
     Attributes
     ----------
@@ -73,9 +79,11 @@ class ActivationMaximization(BaseExplainer):
         Name of the layer whose channels are maximised (None for class logits).
     input_shape_ : tuple of int
     n_targets_ : int
-        Number of class logits, or of the layer's channels.
+        Number of class scores, or of the layer's channels.
     output_names_ : ndarray of shape (n_targets_,)
-        Class labels of the logits, or channel indices.
+        Class labels of the scores, or channel indices.
+    model_adapter_ : ModelAdapter
+        The core's adapter of the model, running on ``network_``.
 
     References
     ----------
@@ -84,8 +92,6 @@ class ActivationMaximization(BaseExplainer):
     Lanchantin, J., Singh, R., Wang, B. & Qi, Y. "Deep Motif Dashboard: visualizing and
     understanding genomic sequences using deep neural networks." PSB (2017).
     """
-
-    _score_unavailable = "it explains the network, not instances"
 
     _parameter_constraints = {
         "model": "no_validation",
@@ -99,15 +105,16 @@ class ActivationMaximization(BaseExplainer):
         "tol": [Interval(Real, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "input_shape": ["array-like", None],
+        "output": OUTPUT_CONSTRAINT,
         "n_jobs": [Integral, None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
 
     def __init__(
-        self, model, *, layer=None, relaxation="softmax", n_restarts=5, learning_rate=1.0,
+        self, model=None, *, layer=None, relaxation="softmax", n_restarts=5, learning_rate=1.0,
         warmup=500, decay=0.2, patience=10, tol=1e-6, max_iter=2000, input_shape=None,
-        n_jobs=None, random_state=None, verbose=0,
+        output="auto", n_jobs=None, random_state=None, verbose=0,
     ):
         super().__init__(model)
         self.layer = layer
@@ -120,6 +127,7 @@ class ActivationMaximization(BaseExplainer):
         self.tol = tol
         self.max_iter = max_iter
         self.input_shape = input_shape
+        self.output = output
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
@@ -149,6 +157,7 @@ class ActivationMaximization(BaseExplainer):
         import torch
 
         self._validate_params()
+        self._check_model()
         self.input_shape_ = network_input_shape(self.model, X, self.input_shape)
         if len(self.input_shape_) != 2:
             raise ValueError(
@@ -157,18 +166,22 @@ class ActivationMaximization(BaseExplainer):
             )
         if X is not None:
             self.n_features_in_ = int(np.prod(self.input_shape_))
-        network = torch_network(self.model, type(self).__name__)
+        elif hasattr(self, "n_features_in_"):
+            del self.n_features_in_
+        adapter = network_adapter(self.model, self.input_shape_, output=self.output,
+                                  name=type(self).__name__)
         self.layer_name_ = None if self.layer is None else layer_name(self.model, self.layer)
-        dummy = torch.full((1,) + self.input_shape_, 1 / self.input_shape_[0],
-                           dtype=torch.float64)
-        with torch.no_grad():
-            if self.layer_name_ is None:
-                self.n_targets_ = network(dummy).shape[1]
-                self.output_names_ = output_names(self.model, self.n_targets_)
-            else:
-                self.n_targets_ = layer_output(network, self.layer_name_, dummy).shape[1]
-                self.output_names_ = np.arange(self.n_targets_)
-        self.network_ = network
+        if self.layer_name_ is None:
+            self.n_targets_ = n_outputs_of(adapter, self.input_shape_)
+            self.output_names_ = class_labels(adapter, self.n_targets_)
+        else:
+            dummy = torch.full((1,) + self.input_shape_, 1 / self.input_shape_[0],
+                               dtype=adapter.dtype, device=adapter.device)
+            with torch.no_grad():
+                self.n_targets_ = layer_output(adapter.module, self.layer_name_, dummy).shape[1]
+            self.output_names_ = np.arange(self.n_targets_)
+        self.model_adapter_ = adapter
+        self.network_ = adapter.module
         return self
 
     def explain(self, X=None, target=None):
@@ -184,49 +197,56 @@ class ActivationMaximization(BaseExplainer):
 
         Returns
         -------
-        explanation : Explanation
-            ``values`` of shape (n_targets, *input_shape): each target's best input, a
-            distribution over the alphabet at each position. ``info`` holds ``inputs``
-            (n_targets, n_restarts, *input_shape), ``scores`` and ``n_iter`` (n_targets,
-            n_restarts), and ``target``.
+        explanation : ModelExplanation
+            Axes ("class", "alphabet", "position") when ``layer`` is None, else ("channel",
+            "alphabet", "position"); ``values`` of shape (n_targets, *input_shape): each
+            target's best input, a distribution over the alphabet at each position;
+            ``labels`` of the first axis the targets (class labels or channel indices).
+            ``info`` holds ``best_scores`` (n_targets,), the score of each best input
+            (``base_values`` before), ``inputs`` (n_targets, n_restarts, *input_shape),
+            ``scores`` and ``n_iter`` (n_targets, n_restarts), ``target``, ``layer`` and
+            ``output``.
 
         Raises
         ------
         sklearn.exceptions.NotFittedError
             If the explainer is not fitted.
         ValueError
-            If X is given or a target is unknown.
+            If X is given, a target is unknown, or the network gives NaN or infinite
+            scores (a run whose objective is never finite).
         """
         check_is_fitted(self, "network_")
-        if X is not None:
-            raise ValueError("Activation maximization needs no instances: call explain().")
-        targets = target_indices(target, self.output_names_)
-        root = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-        seeds = [np.random.SeedSequence(root, spawn_key=(int(k),)).generate_state(1)[0]
-                 for k in targets]
-        tasks = (
-            delayed(_maximize_target)(
-                self.network_, self.layer_name_, self.input_shape_, int(k), self.relaxation,
-                self.n_restarts, seed, self._ascent_params(),
-            )
+        no_instances(X, "Activation maximization", "it needs no instances; call explain().")
+        targets = resolve_targets(target, self.output_names_)
+        seeds = spawn_seeds(self.random_state, self.n_targets_, 1)[targets, 0]
+        params = self._ascent_params()
+        tasks = [
+            (self.model_adapter_, self.layer_name_, self.input_shape_, int(k), self.relaxation,
+             self.n_restarts, int(seed), params)
             for k, seed in zip(targets, seeds, strict=True)
-        )
-        parallel = Parallel(n_jobs=self.n_jobs, return_as="generator")
-        runs = list(tqdm(parallel(tasks), total=len(targets), desc="Activation maximization",
-                         disable=not self.verbose))
-        inputs, scores, n_iter = (np.stack(parts) for parts in zip(*runs, strict=True))
+        ]
+        runs = parallel_map(_maximize_target, tasks, n_jobs=self.n_jobs, verbose=self.verbose,
+                            description="Activation maximization")
+        inputs, scores, values, n_iter = (np.stack(parts) for parts in zip(*runs, strict=True))
+        # A run whose objective is never finite keeps -inf: the network gives NaN.
+        check_finite(values, "scores (or no finite score in a run)", self.model_adapter_)
         best = inputs[np.arange(len(targets)), scores.argmax(axis=1)]
+        axis = "class" if self.layer_name_ is None else "channel"
         info = {
             "method": "activation_maximization",
-            "axes": ("target", "alphabet", "position"),
             "target": targets,
+            "output": self.model_adapter_.describe() if axis == "class" else "activation",
             "layer": self.layer_name_,
+            "best_scores": scores.max(axis=1),
             "inputs": inputs,
             "scores": scores,
             "n_iter": n_iter,
         }
-        return Explanation(best, base_values=scores.max(axis=1),
-                           output_names=self.output_names_[targets], info=info)
+        return ModelExplanation(
+            best, (axis, "alphabet", "position"),
+            labels={axis: self.output_names_[targets]},
+            units="letter probability", info=info,
+        )
 
     def _ascent_params(self):
         return {
@@ -235,31 +255,32 @@ class ActivationMaximization(BaseExplainer):
         }
 
 
-def _maximize_target(network, layer, input_shape, target, relaxation, n_restarts, seed,
+def _maximize_target(adapter, layer, input_shape, target, relaxation, n_restarts, seed,
                      params):
-    """All restarts of one target as one batch; return (inputs, scores, n_iter)."""
-    import torch
-
-    network = copy.deepcopy(network)  # a layer hook must not reach other threads' runs
+    """All restarts of one target as one batch; return (inputs, scores, objective, n_iter)."""
+    # A private copy of the network: a layer hook must not reach other threads' runs.
+    adapter = with_network(adapter, copy.deepcopy(adapter.module))
+    network = adapter.module
     as_input = _softmax if relaxation == "softmax" else _identity
     project = None if relaxation == "softmax" else project_to_simplex
 
     def objective(free):
         x = as_input(free)
         if layer is None:
-            score = network(x)[:, target]
+            score = adapter.forward(x)[:, target]
         else:
             score = layer_output(network, layer, x)[:, target].flatten(1).max(dim=1).values
         return score, score
 
     rng = np.random.default_rng(seed)
-    start = torch.from_numpy(rng.standard_normal((n_restarts,) + tuple(input_shape)))
+    start = adapter.tensor(rng.standard_normal((n_restarts,) + tuple(input_shape)))
     if project is not None:
         start = _softmax(start)
     with single_thread():
-        best, score, _, n_iter = gradient_ascent(objective, start, project=project, **params)
+        best, score, value, n_iter = gradient_ascent(objective, start, project=project,
+                                                     **params)
         inputs = as_input(best)
-    return inputs.numpy(), score, n_iter
+    return inputs.cpu().numpy(), score, value, n_iter
 
 
 def _softmax(free):
@@ -287,8 +308,12 @@ def project_to_simplex(x):
 
     moved = x.movedim(1, -1)
     ordered = moved.sort(dim=-1, descending=True).values
-    ranks = torch.arange(1, moved.shape[-1] + 1, dtype=x.dtype)
+    ranks = torch.arange(1, moved.shape[-1] + 1, dtype=x.dtype, device=x.device)
     thresholds = (ordered.cumsum(dim=-1) - 1) / ranks
     support = (ordered > thresholds).sum(dim=-1, keepdim=True)
     theta = thresholds.gather(-1, support - 1)
     return (moved - theta).clamp_min(0).movedim(-1, 1)
+
+
+ActivationMaximization.__doc__ = ActivationMaximization.__doc__.replace(
+    "__OUTPUT_DOC__", OUTPUT_DOC).replace("__N_JOBS_DOC__", N_JOBS_DOC)

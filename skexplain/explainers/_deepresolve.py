@@ -6,30 +6,36 @@ from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
-from tqdm.auto import tqdm
 
-from ..base import BaseExplainer, Explanation
+from .._core.base import ModelLevelExplainer
+from .._core.compute import N_JOBS_DOC, parallel_map, spawn_seeds
+from .._core.explanation import ModelExplanation
+from .._core.model import OUTPUT_CONSTRAINT, OUTPUT_DOC
 from ._network import (
+    check_finite,
+    class_labels,
     gradient_ascent,
+    head,
     layer_name,
     layer_output,
+    n_outputs_of,
+    network_adapter,
     network_input_shape,
-    output_names,
+    no_instances,
     replaced_output,
+    resolve_targets,
     single_thread,
-    target_indices,
-    torch_network,
+    with_network,
 )
 
 CONSISTENT = 1e-6  # variances below this fraction of the mean squared FIV are numerical noise
 
 
-class DeepResolve(BaseExplainer):
+class DeepResolve(ModelLevelExplainer):
     """DeepResolve: which channels of a layer each class needs, and which interact.
 
     For each class c, gradient ascent finds activations H of an intermediate layer that
@@ -56,13 +62,15 @@ class DeepResolve(BaseExplainer):
 
     The result does not depend on any input: ``fit`` needs only the network (and its input
     shape), ``explain`` takes no X. Restarts of a class run as one batch (rows never
-    interact); classes run in parallel with joblib, each with a seed drawn up front from
-    ``random_state``, so results are identical for any ``n_jobs``.
+    interact); classes run in parallel (the core's ``parallel_map``), each with a seed
+    spawned up front from ``random_state`` and the class index, so results are identical
+    for any ``n_jobs`` and any subset of targets. A model-level explainer has no
+    faithfulness ``score``: its values are not attributions of instances.
 
     Parameters
     ----------
     model : skorch net or torch.nn.Module
-        A fitted network whose outputs are class logits (the module of an
+        A fitted network (the module of an
         :class:`~skexplain.models.ExpActivationCNNClassifier`, or that classifier). The
         user's network is not modified: a float64 copy in eval mode is optimised.
     layer : str, torch.nn.Module or None, default=None
@@ -89,12 +97,11 @@ class DeepResolve(BaseExplainer):
     input_shape : tuple of int, default=None
         Shape of one network input, e.g. ``(4, 200)``; taken from X when ``fit`` gets X, or
         from a fitted :class:`~skexplain.models.ExpActivationCNNClassifier`.
-    n_jobs : int, default=None
-        Number of joblib workers over classes.
+__OUTPUT_DOC__
+        The class score ``S_c`` that is maximised is column c of this output.
+__N_JOBS_DOC__
     random_state : int, RandomState instance or None, default=None
         Seeds the random starts and the Gaussian mixtures.
-    verbose : int, default=0
-        Show a progress bar over classes when > 0.
 
     Attributes
     ----------
@@ -108,9 +115,11 @@ class DeepResolve(BaseExplainer):
         Shape of the layer's output for one input, channels first, e.g. ``(n_channels,
         n_positions)``.
     n_outputs_ : int
-        Number of class logits.
+        Number of class scores (two for a binary net with a single logit z: -z and z).
     output_names_ : ndarray of shape (n_outputs,)
-        Class labels of the logits (indices when the network has none).
+        Class labels of the scores (indices when the network has none).
+    model_adapter_ : ModelAdapter
+        The core's adapter of the model, running on ``network_``.
     n_features_in_ : int
         Number of input features, when ``fit`` was given X.
 
@@ -132,11 +141,9 @@ class DeepResolve(BaseExplainer):
     ...     {"filters": 8, "kernel_size": 7, "dropout": 0.1, "pool": 6}], dense_units=16)
     >>> explainer = DeepResolve(net.eval(), n_restarts=4, input_shape=(4, 60), random_state=0)
     >>> E = explainer.fit().explain()
-    >>> E.values.shape, E.info["feature_importance_maps"].shape
-    ((3, 8), (3, 4, 8, 10))
+    >>> E.values.shape, E.axes, E.info["feature_importance_maps"].shape
+    ((3, 8), ('class', 'channel'), (3, 4, 8, 10))
     """
-
-    _score_unavailable = "it explains the network, not instances"
 
     _parameter_constraints = {
         "model": "no_validation",
@@ -150,15 +157,16 @@ class DeepResolve(BaseExplainer):
         "tol": [Interval(Real, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "input_shape": ["array-like", None],
+        "output": OUTPUT_CONSTRAINT,
         "n_jobs": [Integral, None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
 
     def __init__(
-        self, model, *, layer=None, n_restarts=10, l2_penalty=1e-2, learning_rate=1.0,
+        self, model=None, *, layer=None, n_restarts=10, l2_penalty=1e-2, learning_rate=1.0,
         warmup=500, decay=0.2, patience=10, tol=1e-6, max_iter=10000, input_shape=None,
-        n_jobs=None, random_state=None, verbose=0,
+        output="auto", n_jobs=None, random_state=None, verbose=0,
     ):
         super().__init__(model)
         self.layer = layer
@@ -171,6 +179,7 @@ class DeepResolve(BaseExplainer):
         self.tol = tol
         self.max_iter = max_iter
         self.input_shape = input_shape
+        self.output = output
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
@@ -200,26 +209,25 @@ class DeepResolve(BaseExplainer):
         import torch
 
         self._validate_params()
+        self._check_model()
         self.input_shape_ = network_input_shape(self.model, X, self.input_shape)
         if X is not None:
             self.n_features_in_ = int(np.prod(self.input_shape_))
-        network = torch_network(self.model, type(self).__name__)
+        elif hasattr(self, "n_features_in_"):
+            del self.n_features_in_
+        adapter = network_adapter(self.model, self.input_shape_, output=self.output,
+                                  name=type(self).__name__)
         self.layer_name_ = layer_name(self.model, self.layer)
-        dummy = torch.zeros((1,) + self.input_shape_, dtype=torch.float64)
+        dummy = torch.zeros((1,) + self.input_shape_, dtype=adapter.dtype, device=adapter.device)
         with torch.no_grad():
-            activation = layer_output(network, self.layer_name_, dummy)
-            logits = network(dummy)
-        if logits.ndim != 2:
-            raise ValueError(
-                f"The network returned outputs of shape {tuple(logits.shape)}; DeepResolve "
-                "needs class logits of shape (batch, n_outputs)."
-            )
+            activation = layer_output(adapter.module, self.layer_name_, dummy)
         if not isinstance(activation, torch.Tensor):
             raise ValueError(f"The layer {self.layer_name_!r} does not output a tensor.")
         self.activation_shape_ = tuple(activation.shape[1:])
-        self.n_outputs_ = logits.shape[1]
-        self.output_names_ = output_names(self.model, self.n_outputs_)
-        self.network_ = network
+        self.n_outputs_ = n_outputs_of(adapter, self.input_shape_)
+        self.output_names_ = class_labels(adapter, self.n_outputs_)
+        self.model_adapter_ = adapter
+        self.network_ = adapter.module
         return self
 
     def explain(self, X=None, target=None):
@@ -236,7 +244,11 @@ class DeepResolve(BaseExplainer):
         Returns
         -------
         explanation : DeepResolveExplanation
-            ``values`` of shape (n_targets, n_channels) are the OFIVs; ``info`` holds
+            A :class:`~skexplain._core.explanation.ModelExplanation` with axes ("class",
+            "channel"): ``values`` of shape (n_targets, n_channels) are the OFIVs,
+            ``labels["class"]`` the explained classes (also ``output_names``) and
+            ``labels["channel"]`` the channel indices; ``info`` holds ``best_scores``
+            (n_targets,), each class's best score (``base_values`` before); and
             ``feature_importance_maps`` (n_targets, n_restarts, *activation_shape),
             ``feature_importance_vectors`` (n_targets, n_restarts, n_channels), ``scores``
             and ``objective`` (n_targets, n_restarts), ``n_iter`` (n_targets, n_restarts),
@@ -249,26 +261,26 @@ class DeepResolve(BaseExplainer):
         sklearn.exceptions.NotFittedError
             If the explainer is not fitted.
         ValueError
-            If X is given or a target is unknown.
+            If X is given, a target is unknown, or the network gives NaN or infinite
+            scores (a run whose objective is never finite).
         """
         check_is_fitted(self, "network_")
-        if X is not None:
-            raise ValueError("DeepResolve explains the network, not instances: call explain().")
-        targets = target_indices(target, self.output_names_)
-        root = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-        seeds = [np.random.SeedSequence(root, spawn_key=(int(k),)).generate_state(2)
-                 for k in targets]
-        tasks = (
-            delayed(_optimise_class)(
-                self.network_, self.layer_name_, self.input_shape_, self.activation_shape_,
-                int(k), self.n_restarts, seed[0], self._ascent_params(),
-            )
+        no_instances(X, "DeepResolve", "call explain() without X.")
+        targets = resolve_targets(target, self.output_names_)
+        # Seeds of every class, spawned up front: a class's result does not depend on the
+        # other targets asked for, nor on n_jobs.
+        seeds = spawn_seeds(self.random_state, self.n_outputs_, 2)[targets]
+        params = self._ascent_params()
+        tasks = [
+            (self.model_adapter_, self.layer_name_, self.input_shape_, self.activation_shape_,
+             int(k), self.n_restarts, int(seed[0]), params)
             for k, seed in zip(targets, seeds, strict=True)
-        )
-        parallel = Parallel(n_jobs=self.n_jobs, return_as="generator")
-        runs = list(tqdm(parallel(tasks), total=len(targets), desc="DeepResolve",
-                         disable=not self.verbose))
+        ]
+        runs = parallel_map(_optimise_class, tasks, n_jobs=self.n_jobs, verbose=self.verbose,
+                            description="DeepResolve")
         maps, scores, objective, n_iter = (np.stack(parts) for parts in zip(*runs, strict=True))
+        check_finite(objective, "class scores (or no finite score in a run)",
+                     self.model_adapter_)
         fivs = maps.reshape(maps.shape[:3] + (-1,)).mean(axis=3)
         summaries = [summarize_restarts(f, s, random_state=int(seed[1]))
                      for f, s, seed in zip(fivs, scores, seeds, strict=True)]
@@ -276,9 +288,10 @@ class DeepResolve(BaseExplainer):
         similarity, linkage = class_similarity(ofiv)
         info = {
             "method": "deepresolve",
-            "axes": ("class", "channel"),
             "target": targets,
+            "output": self.model_adapter_.describe(),
             "layer": self.layer_name_,
+            "best_scores": scores.max(axis=1),
             "feature_importance_maps": maps,
             "feature_importance_vectors": fivs,
             "scores": scores,
@@ -290,10 +303,10 @@ class DeepResolve(BaseExplainer):
         for key in ("inconsistency", "non_additive", "negative", "n_components"):
             info[key] = np.stack([s[key] for s in summaries])
         return DeepResolveExplanation(
-            ofiv,
-            base_values=scores.max(axis=1),
-            feature_names=[f"channel_{c}" for c in range(ofiv.shape[1])],
-            output_names=self.output_names_[targets],
+            ofiv, ("class", "channel"),
+            labels={"class": self.output_names_[targets],
+                    "channel": np.arange(ofiv.shape[1])},
+            units="overall feature importance (OFIV)",
             info=info,
         )
 
@@ -305,26 +318,27 @@ class DeepResolve(BaseExplainer):
         }
 
 
-def _optimise_class(network, layer, input_shape, activation_shape, target, n_restarts, seed,
+def _optimise_class(adapter, layer, input_shape, activation_shape, target, n_restarts, seed,
                     params):
     """Run the T restarts of one class as one batch; return (maps, scores, objective, n_iter)."""
     import torch
 
-    network = copy.deepcopy(network)  # the layer hook must not reach other threads' runs
+    # A private copy of the network: the layer hook must not reach other threads' runs.
+    adapter = with_network(adapter, copy.deepcopy(adapter.module))
     params = dict(params)
     l2_penalty = params.pop("l2_penalty")
-    dummy = torch.zeros((1,) + tuple(input_shape), dtype=torch.float64)
+    dummy = torch.zeros((1,) + tuple(input_shape), dtype=adapter.dtype, device=adapter.device)
 
     def objective(H):
-        with replaced_output(network, layer, H):
-            score = network(dummy)[:, target]
+        with replaced_output(adapter.module, layer, H):
+            score = head(adapter, adapter.module(dummy))[:, target]
         return score, score - l2_penalty * H.pow(2).flatten(1).sum(dim=1)
 
     rng = np.random.default_rng(seed)
-    start = torch.from_numpy(rng.standard_normal((n_restarts,) + tuple(activation_shape)))
+    start = adapter.tensor(rng.standard_normal((n_restarts,) + tuple(activation_shape)))
     with single_thread():
         best, score, value, n_iter = gradient_ascent(objective, start, **params)
-    return best.numpy(), score, value, n_iter
+    return best.cpu().numpy(), score, value, n_iter
 
 
 def summarize_restarts(fivs, scores, random_state=None):
@@ -441,14 +455,30 @@ def class_similarity(importance):
     return similarity, linkage(distance, method="average")
 
 
-class DeepResolveExplanation(Explanation):
+class DeepResolveExplanation(ModelExplanation):
     """Result of :class:`DeepResolve`: one overall importance vector per class, and plots.
 
+    A :class:`~skexplain._core.explanation.ModelExplanation` with axes ("class", "channel"):
     ``values`` (n_classes, n_channels) are the overall feature importance vectors;
-    ``output_names`` the explained classes; ``base_values`` each class's best score;
-    ``info`` the maps, vectors, inconsistency, flags and class similarity (see
-    :meth:`DeepResolve.explain`).
+    ``labels["class"]`` the explained classes (also readable and settable as
+    ``output_names``, e.g. to give a multi-label net's outputs their names);
+    ``labels["channel"]`` the channel indices; ``info`` the maps, vectors, best scores,
+    inconsistency, flags and class similarity (see :meth:`DeepResolve.explain`).
     """
+
+    @property
+    def output_names(self):
+        """The explained classes: ``labels["class"]``."""
+        return self.labels.get("class")
+
+    @output_names.setter
+    def output_names(self, names):
+        names = np.asarray(names)
+        if names.shape != (self.values.shape[0],):
+            raise ValueError(
+                f"{len(names)} names given for {self.values.shape[0]} explained classes."
+            )
+        self.labels["class"] = names
 
     def top_channels(self, k=5):
         """Channels with the largest overall importance, per class.
@@ -585,3 +615,7 @@ class DeepResolveExplanation(Explanation):
         if self.output_names is None:
             return np.asarray([str(i) for i in range(len(self.values))], dtype=object)
         return np.asarray([str(name) for name in self.output_names], dtype=object)
+
+
+DeepResolve.__doc__ = DeepResolve.__doc__.replace("__OUTPUT_DOC__", OUTPUT_DOC).replace(
+    "__N_JOBS_DOC__", N_JOBS_DOC)

@@ -1,17 +1,22 @@
 """Network dissection of sequence models: which concept each channel detects (Bau et al. 2017)."""
 
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
 from scipy import sparse
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ..base import BaseExplainer, Explanation
-from ._network import layer_name, layer_output, torch_network
+from .._core.base import ModelLevelExplainer
+from .._core.compute import resolve_batch_size, torch_batches
+from .._core.explanation import ModelExplanation
+from ._network import check_finite, layer_name, layer_output, network_adapter, resolve_targets
+
+ACTIVATION_FACTOR = 8  # a layer's activations of a row, in multiples of the row's size
 
 
-class NetworkDissection(BaseExplainer):
+class NetworkDissection(ModelLevelExplainer):
     """Network dissection: label each channel with the concept whose positions it covers.
 
     Network dissection (Bau et al. 2017) adapted to sequences. For each channel k of the
@@ -29,7 +34,8 @@ class NetworkDissection(BaseExplainer):
     size)``, clipped to the sequence, composed from the ``Conv1d``, ``MaxPool1d`` and
     ``AvgPool1d`` modules registered up to the layer (kernel, stride, padding, dilation),
     as in :class:`~skexplain.models.ExpActivationCNN` and ``nn.Sequential`` networks;
-    ``fit`` checks that this geometry gives the layer's real output length.
+    ``fit`` checks that this geometry gives the layer's real output length. A model-level
+    explainer has no faithfulness ``score``.
 
     Parameters
     ----------
@@ -45,8 +51,9 @@ class NetworkDissection(BaseExplainer):
         Quantile of each channel's activations over the dataset that it must reach to fire.
     iou_threshold : float, default=0.04
         IoU above which a channel counts as a detector of its best concept (Bau et al.).
-    batch_size : int, default=256
-        Sequences per forward pass.
+    batch_size : int or "auto", default="auto"
+        Sequences per forward pass; "auto" is the core's 64 MiB policy with a working set
+        of 8 rows per input row (a layer's activations are wider than its input).
 
     Attributes
     ----------
@@ -83,23 +90,21 @@ class NetworkDissection(BaseExplainer):
     >>> X, _, mask = make_motif_concept("GATAAG", 50, 40, reverse_complement=False,
     ...                                 random_state=0)
     >>> dissection = NetworkDissection(net, layers="1").fit(X)
-    >>> E = dissection.explain(X, {"GATA": mask, "none": np.zeros_like(mask)})
-    >>> E.values.round(2).tolist(), E.info["best_concept"].tolist()
-    ([[1.0, 0.0]], ['GATA'])
+    >>> E = dissection.explain(X, concepts={"GATA": mask, "none": np.zeros_like(mask)})
+    >>> E.axes, E.values.round(2).tolist(), E.info["best_concept"].tolist()
+    (('channel', 'concept'), [[1.0, 0.0]], ['GATA'])
     """
-
-    _score_unavailable = "it labels channels with concepts"
 
     _parameter_constraints = {
         "model": "no_validation",
         "layers": "no_validation",
         "quantile": [Interval(Real, 0, 1, closed="neither")],
         "iou_threshold": [Interval(Real, 0, 1, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
     }
 
-    def __init__(self, model, *, layers=None, quantile=0.995, iou_threshold=0.04,
-                 batch_size=256):
+    def __init__(self, model=None, *, layers=None, quantile=0.995, iou_threshold=0.04,
+                 batch_size="auto"):
         super().__init__(model)
         self.layers = layers
         self.quantile = quantile
@@ -126,14 +131,17 @@ class NetworkDissection(BaseExplainer):
             If the model is not a torch module or skorch net.
         ValueError
             If X is not 3-D or not finite, a layer does not exist or does not output
-            (batch, n_channels, n_positions), or its positions cannot be mapped to input
-            positions.
+            (batch, n_channels, n_positions), its activations are not finite, or its
+            positions cannot be mapped to input positions.
         """
         self._validate_params()
+        self._check_model()
         X = _check_sequences(X)
         self.input_shape_ = X.shape[1:]
         self.n_features_in_ = int(np.prod(self.input_shape_))
-        self.network_ = torch_network(self.model, type(self).__name__)
+        self.model_adapter_ = network_adapter(self.model, self.input_shape_,
+                                              name=type(self).__name__)
+        self.network_ = self.model_adapter_.module
         layers = self.layers if isinstance(self.layers, list | tuple) else [self.layers]
         self.layer_names_ = [layer_name(self.model, layer) for layer in layers]
         thresholds, floors, names = [], [], []
@@ -152,41 +160,59 @@ class NetworkDissection(BaseExplainer):
         self.channel_names_ = np.asarray(names, dtype=object)
         return self
 
-    def explain(self, X, concepts):
+    def explain(self, X=None, target=None, *, concepts=None):
         """IoU of every channel's firing mask with every concept's position mask over X.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_channels, length)
-            The dataset (usually the one given to ``fit``).
+            The dataset (usually the one given to ``fit``); required.
+        target : None, int, str or list of them, default=None
+            Channels to report: None for every channel of every dissected layer, ints for
+            indices into ``channel_names_``, strings for channel names (``"<layer>:<c>"``).
+            A dict here is taken as ``concepts`` (the former positional call
+            ``explain(X, concepts)``, deprecated).
         concepts : dict of str to array-like of shape (n_samples, length)
             Boolean position mask of each concept in X, e.g. the ``mask`` of
             :func:`~skexplain.datasets.make_motif_concept` or of motif scans.
 
         Returns
         -------
-        explanation : Explanation
-            ``values`` of shape (n_channels, n_concepts) are the IoUs; ``feature_names``
-            the concept names; ``info`` holds ``axes`` ("channel", "concept"),
-            ``channel_names``, ``best_concept`` and ``best_iou`` (n_channels,),
-            ``detector`` (best IoU > iou_threshold), ``thresholds`` and
+        explanation : ModelExplanation
+            Axes ("channel", "concept"): ``values`` of shape (n_targets, n_concepts) are the
+            IoUs; ``labels["channel"]`` the channel names, ``labels["concept"]`` the concept
+            names; ``info`` holds, per channel, ``channel_names``, ``best_concept``,
+            ``best_iou``, ``detector`` (best IoU > iou_threshold), ``thresholds`` and
             ``firing_rate`` (fraction of (sequence, position) pairs where each channel
-            fires).
+            fires), and ``target`` and ``layers``.
 
         Raises
         ------
         sklearn.exceptions.NotFittedError
             If the explainer is not fitted.
         ValueError
-            If X has another shape than in fit, or a concept mask is not (n_samples,
-            length).
+            If X or the concepts are missing, X has another shape than in fit, a concept
+            mask is not (n_samples, length), or a target channel is unknown.
         """
+        if isinstance(target, dict):
+            warnings.warn(
+                "explain(X, concepts) is deprecated: pass explain(X, concepts=concepts); the "
+                "second positional argument is now the target channels.",
+                FutureWarning, stacklevel=2,
+            )
+            if concepts is not None:
+                raise ValueError("concepts were given twice (as target and as concepts).")
+            target, concepts = None, target
         check_is_fitted(self, "thresholds_")
+        if X is None:
+            raise ValueError("Network dissection needs the dataset X whose positions the "
+                             "concept masks label: call explain(X, concepts=masks).")
         X = _check_sequences(X)
         if X.shape[1:] != self.input_shape_:
             raise ValueError(f"X has shape {X.shape[1:]} per sequence, but "
                              f"NetworkDissection was fitted on {self.input_shape_}.")
         names, masks = _check_concepts(concepts, (len(X), X.shape[2]))
+        targets = resolve_targets(target, self.channel_names_)
         iou, firing_rate = [], []
         offset = 0
         for name in self.layer_names_:
@@ -199,36 +225,45 @@ class NetworkDissection(BaseExplainer):
             firing_rate.append(fires.mean(axis=(0, 2)))
             covered = _coverage(self.receptive_fields_[name], fires.shape[2], X.shape[2])
             iou.append(_iou(fires, covered, masks))
-        iou = np.concatenate(iou)
+        iou = np.concatenate(iou)[targets]
         best = iou.argmax(axis=1)
         best_iou = iou[np.arange(len(iou)), best]
         info = {
             "method": "network_dissection",
-            "axes": ("channel", "concept"),
+            "target": targets,
             "layers": list(self.layer_names_),
-            "channel_names": self.channel_names_,
+            "channel_names": self.channel_names_[targets],
             "best_concept": np.asarray(names, dtype=object)[best],
             "best_iou": best_iou,
             "detector": best_iou > self.iou_threshold,
-            "thresholds": self.thresholds_,
-            "firing_rate": np.concatenate(firing_rate),
+            "thresholds": self.thresholds_[targets],
+            "firing_rate": np.concatenate(firing_rate)[targets],
         }
-        return Explanation(iou, feature_names=names, info=info)
+        return ModelExplanation(
+            iou, ("channel", "concept"),
+            labels={"channel": self.channel_names_[targets],
+                    "concept": np.asarray(names, dtype=object)},
+            units="intersection over union", info=info,
+        )
 
     def _activations(self, X, name):
         """Layer output (n_samples, n_channels, n_positions) as float64 numpy."""
         import torch
 
-        out = []
+        adapter = self.model_adapter_
+        batch_size = resolve_batch_size(self.batch_size, self.n_features_in_,
+                                        ACTIVATION_FACTOR)
+
+        def activations(batch):
+            return layer_output(adapter.module, name, adapter.tensor(batch))
+
         with torch.no_grad():
-            for start in range(0, len(X), self.batch_size):
-                batch = torch.as_tensor(X[start:start + self.batch_size], dtype=torch.float64)
-                out.append(layer_output(self.network_, name, batch).numpy())
-        activations = np.concatenate(out)
+            out = torch_batches(activations, (torch.as_tensor(X),), batch_size)
+        activations = out.to("cpu", torch.float64).numpy()
         if activations.ndim != 3:
             raise ValueError(f"The layer {name!r} outputs shape {activations.shape[1:]} per "
                              "sequence; network dissection needs (n_channels, n_positions).")
-        return activations
+        return check_finite(activations, f"activations of layer {name!r}", adapter)
 
 
 def _receptive_field(network, name, input_length, output_length):

@@ -1,20 +1,22 @@
-"""The inside of a torch network: its module, a named layer, and that layer's activation.
+"""The inside of a torch network: a named layer, its activation, and gradient ascent.
 
-Model-level explainers (DeepResolve, activation maximization) optimise an intermediate
-activation or the input of a network rather than explain instances. This module resolves a
-skorch net or a torch module into a private float64 copy in eval mode, finds a layer by name,
-runs the network with that layer's output replaced (or read), and runs the batched gradient
-ascent that both explainers share.
+Model-level explainers (DeepResolve, activation maximization, TCAV, network dissection)
+optimise or probe an intermediate activation of a network rather than explain instances. The
+model itself is resolved by the core (:func:`~skexplain._core.model.torch_module_of`,
+:class:`~skexplain._core.model.ModelAdapter`: module, output head, output names); this module
+keeps only what is specific to networks: a private float64 copy to optimise, finding a layer
+by name, running the network with that layer's output replaced (or read), the batched
+gradient ascent that DeepResolve and activation maximization share, and the checks that a
+model-level ``explain`` shares.
 """
 
 import copy
 from contextlib import contextmanager
-from numbers import Integral
 
 import numpy as np
 import torch
 
-from .._core.model import torch_module_of as resolve_torch_module
+from .._core.model import ModelAdapter, target_indices, torch_module_of
 
 
 def torch_network(model, explainer_name):
@@ -37,11 +39,125 @@ def torch_network(model, explainer_name):
     TypeError, ValueError
         As :func:`skexplain._core.model.torch_module_of`.
     """
-    module = resolve_torch_module(model, explainer_name)
+    module = torch_module_of(model, explainer_name)
     network = copy.deepcopy(module).to(dtype=torch.float64).eval()
     for parameter in network.parameters():
         parameter.requires_grad_(False)
+    for sub in network.modules():  # an in-place activation would overwrite a replaced output
+        if getattr(sub, "inplace", False) is True:
+            sub.inplace = False
     return network
+
+
+def network_adapter(model, input_shape, *, output="auto", name="explainer"):
+    """The core's model adapter of the model, running on a private float64 copy of its network.
+
+    Output head, output names and target resolution are the core's (the same quantity as in
+    every other explainer for the same ``output``); the forward pass runs on the copy of
+    :func:`torch_network`, so that hooks and gradient ascent never touch the user's network.
+
+    Parameters
+    ----------
+    model : skorch net or torch.nn.Module
+    input_shape : tuple of int
+        Shape of one network input.
+    output : {"auto", "probability", "logit", "log_odds"} or callable, default="auto"
+        See :data:`skexplain._core.model.OUTPUT_DOC`.
+    name : str
+        The explainer's name, for error messages.
+
+    Returns
+    -------
+    adapter : ModelAdapter
+        ``adapter.module`` is the float64 copy, ``adapter.forward(rows)`` its scores.
+
+    Raises
+    ------
+    TypeError
+        If the model is not a torch module or skorch net.
+    """
+    network = torch_network(model, name)
+    adapter = ModelAdapter(model, input_shape, output=output, name=name)
+    return with_network(adapter, network)
+
+
+def with_network(adapter, network):
+    """A shallow copy of ``adapter`` whose forward runs ``network`` (e.g. a per-task copy)."""
+    adapter = copy.copy(adapter)
+    adapter.module = network
+    return adapter
+
+
+def head(adapter, raw):
+    """The adapter's output head applied to a raw network output of any batch size.
+
+    For a forward pass whose batch differs from its input's (a layer's output replaced by
+    a batch of activations, as DeepResolve does with one dummy input).
+    """
+    batch = raw[0] if isinstance(raw, tuple) else raw
+    return adapter._apply_head(raw, len(batch))
+
+
+def n_outputs_of(adapter, input_shape):
+    """Number of scores the adapter's network gives one input (a forward pass on zeros).
+
+    Raises
+    ------
+    ValueError
+        If the output is not (batch, n_outputs) after the output head.
+    """
+    dummy = torch.zeros((1,) + tuple(input_shape), dtype=adapter.dtype, device=adapter.device)
+    with torch.no_grad():
+        scores = adapter.forward(dummy)
+    check_finite(scores.cpu().numpy(), "scores of an all-zero input", adapter)
+    return int(scores.shape[1])
+
+
+def check_finite(values, what, adapter):
+    """Raise a ValueError naming the model and the rows if ``values`` has NaN or infinity.
+
+    Parameters
+    ----------
+    values : ndarray of shape (n_rows, ...)
+    what : str
+        What the values are, e.g. "layer activations" (named in the message).
+    adapter : ModelAdapter
+        Names the model and the explainer.
+    """
+    values = np.asarray(values)
+    bad = ~np.isfinite(values.reshape(len(values), -1)).all(axis=1)
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        shown = ", ".join(map(str, rows[:10])) + (", ..." if len(rows) > 10 else "")
+        raise ValueError(
+            f"The {type(adapter.model).__name__} explained by {adapter.name} gave NaN or "
+            f"infinite {what} for {len(rows)} of {len(values)} rows (rows {shown}); "
+            "explanations of non-finite values are meaningless."
+        )
+    return values
+
+
+def class_labels(adapter, n_outputs):
+    """Labels of the scores: the core's output names, or indices where it has none."""
+    names = adapter.names_for(n_outputs)
+    return np.arange(n_outputs) if names is None else np.asarray(names)
+
+
+def resolve_targets(target, labels):
+    """Indices of the targets among ``labels``: None for every one (the core's rule).
+
+    Raises
+    ------
+    ValueError
+        If an index is out of range or a label is unknown.
+    """
+    return target_indices(target, len(labels), labels)
+
+
+def no_instances(X, name, hint):
+    """Raise if an input-independent explainer is given instances."""
+    if X is not None:
+        raise ValueError(f"{name} explains the network, not instances: {hint}")
 
 
 def network_input_shape(model, X=None, shape=None):
@@ -73,7 +189,7 @@ def layer_name(model, layer):
     ``None`` picks the last conv block of an :class:`~skexplain.models.ExpActivationCNN`
     (any module with a ``blocks`` list); a module object is looked up by identity.
     """
-    module = model.module_ if hasattr(model, "module_") else model
+    module = torch_module_of(model)
     names = {name: sub for name, sub in module.named_modules() if name}
     if layer is None:
         blocks = getattr(module, "blocks", None)
@@ -91,44 +207,6 @@ def layer_name(model, layer):
         if sub is layer:
             return name
     raise ValueError(f"The layer {type(layer).__name__} is not a submodule of the network.")
-
-
-def output_names(model, n_outputs):
-    """Names of the network's output logits: class labels where they match, else indices."""
-    classes = getattr(model, "classes_", None) if hasattr(model, "module_") else None
-    if classes is not None:
-        classes = np.asarray(classes)
-        if len(classes) == n_outputs:
-            return classes
-        if n_outputs == 1 and len(classes) == 2:
-            return classes[1:]  # one logit scores the positive class
-    return np.arange(n_outputs)
-
-
-def target_indices(target, names):
-    """Indices of the targets among ``names``: None for all, ints as indices, else labels.
-
-    Raises
-    ------
-    ValueError
-        If an index is out of range or a label is not among ``names``.
-    """
-    names = list(names)
-    if target is None:
-        return np.arange(len(names))
-    indices = []
-    for t in np.atleast_1d(np.asarray(target, dtype=object)):
-        if isinstance(t, Integral) and not isinstance(t, bool):
-            if not 0 <= t < len(names):
-                raise ValueError(
-                    f"target index {t} is out of range: valid indices are 0..{len(names) - 1}."
-                )
-            indices.append(int(t))
-        elif t in names:
-            indices.append(names.index(t))
-        else:
-            raise ValueError(f"Unknown target {t!r}; the targets are {names}.")
-    return np.asarray(indices)
 
 
 @contextmanager
@@ -214,11 +292,12 @@ def gradient_ascent(objective, start, *, learning_rate, warmup, decay, patience,
     n_rows = len(start)
     current = start.clone()
     best = current.clone()
-    best_value = torch.full((n_rows,), -torch.inf, dtype=torch.float64)
-    best_score = torch.zeros(n_rows, dtype=torch.float64)
-    stalled = torch.zeros(n_rows, dtype=torch.int64)
-    active = torch.ones(n_rows, dtype=torch.bool)
-    n_iter = torch.zeros(n_rows, dtype=torch.int64)
+    device = start.device
+    best_value = torch.full((n_rows,), -torch.inf, dtype=torch.float64, device=device)
+    best_score = torch.zeros(n_rows, dtype=torch.float64, device=device)
+    stalled = torch.zeros(n_rows, dtype=torch.int64, device=device)
+    active = torch.ones(n_rows, dtype=torch.bool, device=device)
+    n_iter = torch.zeros(n_rows, dtype=torch.int64, device=device)
     for step in range(max_iter + 1):
         current.requires_grad_(True)
         score, value = objective(current)
@@ -239,4 +318,4 @@ def gradient_ascent(objective, start, *, learning_rate, warmup, decay, patience,
             current = current.detach() + rate * gradient * mask
             if project is not None:
                 current = torch.where(mask, project(current), current)
-    return best.detach(), best_score.numpy(), best_value.numpy(), n_iter.numpy()
+    return best.detach(), best_score.cpu().numpy(), best_value.cpu().numpy(), n_iter.cpu().numpy()

@@ -5,7 +5,6 @@ from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
 from sklearn.base import clone, is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.inspection import permutation_importance
@@ -16,19 +15,26 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import l1_min_c
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor, export_text
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from .._core.compute import resolve_batch_size
+from .._core.base import LocalExplainer, ModelLevelExplainer
+from .._core.compute import (
+    BATCH_SIZE_DOC,
+    batched_scores,
+    parallel_map,
+    resolve_batch_size,
+    spawn_seeds,
+)
+from .._core.explanation import ModelExplanation
+from .._core.model import OUTPUT_CONSTRAINT, OUTPUT_DOC
 from .._linear import l1_logistic_regression
-from ..base import BaseExplainer, Explanation
 
 DEFAULT_COMPLEXITY = {"tree": 16, "linear": 16, "rules": 30}
 N_LINEAR_CS = 20  # regularisation strengths tried on the L1 path of the linear surrogate
 
 
-class GlobalSurrogate(BaseExplainer):
+class GlobalSurrogate(ModelLevelExplainer):
     """A global surrogate: an interpretable model trained to mimic the black box.
 
     ``fit(X)`` asks the model for its predictions on X (the data the user gives, no true
@@ -59,6 +65,10 @@ class GlobalSurrogate(BaseExplainer):
       fitted as it is; complexity = leaves or non-zero coefficients when it has a tree or
       ``coef_``, else None.
 
+    A model-level explainer: ``explain()`` takes no instances and returns the surrogate's
+    global feature importance as a :class:`~skexplain._core.explanation.ModelExplanation`;
+    ``score(X)`` is the surrogate's fidelity on X, not a faithfulness of attributions.
+
     Parameters
     ----------
     model : estimator, skorch net, torch.nn.Module or callable
@@ -75,10 +85,11 @@ class GlobalSurrogate(BaseExplainer):
         averaged over outputs).
     test_size : float in (0, 1), default=0.25
         Fraction of X held out to measure fidelity.
-    batch_size : int or "auto", default="auto"
-        Rows per model call when scoring X.
+__OUTPUT_DOC__
+__BATCH_SIZE_DOC__
     n_jobs : int, default=None
-        Joblib workers over the one-vs-rest models of ``"rules"``.
+        Workers over the one-vs-rest models of ``"rules"`` (the core's ``parallel_map``;
+        each model's seed is spawned up front, so results do not depend on ``n_jobs``).
     random_state : int, RandomState instance or None, default=None
         Seeds the held-out split and the surrogate.
 
@@ -99,6 +110,8 @@ class GlobalSurrogate(BaseExplainer):
         The same as data.
     classes_ : ndarray
         Labels the model gave X (``response="label"``).
+    model_adapter_ : ModelAdapter
+        The core's adapter of the model.
     n_features_in_, feature_names_in_, feature_shape_
         As for every explainer.
 
@@ -126,6 +139,9 @@ class GlobalSurrogate(BaseExplainer):
     >>> explainer = GlobalSurrogate(model, max_complexity=2, random_state=0).fit(X)
     >>> explainer.fidelity_, explainer.complexity_
     (1.0, 2)
+    >>> E = explainer.explain()
+    >>> E.axes, E.values.round(2).tolist()
+    (('feature',), [1.0, 0.0, 0.0])
     """
 
     _parameter_constraints = {
@@ -134,23 +150,60 @@ class GlobalSurrogate(BaseExplainer):
         "max_complexity": [Interval(Integral, 1, None, closed="left"), None],
         "response": [StrOptions({"label", "score"})],
         "test_size": [Interval(Real, 0, 1, closed="neither")],
+        "output": OUTPUT_CONSTRAINT,
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "n_jobs": [Integral, None],
         "random_state": ["random_state"],
     }
 
     def __init__(
-        self, model, *, surrogate="tree", max_complexity=None, response="label",
-        test_size=0.25, batch_size="auto", n_jobs=None, random_state=None,
+        self, model=None, *, surrogate="tree", max_complexity=None, response="label",
+        test_size=0.25, output="auto", batch_size="auto", n_jobs=None, random_state=None,
     ):
         super().__init__(model)
         self.surrogate = surrogate
         self.max_complexity = max_complexity
         self.response = response
         self.test_size = test_size
+        self.output = output
         self.batch_size = batch_size
         self.n_jobs = n_jobs
         self.random_state = random_state
+
+    def fit(self, X, y=None, *, layer=None, use_raw=False):
+        """Fit the surrogate to the model's outputs on X and measure its fidelity.
+
+        Parameters
+        ----------
+        X : array-like, sparse matrix, DataFrame or AnnData of shape (n_samples, n_features)
+            Data the model is asked about (no true labels needed); ``test_size`` of it is
+            held out to measure fidelity.
+        y : None
+            Ignored: the surrogate mimics the model, not true labels.
+        layer : str, optional
+            For AnnData input: the layer to use instead of ``.X``.
+        use_raw : bool, default=False
+            For AnnData input: use ``.raw``.
+
+        Returns
+        -------
+        self : GlobalSurrogate
+
+        Raises
+        ------
+        ValueError
+            If the model is missing, X is empty or not finite, or as listed in the class
+            docstring.
+        ImportError
+            With ``surrogate="rules"`` when ``imodels`` is not installed.
+        """
+        # The input validation and model resolution of local explainers (check_input, the
+        # model adapter, feature names and shape), then ``self._fit``.
+        return LocalExplainer.fit(self, X, y, layer=layer, use_raw=use_raw)
+
+    _check_explain_input = LocalExplainer._check_explain_input
+    _feature_names_out = LocalExplainer._feature_names_out
+    _feature_groups = LocalExplainer._feature_groups
 
     def _fit(self, X):
         if not isinstance(self.surrogate, str) and self.max_complexity is not None:
@@ -160,9 +213,8 @@ class GlobalSurrogate(BaseExplainer):
             )
         X = X.toarray() if hasattr(X, "toarray") else X
         scores = self._scores(X)
-        names = self.score_function_.output_names
-        self.output_names_ = (np.asarray(names) if names is not None and len(names) ==
-                              scores.shape[1] else np.arange(scores.shape[1]))
+        names = self.model_adapter_.names_for(scores.shape[1])
+        self.output_names_ = np.arange(scores.shape[1]) if names is None else np.asarray(names)
         targets = self._targets(scores)
         if self.response == "label":
             self.classes_ = np.unique(targets)
@@ -186,7 +238,7 @@ class GlobalSurrogate(BaseExplainer):
 
     def _scores(self, X):
         step = resolve_batch_size(self.batch_size, self.n_features_in_)
-        return np.vstack([self.score_function_(X[s:s + step]) for s in range(0, len(X), step)])
+        return batched_scores(self.model_adapter_.scores, X, step)
 
     def _targets(self, scores):
         """What the surrogate mimics: the scores, or the labels (argmax, by output name)."""
@@ -316,9 +368,12 @@ class GlobalSurrogate(BaseExplainer):
             outputs = classes[1:] if len(classes) == 2 else classes
             jobs = [((targets == c).astype(int), False) for c in outputs]
             names = outputs
-        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-        models = Parallel(n_jobs=self.n_jobs)(
-            delayed(_fit_rulefit)(X, y, regression, cap, seed) for y, regression in jobs
+        seeds = spawn_seeds(self.random_state, len(jobs))[:, 0]
+        models = parallel_map(
+            _fit_rulefit,
+            [(X, y, regression, cap, int(seed))
+             for (y, regression), seed in zip(jobs, seeds, strict=True)],
+            n_jobs=self.n_jobs,
         )
         tables = [self._rule_table(m, X, y, name, regression)
                   for m, (y, regression), name in zip(models, jobs, names, strict=True)]
@@ -400,25 +455,28 @@ class GlobalSurrogate(BaseExplainer):
         Parameters
         ----------
         X : None
-            A surrogate explains the model as a whole; passing instances is an error.
+            A surrogate explains the model as a whole; passing instances is an error (the
+            surrogate's own predictions are ``surrogate_.predict(X)``).
         target : None
-            Ignored.
+            The surrogate mimics every output at once: None (every class) is the only value.
 
         Returns
         -------
-        explanation : Explanation
-            ``values`` of shape (1, n_features): how much the surrogate uses each feature
-            (impurity importance of a tree, summed ``|coef|`` of a linear model, summed
-            importance of the rules and linear terms that mention the feature, else the
-            permutation importance on the held-out rows). ``info`` holds ``fidelity``,
-            ``train_fidelity``, ``complexity``, ``text`` and ``table``.
+        explanation : ModelExplanation
+            Axes ("feature",): ``values`` of shape (n_features,), how much the surrogate uses
+            each feature (impurity importance of a tree, summed ``|coef|`` of a linear model,
+            summed importance of the rules and linear terms that mention the feature, else
+            the permutation importance on the held-out rows); ``labels["feature"]`` the
+            feature names. ``info`` holds ``fidelity``, ``train_fidelity``, ``complexity``,
+            ``text`` (the readable form), ``table`` (the same as data), ``surrogate`` and
+            ``output``.
 
         Raises
         ------
         sklearn.exceptions.NotFittedError
             If the explainer is not fitted.
         ValueError
-            If X is given.
+            If X or a target is given.
         """
         check_is_fitted(self, "surrogate_")
         if X is not None:
@@ -426,13 +484,24 @@ class GlobalSurrogate(BaseExplainer):
                 "A surrogate explains the model as a whole: call explain() without X (the "
                 "surrogate's own predictions are surrogate_.predict(X))."
             )
+        if target is not None:
+            raise ValueError(
+                "A global surrogate mimics every output of the model at once: target must be "
+                f"None, got {target!r}."
+            )
         info = {
-            "method": "surrogate", "axes": ("model", "feature"), "fidelity": self.fidelity_,
+            "method": "global_surrogate", "fidelity": self.fidelity_,
             "train_fidelity": self.train_fidelity_, "complexity": self.complexity_,
             "text": self.text_, "table": self.table_.copy(),
+            "surrogate": self.surrogate if isinstance(self.surrogate, str) else
+            type(self.surrogate).__name__,
+            "output": self.model_adapter_.describe(),
         }
-        return Explanation(self._importance()[None], feature_names=self._feature_names_out(),
-                           info=info)
+        names = self._feature_names_out()
+        return ModelExplanation(
+            self._importance(), ("feature",), labels={"feature": np.asarray(names)},
+            units="surrogate feature importance", info=info,
+        )
 
     def _importance(self):
         names = self._feature_names_out()
@@ -458,20 +527,36 @@ class GlobalSurrogate(BaseExplainer):
             return accuracy_score(targets, prediction)
         return r2_score(targets, prediction)
 
-    def score(self, X, y=None):
+    def score(self, X, y=None, scoring=None):
         """Fidelity of the surrogate to the model on X (held-out data, higher is better).
+
+        Unlike a local explainer's ``score`` (faithfulness of attributions), a surrogate is
+        scored by how well it mimics the model.
 
         Parameters
         ----------
         X : array-like, sparse matrix or DataFrame of shape (n_samples, n_features)
         y : None
             Ignored: fidelity is measured against the model, not true labels.
+        scoring : None or "fidelity", default=None
+            The only metric of a surrogate is its fidelity; accepted for the common
+            ``score(X, y, scoring)`` signature.
 
         Returns
         -------
         fidelity : float
             Agreement of the labels (``response="label"``) or R² of the scores.
+
+        Raises
+        ------
+        ValueError
+            If ``scoring`` is another metric, or X does not match the data of ``fit``.
         """
+        if scoring not in (None, "fidelity"):
+            raise ValueError(
+                f"A surrogate is scored by its fidelity to the model; scoring={scoring!r} is "
+                "not available (use None or 'fidelity')."
+            )
         X = self._check_explain_input(X)
         return self._fidelity(X, self._targets(self._scores(X)))
 
@@ -579,3 +664,7 @@ def _rule_importance(table, names):
         for name in features:
             importance[index[name]] += value
     return importance
+
+
+GlobalSurrogate.__doc__ = GlobalSurrogate.__doc__.replace("__OUTPUT_DOC__", OUTPUT_DOC).replace(
+    "__BATCH_SIZE_DOC__", BATCH_SIZE_DOC)

@@ -8,7 +8,7 @@ from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNet
 from torch import nn
 
-from ..base import Explanation
+from .._core.explanation import ExampleExplanation
 from ._cnn import check_one_hot, loss_callbacks
 from ._modules import ACTIVATIONS, ConvBlock, _resolve_architecture
 
@@ -535,10 +535,14 @@ class PrototypeCNNClassifier(NeuralNet):
 
         Returns
         -------
-        explanation : Explanation
-            ``values`` (n_samples, n_prototypes): similarity ``log((d + 1) / (d + epsilon))``
+        explanation : PrototypeExplanation
+            An example-based result with axes ("sample", "prototype"). ``values``
+            (n_samples, n_prototypes): similarity ``log((d + 1) / (d + epsilon))``
             of each prototype to its closest patch of each sequence (about
             ``log(1 / epsilon)``, 9.21, for an exact copy of the prototype's subsequence).
+            ``indices`` (n_samples, n_prototypes): the training row each prototype was
+            pushed onto; ``prototype_names`` (also ``feature_names``): "prototype<j>
+            (<class>)"; ``data``: X; ``output_names``: the classes;
             ``base_values``: the logit of the predicted class. ``info`` holds ``starts``
             (n_samples, n_prototypes), where the closest patch's receptive field starts;
             ``subsequences`` (n_samples, n_prototypes, n_channels, receptive_field_), those
@@ -567,12 +571,13 @@ class PrototypeCNNClassifier(NeuralNet):
             X, np.repeat(np.arange(n), n_prototypes), starts.ravel(), self.receptive_field_
         ).reshape(n, n_prototypes, X.shape[1], self.receptive_field_)
         names = [f"prototype{j} ({label})" for j, label in enumerate(self.prototype_classes_)]
-        return Explanation(
-            similarities, data=X, base_values=logits[np.arange(n), predicted],
-            feature_names=names, output_names=self.classes_,
+        return PrototypeExplanation(
+            similarities,
+            indices=np.tile(self.prototype_sample_indices_, (n, 1)),
+            data=X, base_values=logits[np.arange(n), predicted],
+            prototype_names=names, output_names=self.classes_,
             info={
                 "method": "protopnet",
-                "axes": ("sample", "prototype"),
                 "starts": starts,
                 "subsequences": subsequences,
                 "contributions": similarities * weights[predicted],
@@ -583,6 +588,41 @@ class PrototypeCNNClassifier(NeuralNet):
                 "receptive_field": self.receptive_field_,
             },
         )
+
+
+class PrototypeExplanation(ExampleExplanation):
+    """Similarities of each explained sequence to the prototypes (training subsequences).
+
+    An example-based result with axes ("sample", "prototype").
+
+    Parameters
+    ----------
+    values : ndarray of shape (n_samples, n_prototypes)
+        Similarity of each prototype to its closest patch of each sequence.
+    indices : ndarray of int of shape (n_samples, n_prototypes)
+        The training row each prototype was pushed onto (the same for every sample).
+    data : ndarray of shape (n_samples, n_channels, length)
+        The explained sequences.
+    base_values : ndarray of shape (n_samples,)
+        Logit of the predicted class.
+    prototype_names : array-like of str of shape (n_prototypes,)
+    output_names : array-like of shape (n_classes,)
+    info : dict
+    """
+
+    def __init__(self, values, indices, data, base_values, prototype_names, output_names,
+                 info=None):
+        super().__init__(values, indices=indices, axes=("sample", "prototype"),
+                         units="similarity log((d + 1) / (d + epsilon))", info=info)
+        self.data = np.asarray(data)
+        self.base_values = np.asarray(base_values)
+        self.prototype_names = np.asarray(prototype_names, dtype=object)
+        self.output_names = np.asarray(output_names)
+
+    @property
+    def feature_names(self):
+        """The prototype names (the name of this attribute in earlier versions)."""
+        return self.prototype_names
 
 
 def _receptive_field(architecture):

@@ -53,6 +53,25 @@ def _linear_head(n_classes=3, n_channels=6, n_positions=4, seed=0, bent=False):
     return LinearHead(weight, rng.normal(size=n_classes), bent=bent).eval(), weight
 
 
+class NaNAwayFromZero(LinearHead):
+    """Finite at H = 0 (where fit probes it), NaN at any other H."""
+
+    def forward(self, x):
+        h = self.hidden(x)
+        return self.linear(h.flatten(1)) + torch.sqrt(-h.abs().flatten(1).sum(dim=1))[:, None]
+
+
+def test_nan_scores_raise_instead_of_a_silent_result():
+    _, weight = _linear_head()
+    bias = np.array([0.0, np.nan, 0.0])
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        _fast(LinearHead(weight, bias).eval()).fit()
+    model = NaNAwayFromZero(weight, np.zeros(3)).eval()
+    explainer = _fast(model, n_restarts=2, max_iter=5).fit()
+    with pytest.raises(ValueError, match="NaN or infinite class scores"):
+        explainer.explain()
+
+
 def _fast(model, **params):
     defaults = dict(l2_penalty=0.1, learning_rate=1.0, n_restarts=6, layer="hidden",
                     input_shape=(6, 4), random_state=0)
@@ -68,11 +87,33 @@ def test_linear_head_reaches_the_closed_form_optimum():
     assert maps.shape == (3, 6, 6, 4)
     np.testing.assert_allclose(maps, np.broadcast_to(optimum[:, None], maps.shape), atol=1e-2)
     np.testing.assert_allclose(E.values, optimum.mean(axis=2), atol=1e-2)
+    assert E.axes == E.info["axes"] == ("class", "channel")
+    np.testing.assert_array_equal(E.labels["class"], [0, 1, 2])
+    np.testing.assert_array_equal(E.labels["channel"], np.arange(6))
+    assert E.info["output"] == "logit"
+    # the best class score of J's maximiser: w.H* + b = ||w||^2 / (2 lambda) + b
+    best = (weight**2).sum(axis=1) / 0.2 + model.linear.bias.detach().numpy()
+    np.testing.assert_allclose(E.info["best_scores"], best, rtol=1e-3)
+    frame = E.to_frame()
+    assert list(frame.columns) == ["class", "channel", "value"] and len(frame) == 18
     assert np.all(E.info["inconsistency"] < 1e-4)
     negative = np.all(optimum.mean(axis=2)[:, None] < 0, axis=1)
     np.testing.assert_array_equal(E.info["negative"], negative)
     assert not E.info["non_additive"].any()
     assert np.all(E.info["n_iter"] < 200)
+
+
+def test_output_probability_scores_the_softmax_of_the_head():
+    # The class score is the core's output head: with output="probability", the softmax.
+    model, weight = _linear_head()
+    E = _fast(model, output="probability", n_restarts=3, max_iter=200).fit().explain()
+    assert E.info["output"] == "probability"
+    maps = torch.as_tensor(E.info["feature_importance_maps"])
+    with torch.no_grad():
+        proba = model.linear(maps.flatten(2).float()).softmax(dim=2).numpy()
+    expected = proba[np.arange(3), :, np.arange(3)]  # (class, restart): its own probability
+    np.testing.assert_allclose(E.info["scores"], expected, rtol=1e-4)
+    assert np.all((E.info["best_scores"] > 0) & (E.info["best_scores"] <= 1))
 
 
 def test_channel_whose_best_sign_depends_on_the_start_is_non_additive():
@@ -214,7 +255,6 @@ def test_errors():
         explainer.explain(target=3)
     with pytest.raises(ValueError, match="Unknown target"):
         explainer.explain(target="a")
-    with pytest.raises(NotImplementedError):
-        explainer.score()
+    assert not hasattr(explainer, "score")  # model-level values are not attributions
     with pytest.raises(ValueError, match="n_restarts"):
         _fast(model, n_restarts=0).fit()

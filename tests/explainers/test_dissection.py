@@ -55,13 +55,38 @@ def _data(n=300, length=80):
 def test_channel_equal_to_the_concept_has_iou_one():
     net = nn.Sequential(_detector(), nn.ReLU())
     X, concepts = _data()
-    E = NetworkDissection(net, layers="1").fit(X).explain(X, concepts)
+    E = NetworkDissection(net, layers="1").fit(X).explain(X, concepts=concepts)
     assert E.values[0, 0] == pytest.approx(1.0)
     assert E.values[0, 1] == pytest.approx(3 / 9, abs=0.01)  # the mask shifted by 3 of 6
     assert E.info["best_concept"][0] == "motif" and E.info["detector"][0]
-    assert list(E.feature_names) == ["motif", "shifted"]
-    assert E.info["axes"] == ("channel", "concept")
-    assert list(E.info["channel_names"]) == ["1:0", "1:1"]
+    assert list(E.labels["concept"]) == ["motif", "shifted"]
+    assert E.axes == E.info["axes"] == ("channel", "concept")
+    assert list(E.info["channel_names"]) == list(E.labels["channel"]) == ["1:0", "1:1"]
+
+
+def test_target_picks_channels_and_the_former_call_still_works():
+    net = nn.Sequential(_detector(), nn.ReLU())
+    X, concepts = _data()
+    dissection = NetworkDissection(net, layers="1").fit(X)
+    E = dissection.explain(X, concepts=concepts)
+    one = dissection.explain(X, target="1:1", concepts=concepts)
+    assert list(one.labels["channel"]) == ["1:1"]
+    np.testing.assert_array_equal(one.values, E.values[[1]])
+    np.testing.assert_array_equal(one.info["firing_rate"], E.info["firing_rate"][[1]])
+    np.testing.assert_array_equal(dissection.explain(X, [1, 0], concepts=concepts).values,
+                                  E.values[[1, 0]])
+    with pytest.warns(FutureWarning, match="concepts=concepts"):
+        former = dissection.explain(X, concepts)
+    np.testing.assert_array_equal(former.values, E.values)
+    with pytest.raises(ValueError, match="out of range"):
+        dissection.explain(X, 2, concepts=concepts)
+    with pytest.raises(ValueError, match="Unknown target"):
+        dissection.explain(X, "2:0", concepts=concepts)
+    with pytest.raises(ValueError, match="needs the dataset X"):
+        dissection.explain(concepts=concepts)
+    small = NetworkDissection(net, layers="1", batch_size=7).fit(X)
+    np.testing.assert_array_equal(small.thresholds_, dissection.thresholds_)
+    np.testing.assert_array_equal(small.explain(X, concepts=concepts).values, E.values)
 
 
 @pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
@@ -70,7 +95,7 @@ def test_same_padding_and_pooling_map_positions_to_their_receptive_field():
     X, concepts = _data()
     dissection = NetworkDissection(net, layers=["1", "2"]).fit(X)
     assert dissection.receptive_fields_ == {"1": (-2, 1, 6), "2": (-2, 2, 7)}
-    E = dissection.explain(X, concepts)
+    E = dissection.explain(X, concepts=concepts)
     assert E.values[0, 0] == pytest.approx(1.0)
     # After pooling a firing covers the motif and one more position (none at the sequence end).
     assert 6 / 7 <= E.values[2, 0] < 0.9
@@ -80,7 +105,7 @@ def test_threshold_is_the_top_quantile_of_each_channel():
     net = trained_classifier()
     X, _, _ = make_motif_concept(MOTIFS[0], 300, LENGTH, random_state=0)
     dissection = NetworkDissection(net, layers="blocks.0.activation", quantile=0.99).fit(X)
-    E = dissection.explain(X, {"any": np.ones((300, LENGTH), dtype=bool)})
+    E = dissection.explain(X, concepts={"any": np.ones((300, LENGTH), dtype=bool)})
     np.testing.assert_allclose(E.info["firing_rate"], 0.01, atol=2e-4)
     assert dissection.receptive_fields_ == {"blocks.0.activation": (-5, 1, 11)}
 
@@ -104,7 +129,8 @@ def test_planted_motif_channels_are_labelled_with_their_motif():
     net = trained_classifier()
     X, masks = _planted_dataset()
     concepts = {**masks, **{f"rolled {m}": np.roll(v, 150, axis=0) for m, v in masks.items()}}
-    E = NetworkDissection(net, layers="blocks.0.activation").fit(X).explain(X, concepts)
+    dissection = NetworkDissection(net, layers="blocks.0.activation").fit(X)
+    E = dissection.explain(X, concepts=concepts)
     # Ground truth from the channels' responses: the motif that raises a channel's maximum most.
     peak = net.first_layer_activations(X).max(axis=2)
     response = np.stack([peak[k * 150:(k + 1) * 150].mean(axis=0) for k in range(4)])
@@ -122,8 +148,8 @@ def test_random_weights_give_no_strong_detector():
     random_net = ExpActivationCNN(n_outputs=3, input_length=LENGTH, architecture=ARCHITECTURE,
                                   dense_units=32).eval()
     untrained = NetworkDissection(random_net, layers="blocks.0.activation")
-    trained_iou = trained.fit(X).explain(X, masks).info["best_iou"]
-    random_iou = untrained.fit(X).explain(X, masks).info["best_iou"]
+    trained_iou = trained.fit(X).explain(X, concepts=masks).info["best_iou"]
+    random_iou = untrained.fit(X).explain(X, concepts=masks).info["best_iou"]
     assert (trained_iou > 0.2).sum() >= 3 and (random_iou > 0.2).sum() == 0
 
 
@@ -132,14 +158,16 @@ def test_bad_input_raises():
     X, concepts = _data()
     dissection = NetworkDissection(net, layers="1")
     with pytest.raises(NotFittedError):
-        dissection.explain(X, concepts)
+        dissection.explain(X, concepts=concepts)
     dissection.fit(X)
     with pytest.raises(ValueError, match="expected"):
-        dissection.explain(X, {"motif": concepts["motif"][:10]})
+        dissection.explain(X, concepts={"motif": concepts["motif"][:10]})
     with pytest.raises(ValueError, match="non-empty dict"):
-        dissection.explain(X, {})
+        dissection.explain(X, concepts={})
+    with pytest.raises(ValueError, match="non-empty dict"):
+        dissection.explain(X)
     with pytest.raises(ValueError, match="fitted on"):
-        dissection.explain(X[:, :, :50], concepts)
+        dissection.explain(X[:, :, :50], concepts=concepts)
     with pytest.raises(ValueError, match="n_positions"):
         NetworkDissection(net, layers="3").fit(X)
     adaptive = nn.Sequential(_detector(), nn.AdaptiveMaxPool1d(5))
@@ -147,8 +175,12 @@ def test_bad_input_raises():
         NetworkDissection(adaptive, layers="1").fit(X)
     with pytest.raises(ValueError, match="shape"):
         NetworkDissection(net, layers="1").fit(X[0])
-    with pytest.raises(NotImplementedError):
-        dissection.score(X)
+    assert not hasattr(dissection, "score")  # model-level values are not attributions
+    broken = _detector()
+    with torch.no_grad():
+        broken.bias[1] = float("nan")
+    with pytest.raises(ValueError, match="NaN or infinite activations"):
+        NetworkDissection(nn.Sequential(broken, nn.ReLU()), layers="0").fit(X)
 
 
 @pytest.mark.parametrize("check", [check_no_attributes_set_in_init, check_get_params_invariance,

@@ -37,8 +37,12 @@ def test_tree_surrogate_of_a_shallow_tree_is_exact(shallow_tree):
         positive[0]
     assert "x0 <= 0.4" in explainer.text_ and "class: 1" in explainer.text_
     E = explainer.explain()
-    assert E.values.shape == (1, 6) and np.flatnonzero(E.values[0]).tolist() == [0, 3]
+    assert E.values.shape == (6,) and np.flatnonzero(E.values).tolist() == [0, 3]
+    assert E.axes == E.info["axes"] == ("feature",)
+    assert list(E.labels["feature"]) == [f"x{j}" for j in range(6)]
     assert E.info["fidelity"] == 1.0 and E.info["complexity"] == 3
+    assert E.info["text"] == explainer.text_ and E.info["table"].equals(explainer.table_)
+    assert E.info["method"] == "global_surrogate" and E.info["output"] == "probability"
 
 
 def test_fidelity_is_agreement_with_the_model_on_held_out_rows():
@@ -51,8 +55,11 @@ def test_fidelity_is_agreement_with_the_model_on_held_out_rows():
     expected = np.mean(explainer.surrogate_.predict(X_test) == model.predict(X_test))
     assert explainer.fidelity_ == pytest.approx(expected)
     X_new = _data(n=300, seed=9)
-    assert explainer.score(X_new) == pytest.approx(
-        np.mean(explainer.surrogate_.predict(X_new) == model.predict(X_new)))
+    fidelity = np.mean(explainer.surrogate_.predict(X_new) == model.predict(X_new))
+    assert explainer.score(X_new) == pytest.approx(fidelity)
+    assert explainer.score(X_new, scoring="fidelity") == pytest.approx(fidelity)
+    with pytest.raises(ValueError, match="fidelity"):
+        explainer.score(X_new, scoring="deletion_score")
 
 
 def test_more_leaves_are_at_least_as_faithful():
@@ -103,6 +110,7 @@ def test_multiclass_labels_and_dataframe_names():
     assert explainer.fidelity_ > 0.97
     assert set(explainer.classes_) == {"B", "NK", "monocyte"}
     rules = explainer.table_.set_index("output")["rule"]
+    assert list(explainer.explain().labels["feature"]) == ["CD14", "LYZ", "MS4A1", "GNLY"]
     assert rules["monocyte"] == "CD14 > 0.6" or rules["monocyte"].startswith("CD14 > 0.60")
 
 
@@ -127,12 +135,14 @@ def test_custom_estimators_and_errors(shallow_tree):
         GlobalSurrogate(shallow_tree).explain()
     with pytest.raises(ValueError, match="without X"):
         explainer.explain(X)
+    with pytest.raises(ValueError, match="target must be None"):
+        explainer.explain(target=1)
     # Without feature_importances_ or coef_, importance is the held-out fidelity lost when a
     # feature is permuted.
     neighbours = GlobalSurrogate(shallow_tree, surrogate=KNeighborsClassifier(),
                                     random_state=0).fit(X)
     assert neighbours.complexity_ is None and neighbours.fidelity_ > 0.85
-    assert set(np.argsort(-neighbours.explain().values[0])[:2]) == {0, 3}
+    assert set(np.argsort(-neighbours.explain().values)[:2]) == {0, 3}
     regressor = GlobalSurrogate(shallow_tree, surrogate=DecisionTreeRegressor(max_depth=2),
                                    response="score", random_state=0).fit(X)
     assert regressor.fidelity_ == pytest.approx(1.0)
@@ -149,5 +159,5 @@ def test_rule_surrogate_finds_the_rule(shallow_tree):
     assert set(top["features"]) <= {"x0", "x3"} and top["precision"] >= 0.95
     assert table["support"].between(0, 1).all()
     E = explainer.explain()
-    assert set(np.argsort(-E.values[0])[:2]) == {0, 3}
+    assert set(np.argsort(-E.values)[:2]) == {0, 3}
     assert "IF " in explainer.text_

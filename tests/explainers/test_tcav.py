@@ -66,7 +66,8 @@ def _concepts(length=60, n=60):
 def _detector_tcav(**params):
     concepts, pool, _ = _concepts()
     model = MotifDetectors([PLANTED, OTHER]).eval()
-    return TCAV(model, layer="flatten", concepts=concepts, random_concepts=pool, n_runs=20,
+    params = {"n_runs": 20, **params}
+    return TCAV(model, layer="flatten", concepts=concepts, random_concepts=pool,
                 random_state=0, **params).fit()
 
 
@@ -74,9 +75,10 @@ def test_planted_motif_is_significant_for_its_class_and_a_shuffled_motif_is_not(
     tcav = _detector_tcav()
     _, _, backgrounds = _concepts()
     E = tcav.explain(backgrounds, target=0)
-    assert list(E.feature_names) == ["planted", "shuffled"]
-    assert E.info["axes"] == ("class", "concept") and E.info["n_tests"] == 2
-    scores = dict(zip(E.feature_names, E.values[0], strict=True))
+    assert list(E.labels["concept"]) == ["planted", "shuffled"]
+    assert E.axes == E.info["axes"] == ("class", "concept") and E.info["n_tests"] == 2
+    assert E.labels["class"].tolist() == [0] and E.info["output"] == "logit"
+    scores = dict(zip(E.labels["concept"], E.values[0], strict=True))
     assert scores["planted"] == 1.0  # every CAV points up the planted detector, and so does
     # the gradient of its logit
     assert E.info["significant"][0].tolist() == [True, False]
@@ -118,7 +120,7 @@ def test_planted_motif_concept_is_significant_for_its_class_in_a_trained_cnn():
                                 random_state=1)[0]
     E = tcav.explain(inputs, target=0)
     assert E.values[0, 0] > 0.9 and E.info["significant"][0, 0]
-    assert E.output_names.tolist() == [0]
+    assert E.labels["class"].tolist() == [0]
 
 
 def test_results_do_not_depend_on_n_jobs():
@@ -127,6 +129,18 @@ def test_results_do_not_depend_on_n_jobs():
         two = _detector_tcav(n_jobs=2)
     np.testing.assert_array_equal(one.cavs_, two.cavs_)
     np.testing.assert_array_equal(one.random_cavs_, two.random_cavs_)
+    # run r's sets and seeds depend on random_state and r only
+    fewer = _detector_tcav(n_runs=5)
+    np.testing.assert_array_equal(one.cavs_[:, :5], fewer.cavs_)
+
+
+def test_batch_size_does_not_change_the_scores():
+    tcav = _detector_tcav()
+    inputs = _concepts()[1][:30]
+    auto = tcav.explain(inputs)
+    small = tcav.set_params(batch_size=7).explain(inputs)
+    np.testing.assert_array_equal(auto.values, small.values)
+    np.testing.assert_array_equal(auto.info["random_scores"], small.info["random_scores"])
 
 
 def test_bad_input_raises():
@@ -148,8 +162,24 @@ def test_bad_input_raises():
         tcav.explain(pool, target=5)
     with pytest.raises(ValueError, match="input shape"):
         tcav.explain(pool[:, :, :30])
-    with pytest.raises(NotImplementedError):
-        tcav.score(pool)
+    with pytest.raises(ValueError, match="needs the inputs X"):
+        tcav.explain()
+    assert not hasattr(tcav, "score")  # model-level values are not attributions
+
+
+def test_nan_activations_or_gradients_raise():
+    concepts, pool, _ = _concepts(n=10)
+    model = MotifDetectors([PLANTED, OTHER]).eval()
+    tcav = TCAV(model, layer="flatten", concepts=concepts, random_concepts=pool, n_runs=2,
+                random_state=0).fit()
+    with torch.no_grad():
+        tcav.network_.head.weight[0, 0] = float("nan")  # finite activations, NaN gradients
+    with pytest.raises(ValueError, match="NaN or infinite gradients"):
+        tcav.explain(pool[:5])
+    with torch.no_grad():
+        model.scan.bias[0] = float("inf")
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        TCAV(model, layer="flatten", concepts=concepts, random_concepts=pool, n_runs=2).fit()
 
 
 @pytest.mark.parametrize("check", [check_no_attributes_set_in_init, check_get_params_invariance,

@@ -74,6 +74,9 @@ def test_pushed_prototypes_are_training_subsequences(fitted):
     sources = net.prototype_sample_indices_
     assert (y[sources] == net.prototype_classes_).all()  # pushed onto their own class
     explanation = net.explain(X[sources])
+    assert explanation.axes == explanation.info["axes"] == ("sample", "prototype")
+    np.testing.assert_array_equal(explanation.indices,
+                                  np.tile(sources, (len(sources), 1)))  # training rows
     own = np.diag(explanation.values)
     np.testing.assert_allclose(own, np.log(1 / 1e-4), atol=0.05)  # distance 0 after the push
     np.testing.assert_array_equal(np.diag(explanation.info["starts"]), net.prototype_starts_)
@@ -121,6 +124,7 @@ def test_explanation_adds_up_to_the_logit(fitted):
                                explanation.base_values, rtol=1e-4, atol=1e-4)
     np.testing.assert_array_equal(explanation.info["predictions"], net.predict(X[240:250]))
     assert explanation.feature_names[0] == f"prototype0 ({net.prototype_classes_[0]})"
+    assert list(explanation.prototype_names) == list(explanation.feature_names)
 
 
 def test_pruning_keeps_class_consistent_prototypes(fitted):
