@@ -322,6 +322,21 @@ class ModelAdapter:
         raw = self.module(rows, *args)
         return self._apply_head(raw, len(rows))
 
+    def head(self, raw):
+        """The output head applied to a raw torch output of any batch size (differentiable).
+
+        For forward passes whose batch differs from their input's (a layer's output replaced
+        by a batch of activations).
+        """
+        batch = raw[0] if isinstance(raw, tuple) else raw
+        return self._apply_head(raw, len(batch))
+
+    def with_module(self, module):
+        """A copy of the adapter whose forward runs ``module`` (e.g. a private network copy)."""
+        adapter = copy.copy(self)
+        adapter.module = module
+        return adapter
+
     def tensor_arg(self, arg, index):
         import torch
 
@@ -510,16 +525,39 @@ def check_scores(scores, n_rows, name="explainer", model=None):
             f"The {model_name} explained by {name} returned scores of shape {scores.shape} "
             f"for a batch of {n_rows} rows; expected (batch,) or (batch, n_outputs)."
         )
-    bad = ~np.isfinite(scores).all(axis=1)
+    check_finite(scores, "scores", name, model)
+    return scores
+
+
+def check_finite(values, what, name="explainer", model=None):
+    """Raise a ValueError naming the model and the rows if ``values`` has NaN or infinity.
+
+    Parameters
+    ----------
+    values : array-like of shape (n_rows, ...)
+    what : str
+        What the values are, e.g. "scores" or "layer activations" (named in the message).
+    name : str
+        The explainer.
+    model : object, optional
+        The explained model (its class is named).
+
+    Returns
+    -------
+    values : ndarray
+    """
+    values = np.asarray(values)
+    bad = ~np.isfinite(values.reshape(len(values), -1)).all(axis=1)
     if bad.any():
         rows = np.flatnonzero(bad)
         shown = ", ".join(map(str, rows[:10])) + (", ..." if len(rows) > 10 else "")
+        model_name = type(model).__name__ if model is not None else "model"
         raise ValueError(
-            f"The {model_name} explained by {name} returned NaN or infinite scores for "
-            f"{len(rows)} of {n_rows} rows of a batch (rows {shown}); explanations of "
-            "non-finite scores are meaningless."
+            f"The {model_name} explained by {name} returned NaN or infinite {what} for "
+            f"{len(rows)} of {len(values)} rows (rows {shown}); explanations of non-finite "
+            "values are meaningless."
         )
-    return scores
+    return values
 
 
 def _check_model_args(model_args, n_samples, adapter):

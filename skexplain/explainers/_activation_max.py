@@ -23,7 +23,6 @@ from ._network import (
     no_instances,
     resolve_targets,
     single_thread,
-    with_network,
 )
 
 
@@ -259,7 +258,7 @@ def _maximize_target(adapter, layer, input_shape, target, relaxation, n_restarts
                      params):
     """All restarts of one target as one batch; return (inputs, scores, objective, n_iter)."""
     # A private copy of the network: a layer hook must not reach other threads' runs.
-    adapter = with_network(adapter, copy.deepcopy(adapter.module))
+    adapter = adapter.with_module(copy.deepcopy(adapter.module))
     network = adapter.module
     as_input = _softmax if relaxation == "softmax" else _identity
     project = None if relaxation == "softmax" else project_to_simplex

@@ -19,7 +19,6 @@ from ._network import (
     check_finite,
     class_labels,
     gradient_ascent,
-    head,
     layer_name,
     layer_output,
     n_outputs_of,
@@ -29,7 +28,6 @@ from ._network import (
     replaced_output,
     resolve_targets,
     single_thread,
-    with_network,
 )
 
 CONSISTENT = 1e-6  # variances below this fraction of the mean squared FIV are numerical noise
@@ -324,14 +322,14 @@ def _optimise_class(adapter, layer, input_shape, activation_shape, target, n_res
     import torch
 
     # A private copy of the network: the layer hook must not reach other threads' runs.
-    adapter = with_network(adapter, copy.deepcopy(adapter.module))
+    adapter = adapter.with_module(copy.deepcopy(adapter.module))
     params = dict(params)
     l2_penalty = params.pop("l2_penalty")
     dummy = torch.zeros((1,) + tuple(input_shape), dtype=adapter.dtype, device=adapter.device)
 
     def objective(H):
         with replaced_output(adapter.module, layer, H):
-            score = head(adapter, adapter.module(dummy))[:, target]
+            score = adapter.head(adapter.module(dummy))[:, target]
         return score, score - l2_penalty * H.pow(2).flatten(1).sum(dim=1)
 
     rng = np.random.default_rng(seed)

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from .._core.model import ModelAdapter, target_indices, torch_module_of
+from .._core.model import check_finite as _check_finite
 
 
 def torch_network(model, explainer_name):
@@ -78,24 +79,7 @@ def network_adapter(model, input_shape, *, output="auto", name="explainer"):
     """
     network = torch_network(model, name)
     adapter = ModelAdapter(model, input_shape, output=output, name=name)
-    return with_network(adapter, network)
-
-
-def with_network(adapter, network):
-    """A shallow copy of ``adapter`` whose forward runs ``network`` (e.g. a per-task copy)."""
-    adapter = copy.copy(adapter)
-    adapter.module = network
-    return adapter
-
-
-def head(adapter, raw):
-    """The adapter's output head applied to a raw network output of any batch size.
-
-    For a forward pass whose batch differs from its input's (a layer's output replaced by
-    a batch of activations, as DeepResolve does with one dummy input).
-    """
-    batch = raw[0] if isinstance(raw, tuple) else raw
-    return adapter._apply_head(raw, len(batch))
+    return adapter.with_module(network)
 
 
 def n_outputs_of(adapter, input_shape):
@@ -114,27 +98,8 @@ def n_outputs_of(adapter, input_shape):
 
 
 def check_finite(values, what, adapter):
-    """Raise a ValueError naming the model and the rows if ``values`` has NaN or infinity.
-
-    Parameters
-    ----------
-    values : ndarray of shape (n_rows, ...)
-    what : str
-        What the values are, e.g. "layer activations" (named in the message).
-    adapter : ModelAdapter
-        Names the model and the explainer.
-    """
-    values = np.asarray(values)
-    bad = ~np.isfinite(values.reshape(len(values), -1)).all(axis=1)
-    if bad.any():
-        rows = np.flatnonzero(bad)
-        shown = ", ".join(map(str, rows[:10])) + (", ..." if len(rows) > 10 else "")
-        raise ValueError(
-            f"The {type(adapter.model).__name__} explained by {adapter.name} gave NaN or "
-            f"infinite {what} for {len(rows)} of {len(values)} rows (rows {shown}); "
-            "explanations of non-finite values are meaningless."
-        )
-    return values
+    """Raise a ValueError naming the model and the rows if ``values`` has NaN or infinity."""
+    return _check_finite(values, what, adapter.name, adapter.model)
 
 
 def class_labels(adapter, n_outputs):
