@@ -94,8 +94,8 @@ class DeepLift(_BaselineMixin, GradientExplainer):
         **BASELINE_CONSTRAINTS,
     }
 
-    def __init__(self, model, *, baselines="zeros", n_baselines=10, shuffle="dinucleotide",
-                 random_state=None, gradient_correction=False, output="auto", batch_size=128,
+    def __init__(self, model=None, *, baselines="zeros", n_baselines=10, shuffle="dinucleotide",
+                 random_state=None, gradient_correction=False, output="auto", batch_size="auto",
                  device=None):
         super().__init__(model, gradient_correction=gradient_correction, output=output,
                          batch_size=batch_size, device=device)
@@ -204,8 +204,8 @@ class DeepLiftShap(DeepLift):
 
     _method_name = "deepliftshap"
 
-    def __init__(self, model, *, baselines="data", n_baselines=20, shuffle="dinucleotide",
-                 random_state=None, gradient_correction=False, output="auto", batch_size=128,
+    def __init__(self, model=None, *, baselines="data", n_baselines=20, shuffle="dinucleotide",
+                 random_state=None, gradient_correction=False, output="auto", batch_size="auto",
                  device=None):
         super().__init__(model, baselines=baselines, n_baselines=n_baselines, shuffle=shuffle,
                          random_state=random_state, gradient_correction=gradient_correction,
