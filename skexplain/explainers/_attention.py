@@ -241,6 +241,10 @@ class AttentionMaps(_ActivationMapExplainer):
     query_ : str
         The resolved ``query``.
 
+    ``fit`` runs the model once on a reference row, without ``model_args``, to read its
+    attention layout: a model with extra forward inputs must accept a call with ``x``
+    alone there (e.g. default extra inputs); ``explain(X, model_args=...)`` passes them.
+
     Raises
     ------
     ValueError
