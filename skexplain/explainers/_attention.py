@@ -16,7 +16,7 @@ from ._gradient import COMMON_PARAMETERS, FITTED_ATTRIBUTES, GRADIENT_WORKING_SE
 
 # Working-set factor of batch_size="auto": the per-head maps of every layer are kept, and
 # for "gradient_rollout" their gradients too.
-ATTENTION_WORKING_SET = 8 * GRADIENT_WORKING_SET
+ATTENTION_WORKING_SET = 2 * GRADIENT_WORKING_SET
 ATTENTION_PARAMETERS = COMMON_PARAMETERS.replace(
     f"factor of\n        {GRADIENT_WORKING_SET}:", f"factor of\n        {ATTENTION_WORKING_SET}:"
 ).replace("the backward pass keeps each layer's activations",

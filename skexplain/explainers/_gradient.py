@@ -14,9 +14,11 @@ from ..base import BaseExplainer
 from ._sequence import SHUFFLES, check_one_hot, shuffle_tokens
 
 # Working-set factor of the "auto" batch size (see resolve_batch_size): a forward and
-# backward pass keeps every layer's activations and their gradients, counted as 8 copies
-# of the rows.
-GRADIENT_WORKING_SET = 8
+# backward pass keeps every layer's activations and their gradients, counted as 32 copies
+# of the rows (one conv layer of 32 filters over a one-hot sequence alone holds 8). Measured
+# on a 200-nt CNN on CPU, the resulting ~330-row batches run as fast as 128 rows did, while
+# 1300-row batches ran 40 % slower (out of cache).
+GRADIENT_WORKING_SET = 32
 
 COMMON_PARAMETERS = f"""    model : skorch net or torch.nn.Module
         The fitted model. A skorch net is explained through its ``module_``; any other model
