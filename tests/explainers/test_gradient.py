@@ -288,6 +288,19 @@ def test_deeplift_through_a_softmax_output_keeps_completeness(sequences):
     np.testing.assert_allclose(E.info["completeness_delta"], 0, atol=1e-5)
 
 
+@pytest.mark.parametrize("output", ["log_odds", lambda z: torch.log_softmax(z, 1)[:, 2] ** 2],
+                         ids=["log_odds", "callable"])
+def test_deeplift_through_other_nonlinear_heads_keeps_completeness(output, sequences):
+    torch.manual_seed(0)
+    model = ExpActivationCNN(n_outputs=3, architecture="cnn_local", input_length=200).eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        E = DeepLiftShap(model, output=output, n_baselines=3, random_state=0).fit(
+            sequences).explain(sequences[:4], target=0)
+    np.testing.assert_allclose(E.info["completeness_delta"], 0, atol=1e-5)
+    assert np.abs(E.info["scores"] - E.info["reference_scores"]).max() > 1e-3
+
+
 # ------------------------------------------------------------------ gradient correction
 
 
@@ -356,6 +369,8 @@ def test_grad_cam_peaks_at_the_planted_motif(explainer, planted_motif):
     assert E.values.shape == (20, 100) and E.info["layer_map"].shape == (20, 100)
     assert np.all(np.abs(E.values.argmax(1) - centres) <= 1)
     assert E.feature_names[0] == "pos0" and E.info["axes"] == ("sample", "position")
+    assert E.info["method"] == {GradCAM: "gradcam", GradCAMPlusPlus: "gradcam_plus_plus"}[
+        explainer]
     pooled = explainer(model, layer=model[2]).fit(X).explain(X, target=0)  # 50 positions
     assert pooled.info["layer_map"].shape == (20, 50)
     assert np.all(np.abs(pooled.values.argmax(1) - centres) <= 2)
