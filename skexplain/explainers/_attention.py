@@ -10,8 +10,17 @@ import torch.nn.functional as F
 from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 
+from .._core.compute import torch_batches
 from ._cam import MAP_PARAMETERS, _ActivationMapExplainer
-from ._gradient import COMMON_PARAMETERS, FITTED_ATTRIBUTES, _dense_rows
+from ._gradient import COMMON_PARAMETERS, FITTED_ATTRIBUTES, GRADIENT_WORKING_SET, _dense_rows
+
+# Working-set factor of batch_size="auto": the per-head maps of every layer are kept, and
+# for "gradient_rollout" their gradients too.
+ATTENTION_WORKING_SET = 2 * GRADIENT_WORKING_SET
+ATTENTION_PARAMETERS = COMMON_PARAMETERS.replace(
+    f"factor of\n        {GRADIENT_WORKING_SET}:", f"factor of\n        {ATTENTION_WORKING_SET}:"
+).replace("the backward pass keeps each layer's activations",
+          "every layer's per-head maps (and gradients) are kept")
 
 
 @contextmanager
@@ -206,8 +215,9 @@ class AttentionMaps(_ActivationMapExplainer):
 
     Parameters
     ----------
-{COMMON_PARAMETERS}
-        The output only matters for ``"gradient_rollout"``.
+{ATTENTION_PARAMETERS}
+        The output only matters for ``"gradient_rollout"``; the model's output is checked
+        (NaN or infinite scores raise ValueError) for every method.
     method : {{"raw", "rollout", "gradient_rollout"}}, default="rollout"
     query : {{"auto", "cls", "mean"}}, default="auto"
         Which row of R scores the tokens; "auto" is "cls" when the model has prefix tokens,
@@ -231,6 +241,10 @@ class AttentionMaps(_ActivationMapExplainer):
     query_ : str
         The resolved ``query``.
 
+    ``fit`` runs the model once on a reference row, without ``model_args``, to read its
+    attention layout: a model with extra forward inputs must accept a call with ``x``
+    alone there (e.g. default extra inputs); ``explain(X, model_args=...)`` passes them.
+
     Raises
     ------
     ValueError
@@ -241,7 +255,7 @@ class AttentionMaps(_ActivationMapExplainer):
     Notes
     -----
     For ``"gradient_rollout"`` of a classifier with one logit per class, explain
-    ``output="probabilities"``: the gradient of one logit alone also carries what all
+    ``output="probability"``: the gradient of one logit alone also carries what all
     logits share, which can rank the evidence last (seen on a two-class ViT); with two
     classes the probability's gradient is the log-odds' gradient times p (1 - p).
 
@@ -264,8 +278,10 @@ class AttentionMaps(_ActivationMapExplainer):
         "token_shape": [tuple, list, None],
     }
 
-    def __init__(self, model, *, method="rollout", query="auto", n_prefix_tokens=None,
-                 token_shape=None, interpolation="nearest", output="auto", batch_size=32,
+    _working_set = ATTENTION_WORKING_SET
+
+    def __init__(self, model=None, *, method="rollout", query="auto", n_prefix_tokens=None,
+                 token_shape=None, interpolation="nearest", output="auto", batch_size="auto",
                  device=None):
         super().__init__(model, interpolation=interpolation, output=output,
                          batch_size=batch_size, device=device)
@@ -328,38 +344,38 @@ class AttentionMaps(_ActivationMapExplainer):
         return shape
 
     def _attribute(self, X, target):
-        attention, token_maps, relevance, upsampled = [], [], [], []
-        for start in range(0, len(X), self.batch_size):
-            part = slice(start, start + self.batch_size)
-            maps, matrix = self._relevance(self._tensor(X[part]), target[part])
+        def step(x, part_target, owner):
+            maps, matrix = self._relevance(x, part_target, owner)
             tokens = self._token_relevance(matrix)
-            attention.append(maps.detach().cpu().numpy())
-            relevance.append(matrix.to("cpu", torch.float64).numpy())
-            token_maps.append(tokens.to("cpu", torch.float64).numpy())
-            upsampled.append(self._upsample(tokens).to("cpu", torch.float64).numpy())
+            return maps.detach(), matrix, tokens, self._upsample(tokens)
+
+        attention, relevance, token_maps, upsampled = torch_batches(
+            step, [self._tensor(X), target, self._owners(np.arange(len(X)))],
+            self._rows_per_pass,
+        )
         info = {
             "method": self._method_name,
             "axes": ("sample", "position"),
-            "attention": np.concatenate(attention),
-            "relevance_matrix": np.concatenate(relevance),
-            "token_relevance": np.concatenate(token_maps),
+            "attention": attention.cpu().numpy(),
+            "relevance_matrix": relevance.to("cpu", torch.float64).numpy(),
+            "token_relevance": token_maps.to("cpu", torch.float64).numpy(),
             "n_prefix_tokens": self.n_prefix_tokens_,
             "token_shape": self.token_shape_,
         }
-        return np.concatenate(upsampled), info
+        return upsampled.to("cpu", torch.float64).numpy(), info
 
-    def _relevance(self, x, target):
+    def _relevance(self, x, target, owner):
         """Per-head maps (B, layers, heads, T, T) and the relevance matrix R (B, T, T)."""
         if self.method != "gradient_rollout":
             with torch.no_grad(), capture_attention(self.torch_module_) as weights:
-                self._scores(x)
+                self._scores(x, owner)
             maps = torch.stack(weights, 1)
             if self.method == "raw":
                 return maps, maps[:, -1].mean(1)
             return maps, attention_rollout(maps)
         x = x.detach().requires_grad_(True)  # so that A, computed from x, is in the graph
         with torch.enable_grad(), capture_attention(self.torch_module_) as weights:
-            picked = self._scores(x).gather(1, target[:, None]).sum()
+            picked = self._scores(x, owner).gather(1, target[:, None]).sum()
             grads = torch.autograd.grad(picked, weights)
         maps = torch.stack([w.detach() for w in weights], 1)
         return maps, gradient_rollout(maps, torch.stack(grads, 1))

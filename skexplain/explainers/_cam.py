@@ -8,8 +8,9 @@ import torch.nn.functional as F
 from sklearn.utils._param_validation import StrOptions
 from torch import nn
 
-from ..models._modules import ExpActivationCNN
-from ._gradient import COMMON_PARAMETERS, FITTED_ATTRIBUTES, TorchExplainer
+from .._core.compute import torch_batches
+from ..nn import default_layer
+from ._gradient import COMMON_PARAMETERS, FITTED_ATTRIBUTES, TorchExplainer, apply_head
 
 CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 GLOBAL_AVERAGE_POOLS = (nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d)
@@ -34,7 +35,7 @@ class _ActivationMapExplainer(TorchExplainer):
         "interpolation": [StrOptions({"linear", "nearest"})],
     }
 
-    def __init__(self, model, *, interpolation="linear", output="auto", batch_size=128,
+    def __init__(self, model=None, *, interpolation="linear", output="auto", batch_size="auto",
                  device=None):
         super().__init__(model, output=output, batch_size=batch_size, device=device)
         self.interpolation = interpolation
@@ -64,15 +65,17 @@ class _ActivationMapExplainer(TorchExplainer):
         )
 
     def _attribute(self, X, target):
-        maps, upsampled = [], []
-        for start in range(0, len(X), self.batch_size):
-            part = slice(start, start + self.batch_size)
-            layer_map = self._layer_map(self._tensor(X[part]), target[part])
-            maps.append(layer_map.to("cpu", torch.float64).numpy())
-            upsampled.append(self._upsample(layer_map).to("cpu", torch.float64).numpy())
+        def step(x, part_target, owner):
+            layer_map = self._layer_map(x, part_target, owner)
+            return layer_map, self._upsample(layer_map)
+
+        maps, upsampled = torch_batches(
+            step, [self._tensor(X), target, self._owners(np.arange(len(X)))],
+            self._rows_per_pass,
+        )
         info = {"method": self._method_name, "axes": ("sample", "position"),
-                "layer": self.layer_name_, "layer_map": np.concatenate(maps)}
-        return np.concatenate(upsampled), info
+                "layer": self.layer_name_, "layer_map": maps.to("cpu", torch.float64).numpy()}
+        return upsampled.to("cpu", torch.float64).numpy(), info
 
     def _upsample(self, layer_map):
         spatial = self.feature_shape_[1:]
@@ -82,13 +85,18 @@ class _ActivationMapExplainer(TorchExplainer):
         kwargs = {} if mode == "nearest" else {"align_corners": False}
         return F.interpolate(layer_map[:, None], size=spatial, mode=mode, **kwargs)[:, 0]
 
-    def _layer_map(self, x, target):
+    def _layer_map(self, x, target, owner):
         raise NotImplementedError
 
-    def _activations_and_gradients(self, x, target):
-        """The layer's output A and the gradient of the target score with respect to A."""
+    def _activations_and_gradients(self, x, target, owner):
+        """The layer's output A and the gradient of the target score with respect to A.
+
+        The input takes part in the graph, so that A has a gradient even when the layer and
+        everything before it are frozen (``requires_grad=False``).
+        """
+        x = x.detach().requires_grad_(True)
         with torch.enable_grad(), _capture_output(self._layer()) as captured:
-            scores = self._scores(x)
+            scores = self._scores(x, owner)
             activations = captured[0]
             (grads,) = torch.autograd.grad(scores.gather(1, target[:, None]).sum(), activations)
         return activations.detach(), grads
@@ -121,8 +129,9 @@ class GradCAM(_ActivationMapExplainer):
 {COMMON_PARAMETERS}
     layer : str, torch.nn.Module or None, default=None
         The conv layer (a module name as in ``named_modules()``, or the module); None takes
-        the last block's activation of an :class:`~skexplain.models.ExpActivationCNN`, or
-        else the last convolution.
+        the layer registered for the model's class (:func:`skexplain.nn.register_default_layer`;
+        the last block's activation of an :class:`~skexplain.models.ExpActivationCNN`), or
+        else the last convolution. Frozen layers (``requires_grad=False``) work.
 {MAP_PARAMETERS}
     relu : bool, default=True
         Keep only positive evidence (the paper's ReLU); False returns the signed map.
@@ -146,8 +155,8 @@ class GradCAM(_ActivationMapExplainer):
         "relu": ["boolean"],
     }
 
-    def __init__(self, model, *, layer=None, interpolation="linear", relu=True,
-                 output="auto", batch_size=128, device=None):
+    def __init__(self, model=None, *, layer=None, interpolation="linear", relu=True,
+                 output="auto", batch_size="auto", device=None):
         super().__init__(model, interpolation=interpolation, output=output,
                          batch_size=batch_size, device=device)
         self.layer = layer
@@ -168,8 +177,9 @@ class GradCAM(_ActivationMapExplainer):
             if self.layer not in names:
                 raise ValueError("layer is not a submodule of the explained model.")
             return names[self.layer]
-        if isinstance(module, ExpActivationCNN):
-            return f"blocks.{len(module.blocks) - 1}.activation"
+        registered = default_layer(module)
+        if registered is not None:
+            return registered
         convs = [name for name, m in module.named_modules() if isinstance(m, CONVS)]
         if not convs:
             raise ValueError(
@@ -178,8 +188,8 @@ class GradCAM(_ActivationMapExplainer):
             )
         return convs[-1]
 
-    def _layer_map(self, x, target):
-        activations, grads = self._activations_and_gradients(x, target)
+    def _layer_map(self, x, target, owner):
+        activations, grads = self._activations_and_gradients(x, target, owner)
         weights = self._channel_weights(activations, grads)
         layer_map = (weights.view(weights.shape + (1,) * (activations.ndim - 2))
                      * activations).sum(1)
@@ -218,7 +228,7 @@ class GradCAMPlusPlus(GradCAM):
     visual explanations for deep convolutional networks", WACV (2018).
     """
 
-    _method_name = "gradcam++"
+    _method_name = "gradcam_plus_plus"
 
     def _channel_weights(self, activations, grads):
         g2 = grads.pow(2)
@@ -243,7 +253,8 @@ class CAM(_ActivationMapExplainer):
     Parameters
     ----------
 {COMMON_PARAMETERS}
-        CAM explains logits only (``output="auto"``).
+        CAM explains logits only: ``"auto"`` (a torch model's logits) or ``"logit"``;
+        any other output raises ValueError in ``fit``.
 {MAP_PARAMETERS}
 
     Attributes
@@ -261,8 +272,12 @@ class CAM(_ActivationMapExplainer):
     _method_name = "cam"
 
     def _fit_method(self, X):
-        if self.output != "logits":
-            raise ValueError(f'CAM explains logits only; got output={self.output!r}.')
+        if not self.model_adapter_.head_is_linear:
+            raise ValueError(
+                "CAM explains logits only (the maps average to the logit): use "
+                f"output='auto' or 'logit'; got output={self.output!r}, which explains the "
+                f"{self.model_adapter_.describe()}. Use GradCAM for other outputs."
+            )
         super()._fit_method(X)
         sample = np.asarray(X[:8].toarray() if hasattr(X, "toarray") else X[:8])
         sample = self._tensor(sample.reshape((-1,) + self.feature_shape_))
@@ -306,14 +321,23 @@ class CAM(_ActivationMapExplainer):
             handle.remove()
         return raw, captured[0]
 
-    def _layer_map(self, x, target):
+    def _layer_map(self, x, target, owner):
+        captured = []
+        handle = self._layer().register_forward_hook(
+            lambda _m, args, _output: captured.append(args[0])
+        )
+        try:
+            with torch.no_grad():
+                self._scores(x, owner)
+        finally:
+            handle.remove()
         with torch.no_grad():
-            _, features = self._raw_and_pooled_input(x)
             head = self._head_layer()
-            raw_maps = torch.einsum("kc,nc...->n...k", head.weight, features)
+            raw_maps = torch.einsum("kc,nc...->n...k", head.weight, captured[0])
             if head.bias is not None:
                 raw_maps = raw_maps + head.bias
-            score_maps = self.head_(raw_maps.reshape(-1, raw_maps.shape[-1]))
+            score_maps = apply_head(self.score_function_,
+                                    raw_maps.reshape(-1, raw_maps.shape[-1]))
             score_maps = score_maps.view(raw_maps.shape[:-1] + score_maps.shape[-1:])
             index = target.view((-1,) + (1,) * (score_maps.ndim - 1)).expand(
                 score_maps.shape[:-1] + (1,))

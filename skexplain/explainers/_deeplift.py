@@ -5,11 +5,9 @@ from contextlib import contextmanager
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from torch import nn
 
 from .._core.compute import spawn_seeds
-from ..models._modules import Exponential
+from ..nn import deeplift_rule
 from ._gradient import (
     BASELINE_CONSTRAINTS,
     BASELINE_PARAMETERS,
@@ -18,19 +16,10 @@ from ._gradient import (
     GRADIENT_CORRECTION,
     GradientExplainer,
     _BaselineMixin,
+    apply_head,
     path_quadrature,
 )
 
-# Element-wise nonlinearities that get the rescale rule; anything else is treated as linear
-# (its ordinary gradient is used), which is exact for conv, linear, batch norm in eval mode,
-# average pooling, dropout in eval mode, flatten and reshapes.
-ELEMENTWISE = (
-    nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU, nn.Mish,
-    nn.Sigmoid, nn.LogSigmoid, nn.Tanh, nn.Softplus, nn.Softsign, nn.Hardtanh, nn.Hardsigmoid,
-    nn.Hardswish, Exponential,
-)
-MAX_POOLS = {nn.MaxPool1d: F.max_pool1d, nn.MaxPool2d: F.max_pool2d, nn.MaxPool3d: F.max_pool3d}
-MIN_DELTA = 1e-10  # float64 input differences below this use the derivative
 HEAD_NODES = 64  # Gauss-Legendre nodes for the output nonlinearity's multiplier
 COMPLETENESS_TOLERANCE = 1e-3
 
@@ -50,15 +39,20 @@ class DeepLift(_BaselineMixin, GradientExplainer):
     warning is raised when it exceeds 1e-3 (relative to ``1 + |f(x)| + |f(r)|``). With
     several references (see :class:`DeepLiftShap`) the attributions are averaged over them.
 
-    A non-linear output (``output="probabilities"``) passes back the average of its gradient
-    along the straight line between the reference's and the input's raw outputs (64-node
+    A non-linear output head (``output="probability"`` or ``"log_odds"``, or a callable
+    reduction of a profile or tuple output) passes back the average of its gradient along
+    the straight line between the reference's and the input's raw outputs (64-node
     Gauss-Legendre rule): the rescale rule for a sigmoid of one logit, and completeness for
-    a softmax.
+    a softmax or any smooth reduction.
 
-    The element-wise modules handled are ReLU and its variants, ELU, SELU, CELU, GELU, SiLU,
-    Mish, Sigmoid, LogSigmoid, Tanh, Softplus, Softsign, the hard variants and
-    :class:`skexplain.models.Exponential`; MaxPool1d/2d/3d as described. Softmax, attention or
-    normalisation over features inside the model are treated as linear.
+    The rules come from the registry of :mod:`skexplain.nn`
+    (:func:`~skexplain.nn.register_deeplift_rule`): ReLU and its variants, PReLU, ELU, SELU,
+    CELU, GELU, SiLU, Mish, Sigmoid, LogSigmoid, Tanh, Softplus, Softsign, the hard variants
+    and :class:`skexplain.models.Exponential` get the rescale rule, MaxPool1d/2d/3d the rule
+    above. Softmax, attention (``nn.MultiheadAttention``) and normalisation over features
+    (LayerNorm, GroupNorm, InstanceNorm) pass their ordinary gradient, where DeepLIFT is not
+    exact: their names are listed in ``info["inexact_modules"]`` and in the warning raised
+    when completeness fails.
 
     Parameters
     ----------
@@ -78,8 +72,16 @@ class DeepLift(_BaselineMixin, GradientExplainer):
     -----
     ``info`` holds ``scores`` (f(x)), ``reference_scores`` (mean f(r)) and
     ``completeness_delta`` (sum of attributions minus their difference, before any gradient
-    correction), each of shape (n_samples,). The module is run in eval mode, with in-place
+    correction), each of shape (n_samples,), and ``inexact_modules``, the names of modules
+    DeepLIFT is not exact through. The module is run in eval mode, with in-place
     activations switched off, and restored afterwards.
+
+    Warns
+    -----
+    UserWarning
+        When ``|completeness_delta|`` exceeds 1e-3 relative to ``1 + |f(x)| + |f(r)|``,
+        naming the inexact modules (softmax, attention) or a nonlinearity called in
+        ``forward`` that is not a module.
 
     References
     ----------
@@ -92,8 +94,8 @@ class DeepLift(_BaselineMixin, GradientExplainer):
         **BASELINE_CONSTRAINTS,
     }
 
-    def __init__(self, model, *, baselines="zeros", n_baselines=10, shuffle="dinucleotide",
-                 random_state=None, gradient_correction=False, output="auto", batch_size=128,
+    def __init__(self, model=None, *, baselines="zeros", n_baselines=10, shuffle="dinucleotide",
+                 random_state=None, gradient_correction=False, output="auto", batch_size="auto",
                  device=None):
         super().__init__(model, gradient_correction=gradient_correction, output=output,
                          batch_size=batch_size, device=device)
@@ -117,16 +119,28 @@ class DeepLift(_BaselineMixin, GradientExplainer):
         values, totals, reference_scores = self._accumulate(
             X, target, k, draws, gradient=self._multipliers
         )
-        info = {"method": self._method_name, "axes": self._axes(), **self._reference_info()}
+        inexact = inexact_modules(self.torch_module_)
+        info = {"method": self._method_name, "axes": self._axes(), **self._reference_info(),
+                "inexact_modules": inexact}
         info.update(self._completeness(X, target, totals, reference_scores))
         scale = 1 + np.abs(info["scores"]) + np.abs(reference_scores)
         worst = np.max(np.abs(info["completeness_delta"]) / scale)
         if worst > COMPLETENESS_TOLERANCE:
+            if inexact:
+                cause = (
+                    "DeepLIFT's rules are not exact through "
+                    + ", ".join(inexact)
+                    + ", which pass their ordinary gradient"
+                )
+            else:
+                cause = (
+                    "the model probably calls a nonlinearity that is not its own nn.Module "
+                    "(e.g. torch.relu in forward) or one DeepLIFT has no rule for "
+                    "(skexplain.nn.register_deeplift_rule)"
+                )
             warnings.warn(
                 f"{type(self).__name__}: attributions miss f(x) - f(reference) by up to "
-                f"{worst:.2g} (relative); the model probably calls a nonlinearity that is not "
-                "its own nn.Module (e.g. torch.relu in forward) or one DeepLIFT does not "
-                "handle. See info['completeness_delta'].",
+                f"{worst:.2g} (relative): {cause}. See info['completeness_delta'].",
                 UserWarning,
                 stacklevel=4,
             )
@@ -134,16 +148,30 @@ class DeepLift(_BaselineMixin, GradientExplainer):
 
     _method_name = "deeplift"
 
-    def _multipliers(self, rows, refs, target):
-        """DeepLIFT multipliers of the rows' target scores; (multipliers, reference scores)."""
+    def _multipliers(self, rows, refs, target, owner):
+        """DeepLIFT multipliers of the rows' target scores; (multipliers, reference scores).
+
+        Inputs and references run as one batch (two halves, each reference with its
+        instance's ``model_args``) through the adapter's forward and output head.
+        """
+        adapter = self.score_function_
         rows = rows.detach().requires_grad_(True)
+        n = len(rows)
         with torch.enable_grad():
-            with rescale_hooks(self.torch_module_):
-                raw = self.torch_module_(torch.cat([rows, refs]))
-            raw_x, raw_r = raw.chunk(2)
-            weights, ref_scores = head_multipliers(self.head_, raw_x.detach(), raw_r.detach(),
-                                                   target)
-            (grads,) = torch.autograd.grad((weights * raw_x).sum(), rows)
+            with deeplift_hooks(adapter.module), _captured_output(adapter.module) as raw:
+                scores = adapter.forward(torch.cat([rows, refs]), torch.cat([owner, owner]))
+            ref_scores = scores[n:].detach().gather(1, target[:, None])[:, 0]
+            if adapter.head_is_linear:
+                picked = scores[:n].gather(1, target[:, None]).sum()
+            else:
+                raw_x, raw_r = _halves(raw[0])
+                weights = head_multipliers(
+                    lambda points: apply_head(adapter, points), _detached(raw_x),
+                    _detached(raw_r), target,
+                )
+                picked = sum((w * x).sum() for w, x in zip(weights, _parts(raw_x),
+                                                           strict=True))
+            (grads,) = torch.autograd.grad(picked, rows)
         return grads, ref_scores
 
 
@@ -176,8 +204,8 @@ class DeepLiftShap(DeepLift):
 
     _method_name = "deepliftshap"
 
-    def __init__(self, model, *, baselines="data", n_baselines=20, shuffle="dinucleotide",
-                 random_state=None, gradient_correction=False, output="auto", batch_size=128,
+    def __init__(self, model=None, *, baselines="data", n_baselines=20, shuffle="dinucleotide",
+                 random_state=None, gradient_correction=False, output="auto", batch_size="auto",
                  device=None):
         super().__init__(model, baselines=baselines, n_baselines=n_baselines, shuffle=shuffle,
                          random_state=random_state, gradient_correction=gradient_correction,
@@ -185,19 +213,17 @@ class DeepLiftShap(DeepLift):
 
 
 @contextmanager
-def rescale_hooks(module):
-    """Forward hooks that make backprop return DeepLIFT multipliers.
+def deeplift_hooks(module):
+    """The registered DeepLIFT rules of ``module``'s submodules, as forward hooks.
 
-    The batch holds inputs then their references (two halves). Each hooked module returns,
-    for the input half, a tensor equal to its output whose gradient is the rescale
-    multiplier (``out.detach() + m * (inp - inp.detach())``); the reference half is detached.
+    The batch holds inputs then their references (two halves); see
+    :mod:`skexplain.nn` for what a rule returns.
     """
     handles = []
     for m in module.modules():
-        if isinstance(m, ELEMENTWISE):
-            handles.append(m.register_forward_hook(_elementwise_rescale))
-        elif type(m) in MAX_POOLS:
-            handles.append(m.register_forward_hook(_maxpool_rescale))
+        rule = deeplift_rule(m)
+        if rule is not None and rule.hook is not None:
+            handles.append(m.register_forward_hook(rule.hook))
     try:
         yield
     finally:
@@ -205,75 +231,81 @@ def rescale_hooks(module):
             handle.remove()
 
 
-def _elementwise_rescale(module, args, output):
-    x_in, r_in = args[0].chunk(2)
-    y_out, r_out = output.chunk(2)
-    with torch.no_grad():
-        slope = _secant(module, x_in, r_in).to(output.dtype)
-    return torch.cat([y_out.detach() + slope * (x_in - x_in.detach()), r_out.detach()])
+def inexact_modules(module):
+    """Names (with types) of the submodules that DeepLIFT's rules are not exact through."""
+    out = []
+    for name, m in module.named_modules():
+        rule = deeplift_rule(m)
+        if rule is not None and not rule.exact:
+            out.append(f"{name or 'the model'!r} ({type(m).__name__})")
+    return out
 
 
-def _secant(module, x, r):
-    """(g(x) - g(r)) / (x - r) in float64, the derivative g'(x) where x == r."""
-    x64, r64 = x.double(), r.double()
-    if next(module.parameters(), None) is not None:  # e.g. PReLU: run in its own dtype
-        x64, r64 = x, r
-    delta = x64 - r64
-    small = delta.abs() < MIN_DELTA
-    slope = (module.forward(x64) - module.forward(r64)) / torch.where(small, 1.0, delta)
-    if small.any():
-        with torch.enable_grad():
-            point = x64.detach().requires_grad_(True)
-            (derivative,) = torch.autograd.grad(module.forward(point).sum(), point)
-        slope = torch.where(small, derivative, slope)
-    return slope
+@contextmanager
+def _captured_output(module):
+    captured = []
+    handle = module.register_forward_hook(lambda _m, _args, output: captured.append(output))
+    try:
+        yield captured
+    finally:
+        handle.remove()
 
 
-def _maxpool_rescale(module, args, output):
-    x_in, r_in = args[0].chunk(2)
-    y_out, r_out = output.chunk(2)
-    pool = MAX_POOLS[type(module)]
-    options = (module.kernel_size, module.stride, module.padding, module.dilation,
-               module.ceil_mode)
-    with torch.no_grad():
-        _, x_argmax = pool(x_in, *options, return_indices=True)
-        _, r_argmax = pool(r_in, *options, return_indices=True)
-        top = torch.maximum(y_out, r_out)
-        from_input, from_reference = top - r_out, y_out - top
-        delta = x_in - r_in
-        small = delta.abs() < MIN_DELTA
-        inverse = torch.where(small, 0.0, 1.0 / torch.where(small, 1.0, delta))
-    live = x_in - x_in.detach()  # zero-valued; carries the gradient
-    spread = (
-        _gather(live * inverse, x_argmax) * from_input
-        + _gather(live * inverse, r_argmax) * from_reference
-        + _gather(live * small, x_argmax)  # ordinary gradient where input == reference
-    )
-    return torch.cat([y_out.detach() + spread, r_out.detach()])
+def _parts(raw):
+    """A raw output as a tuple of tensors."""
+    return tuple(raw) if isinstance(raw, (tuple, list)) else (raw,)
 
 
-def _gather(values, flat_index):
-    """values (N, C, *in_shape) at pooled positions flat_index (N, C, *out_shape)."""
-    return values.flatten(2).gather(2, flat_index.flatten(2)).view(flat_index.shape)
+def _like(raw, parts):
+    """parts in raw's container: a tensor, a tuple, a list or a named tuple."""
+    if not isinstance(raw, (tuple, list)):
+        return parts[0]
+    if hasattr(raw, "_fields"):
+        return type(raw)(*parts)
+    return type(raw)(parts)
 
 
-def head_multipliers(head, raw_x, raw_r, target):
-    """Multipliers of the raw outputs for the target score, and the references' scores.
+def _halves(raw):
+    """The input half and the reference half of a raw output (tensor or tuple)."""
+    halves = [t.chunk(2) for t in _parts(raw)]
+    return (_like(raw, [h[0] for h in halves]), _like(raw, [h[1] for h in halves]))
 
-    A linear head passes its gradient; otherwise the gradient of the target score is
-    averaged along the segment from raw_r to raw_x (Gauss-Legendre), whose dot product with
-    ``raw_x - raw_r`` is the score difference.
+
+def _detached(raw):
+    return _like(raw, [t.detach() for t in _parts(raw)])
+
+
+def head_multipliers(head, raw_x, raw_r, target, n_nodes=HEAD_NODES):
+    """Multipliers of the raw outputs for the target score of a non-linear output head.
+
+    The gradient of the target score is averaged along the segment from raw_r to raw_x
+    (Gauss-Legendre, ``n_nodes`` nodes); its dot product with ``raw_x - raw_r`` is the
+    score difference. Raw outputs may be tensors or tuples of tensors (one multiplier per
+    part).
+
+    Returns
+    -------
+    multipliers : tuple of torch.Tensor
+        One per part of the raw output, shaped like it.
     """
-    with torch.no_grad():
-        ref_scores = head(raw_r).gather(1, target[:, None])[:, 0]
-    n_nodes = 1 if head.linear else HEAD_NODES
     alphas, weights = path_quadrature(n_nodes, "gausslegendre")
-    alphas = torch.as_tensor(alphas, dtype=raw_x.dtype, device=raw_x.device)
-    weights = torch.as_tensor(weights, dtype=raw_x.dtype, device=raw_x.device)
+    xs, rs = _parts(raw_x), _parts(raw_r)
+    n = len(xs[0])
+    points, node_weights = [], []
+    for x, r in zip(xs, rs, strict=True):
+        shape = (1, n_nodes) + (1,) * (x.ndim - 1)
+        a = torch.as_tensor(alphas, dtype=x.dtype, device=x.device).view(shape)
+        node_weights.append(torch.as_tensor(weights, dtype=x.dtype, device=x.device).view(shape))
+        segment = r[:, None] + a * (x - r)[:, None]
+        points.append(segment.reshape((-1,) + x.shape[1:]).requires_grad_(True))
     with torch.enable_grad():
-        points = (raw_r[:, None] + alphas[None, :, None] * (raw_x - raw_r)[:, None])
-        points = points.reshape(-1, raw_x.shape[1]).requires_grad_(True)
-        picked = head(points).gather(1, target.repeat_interleave(n_nodes)[:, None]).sum()
-        (grads,) = torch.autograd.grad(picked, points)
-    grads = grads.view(len(raw_x), n_nodes, -1)
-    return (grads * weights[None, :, None]).sum(1), ref_scores
+        scores = head(_like(raw_x, points))
+        picked = scores.gather(1, target.repeat_interleave(n_nodes)[:, None]).sum()
+        grads = torch.autograd.grad(picked, points, allow_unused=True)
+    out = []
+    for g, x, w in zip(grads, xs, node_weights, strict=True):
+        if g is None:  # a part the head does not read
+            out.append(torch.zeros_like(x))
+            continue
+        out.append((g.view((n, n_nodes) + x.shape[1:]) * w).sum(1))
+    return tuple(out)

@@ -5,6 +5,8 @@ import math
 import torch
 from torch import nn
 
+from ..nn import register_deeplift_rule, register_default_layer, rescale_rule
+
 
 class Exponential(nn.Module):
     """Element-wise ``exp(x)``, the first-layer activation of Koo & Ploenzke (2021).
@@ -15,6 +17,9 @@ class Exponential(nn.Module):
 
     def forward(self, x):
         return torch.exp(x)
+
+
+register_deeplift_rule(Exponential, rescale_rule)
 
 
 ACTIVATIONS = {
@@ -165,6 +170,14 @@ default="cnn_deep"
     def conv_kernels(self):
         """Conv kernels, first layer first: list of tensors (filters, in_channels, width)."""
         return [block.conv.weight for block in self.blocks]
+
+
+def _last_block_activation(module):
+    return f"blocks.{len(module.blocks) - 1}.activation"
+
+
+# Class-activation maps of this CNN read the last conv block's activation by default.
+register_default_layer(ExpActivationCNN, _last_block_activation)
 
 
 def _resolve_architecture(architecture):

@@ -211,3 +211,52 @@ def test_gradient_rollout_localizes_a_planted_motif(planted_transformer):
 def _motif_start(x):
     sequence = "".join("ACGT"[i] for i in x.argmax(0))
     return sequence.index(MOTIF)
+
+
+@pytest.mark.parametrize("method", ["raw", "rollout", "gradient_rollout"])
+def test_nan_output_raises_and_leaves_the_model_as_it_was(method):
+    torch.manual_seed(0)
+    model = SequenceTransformer(input_length=16, architecture=[
+        {"filters": 8, "kernel_size": 3, "dropout": 0.1, "pool": 2}], n_heads=2).train()
+    X = np.random.default_rng(0).random((3, 4, 16))
+    explainer = AttentionMaps(model, method=method).fit(X)
+    handle = model.register_forward_hook(lambda _m, _args, out: out * torch.nan)
+    try:
+        with pytest.raises(ValueError, match="NaN or infinite scores"):
+            explainer.explain(X, target=0)
+    finally:
+        handle.remove()
+    assert model.training and all(not m.__dict__.get("forward") for m in model.modules())
+    assert torch.backends.mha.get_fastpath_enabled()
+
+
+def test_batches_model_args_and_output_alias_give_identical_maps():
+    class Gated(nn.Module):
+        """A sequence transformer whose input is scaled by an extra per-instance input."""
+
+        def __init__(self):
+            super().__init__()
+            torch.manual_seed(0)
+            self.inner = SequenceTransformer(input_length=16, architecture=[
+                {"filters": 8, "kernel_size": 3, "dropout": 0.0, "pool": 2}], n_heads=2)
+            self.token_shape = self.inner.token_shape
+            self.n_prefix_tokens = self.inner.n_prefix_tokens
+
+        def forward(self, x, scale=None):  # fit reads the layout from a call without it
+            return self.inner(x if scale is None else x * scale[:, None, None])
+
+    model = Gated().eval()
+    X = np.random.default_rng(0).random((4, 4, 16))
+    scale = np.array([0.5, 1.0, 2.0, 3.0])
+    explainer = AttentionMaps(model, method="gradient_rollout", batch_size=3)
+    E = explainer.fit(X).explain(X, target=0, model_args=(scale,))
+    alone = [explainer.explain(X[i:i + 1], target=0, model_args=(scale[i:i + 1],)).values[0]
+             for i in range(4)]
+    np.testing.assert_allclose(E.values, np.stack(alone), rtol=1e-5, atol=1e-7)
+    unscaled = explainer.explain(X, target=0, model_args=(np.ones(4),))
+    assert not np.allclose(unscaled.values, E.values)
+    with pytest.warns(FutureWarning, match="'probabilities' is deprecated"):
+        alias = AttentionMaps(model, method="gradient_rollout", output="probabilities").fit(X)
+    current = AttentionMaps(model, method="gradient_rollout", output="probability").fit(X)
+    np.testing.assert_array_equal(alias.explain(X, 0, model_args=(scale,)).values,
+                                  current.explain(X, 0, model_args=(scale,)).values)

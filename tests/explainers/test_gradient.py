@@ -31,6 +31,7 @@ from skexplain.explainers import (
 )
 from skexplain.explainers._gradient import path_quadrature
 from skexplain.models import ExpActivationCNN, ExpActivationCNNClassifier
+from skexplain.nn import register_deeplift_rule, register_default_layer, rescale_rule
 
 GRADIENT_EXPLAINERS = [Saliency, InputXGradient, IntegratedGradients, SmoothGrad, DeepLift,
                        DeepLiftShap]
@@ -215,14 +216,89 @@ def test_deeplift_warns_when_a_nonlinearity_is_not_a_module(sequences):
         DeepLift(model).fit(sequences).explain(sequences[:4], target=0)
 
 
+class SoftmaxGate(nn.Module):
+    """Conv features gated by a softmax over positions (an attention-like pooling)."""
+
+    def __init__(self, length=30):
+        super().__init__()
+        torch.manual_seed(0)
+        self.conv = nn.Conv1d(4, 3, 5, padding=2)
+        self.softmax = nn.Softmax(dim=-1)
+        self.dense = nn.Linear(3, 2)
+
+    def forward(self, x):
+        h = self.conv(x)
+        return self.dense((self.softmax(2 * h) * h).sum(-1))
+
+
+class SelfAttention(nn.Module):
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.embed = nn.Conv1d(4, 8, 3, padding=1)
+        self.attention = nn.MultiheadAttention(8, 2, batch_first=True)
+        self.dense = nn.Linear(8, 1)
+
+    def forward(self, x):
+        h = self.embed(x).transpose(1, 2)
+        return self.dense(self.attention(h, h, h)[0].mean(1))
+
+
+@pytest.mark.parametrize("model, name", [(SoftmaxGate, "'softmax' (Softmax)"),
+                                         (SelfAttention, "'attention' (MultiheadAttention)")])
+def test_deeplift_through_softmax_or_attention_reports_and_names_the_module(model, name):
+    X = one_hot(6, 30, seed=2)
+    model = model().eval()
+    with pytest.warns(UserWarning, match=r"not exact through .*" + name.replace("(", r"\(")
+                      .replace(")", r"\)")):
+        E = DeepLiftShap(model, n_baselines=3, random_state=0).fit(X).explain(X, target=0)
+    assert E.info["inexact_modules"] == [name]
+    gap = E.info["scores"] - E.info["reference_scores"]
+    np.testing.assert_allclose(E.values.reshape(6, -1).sum(1) - gap,
+                               E.info["completeness_delta"], atol=1e-5)
+    assert np.abs(E.info["completeness_delta"]).max() > 1e-3
+
+
+def test_a_registered_deeplift_rule_restores_summation_to_delta():
+    class Cube(nn.Module):
+        def forward(self, x):
+            return x ** 3
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(40, 6), Cube(), nn.Linear(6, 1)).eval()
+    X = one_hot(5, 10, seed=6)
+    with pytest.warns(UserWarning, match="no rule for"):
+        DeepLift(model).fit(X).explain(X, target=0)
+    register_deeplift_rule(Cube, rescale_rule)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        E = DeepLift(model).fit(X).explain(X, target=0)
+    np.testing.assert_allclose(E.info["completeness_delta"], 0, atol=1e-5)
+    with pytest.raises(TypeError, match="nn.Module subclass"):
+        register_deeplift_rule(int, rescale_rule)
+
+
 def test_deeplift_through_a_softmax_output_keeps_completeness(sequences):
     torch.manual_seed(0)
     model = ExpActivationCNN(n_outputs=3, architecture="cnn_local", input_length=200).eval()
-    E = DeepLiftShap(model, output="probabilities", n_baselines=4, random_state=0).fit(
+    E = DeepLiftShap(model, output="probability", n_baselines=4, random_state=0).fit(
         sequences).explain(sequences[:4], target=2)
     probabilities = torch.softmax(model(torch.as_tensor(sequences[:4])), 1).detach().numpy()
     np.testing.assert_allclose(E.info["scores"], probabilities[:, 2], rtol=1e-5)
     np.testing.assert_allclose(E.info["completeness_delta"], 0, atol=1e-5)
+
+
+@pytest.mark.parametrize("output", ["log_odds", lambda z: torch.log_softmax(z, 1)[:, 2] ** 2],
+                         ids=["log_odds", "callable"])
+def test_deeplift_through_other_nonlinear_heads_keeps_completeness(output, sequences):
+    torch.manual_seed(0)
+    model = ExpActivationCNN(n_outputs=3, architecture="cnn_local", input_length=200).eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        E = DeepLiftShap(model, output=output, n_baselines=3, random_state=0).fit(
+            sequences).explain(sequences[:4], target=0)
+    np.testing.assert_allclose(E.info["completeness_delta"], 0, atol=1e-5)
+    assert np.abs(E.info["scores"] - E.info["reference_scores"]).max() > 1e-3
 
 
 # ------------------------------------------------------------------ gradient correction
@@ -293,6 +369,8 @@ def test_grad_cam_peaks_at_the_planted_motif(explainer, planted_motif):
     assert E.values.shape == (20, 100) and E.info["layer_map"].shape == (20, 100)
     assert np.all(np.abs(E.values.argmax(1) - centres) <= 1)
     assert E.feature_names[0] == "pos0" and E.info["axes"] == ("sample", "position")
+    assert E.info["method"] == {GradCAM: "gradcam", GradCAMPlusPlus: "gradcam_plus_plus"}[
+        explainer]
     pooled = explainer(model, layer=model[2]).fit(X).explain(X, target=0)  # 50 positions
     assert pooled.info["layer_map"].shape == (20, 50)
     assert np.all(np.abs(pooled.values.argmax(1) - centres) <= 2)
@@ -317,6 +395,51 @@ def test_cam_rejects_a_head_that_is_not_linear_in_the_pooled_maps(planted_motif)
         CAM(model).fit(X)
 
 
+def test_cam_output_auto_and_logit_agree_and_other_outputs_are_refused(planted_motif):
+    X, _ = planted_motif
+    model = motif_detector(gap_head=True)
+    auto = CAM(model).fit(X).explain(X[:3], target=0)
+    assert auto.info["output"] == "logit"
+    np.testing.assert_array_equal(CAM(model, output="logit").fit(X).explain(X[:3], 0).values,
+                                  auto.values)
+    with pytest.warns(FutureWarning, match="'logits' is deprecated"):
+        alias = CAM(model, output="logits").fit(X)
+    np.testing.assert_array_equal(alias.explain(X[:3], target=0).values, auto.values)
+    for output in ("probability", "log_odds", lambda z: z[:, 0]):
+        with pytest.raises(ValueError, match="CAM explains logits only"):
+            CAM(model, output=output).fit(X)
+
+
+@pytest.mark.parametrize("explainer", MAP_EXPLAINERS)
+def test_grad_cam_on_a_frozen_conv_layer_equals_the_unfrozen_result(explainer, planted_motif):
+    X, centres = planted_motif
+    model = motif_detector(gap_head=False)
+    unfrozen = explainer(model, layer="1").fit(X).explain(X, target=0).values
+    for p in model.parameters():
+        p.requires_grad_(False)  # a fully frozen model, as after fine-tuning only a head
+    try:
+        frozen = explainer(model, layer="1").fit(X).explain(X, target=0).values
+        assert not any(p.requires_grad for p in model.parameters())  # left as it was
+    finally:
+        for p in model.parameters():
+            p.requires_grad_(True)
+    np.testing.assert_array_equal(frozen, unfrozen)
+    assert np.all(np.abs(frozen.argmax(1) - centres) <= 1)
+
+
+def test_default_layer_comes_from_the_registry(planted_motif):
+    X, _ = planted_motif
+
+    class Detector(nn.Sequential):
+        pass
+
+    model = Detector(*motif_detector(gap_head=False)).eval()
+    assert GradCAM(model).fit(X).layer_name_ == "0"  # the last convolution
+    register_default_layer(Detector, lambda module: "1")
+    assert GradCAM(model).fit(X).layer_name_ == "1"
+    assert GradCAM(model, layer="2").fit(X).layer_name_ == "2"  # an explicit layer wins
+
+
 def test_grad_cam_default_layer_is_the_last_conv_block(cnn, sequences):
     E = GradCAM(cnn).fit(sequences)
     assert E.layer_name_ == "blocks.3.activation"
@@ -338,7 +461,7 @@ def test_binary_single_logit_target_mapping(binary_net):
     np.testing.assert_allclose(E1.base_values, logit, rtol=1e-5)
     np.testing.assert_allclose(E0.base_values, -logit, rtol=1e-5)
     assert list(E1.output_names) == ["neg", "pos"]
-    proba = Saliency(net, output="probabilities").fit(X)
+    proba = Saliency(net, output="probability").fit(X)
     P1, P0 = proba.explain(X[:4], target="pos"), proba.explain(X[:4], target="neg")
     np.testing.assert_allclose(P1.base_values, net.predict_proba(X[:4])[:, 1], rtol=1e-5)
     np.testing.assert_allclose(P0.values, -P1.values, atol=1e-7)
@@ -346,6 +469,43 @@ def test_binary_single_logit_target_mapping(binary_net):
     np.testing.assert_allclose(P1.values, p * (1 - p) * E1.values, rtol=1e-4, atol=1e-8)
     default = proba.explain(X[:4])
     np.testing.assert_array_equal(default.info["target"], net.predict_proba(X[:4]).argmax(1))
+
+
+@pytest.mark.parametrize("explainer", [
+    Saliency(None), IntegratedGradients(None, n_steps=5), DeepLift(None),
+    SmoothGrad(None, n_samples=3, random_state=0), GradCAM(None)],
+    ids=lambda e: type(e).__name__)
+def test_deprecated_output_names_warn_and_give_identical_values(explainer, binary_net):
+    net, X = binary_net
+    for old, new in [("logits", "auto"), ("logits", "logit"),
+                     ("probabilities", "probability")]:
+        current = clone(explainer).set_params(model=net, output=new).fit(X)
+        expected = current.explain(X[:3], target=1)
+        with pytest.warns(FutureWarning, match=f"output='{old}' is deprecated"):
+            aliased = clone(explainer).set_params(model=net, output=old).fit(X)
+        E = aliased.explain(X[:3], target=1)
+        np.testing.assert_array_equal(E.values, expected.values)
+        np.testing.assert_array_equal(E.base_values, expected.base_values)
+        assert E.info["output"] == expected.info["output"]
+
+
+@pytest.mark.parametrize("explainer", GRADIENT_EXPLAINERS + MAP_EXPLAINERS)
+def test_nan_model_output_raises_naming_the_rows(explainer):
+    class NaNOnSecondRow(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv1d(4, 2, 3)
+
+        def forward(self, x):
+            out = self.conv(x).mean(-1)
+            return torch.where(x[:, 0, :1] > 0, torch.nan, out)  # rows starting with A
+
+    X = one_hot(6, 12, seed=0)
+    X[:, :, 0] = 0
+    X[:, 1, 0] = 1
+    X[1, :, 0] = [1, 0, 0, 0]
+    with pytest.raises(ValueError, match=r"NaN or infinite scores .*rows 1\b"):
+        explainer(NaNOnSecondRow().eval()).fit(X).explain(X, target=0)
 
 
 def test_unknown_target_and_out_of_range_index_raise(binary_net):
@@ -361,7 +521,7 @@ def test_probabilities_of_a_plain_module_and_a_callable_output(sequences):
     torch.manual_seed(0)
     model = ExpActivationCNN(n_outputs=3, architecture="cnn_local", input_length=200).eval()
     logits = model(torch.as_tensor(sequences[:3])).detach()
-    E = Saliency(model, output="probabilities").fit(sequences).explain(sequences[:3], target=1)
+    E = Saliency(model, output="probability").fit(sequences).explain(sequences[:3], target=1)
     np.testing.assert_allclose(E.base_values, torch.softmax(logits, 1)[:, 1].numpy(), rtol=1e-5)
     custom = Saliency(model, output=lambda z: z[:, 0] - z[:, 1]).fit(sequences)
     F = custom.explain(sequences[:3], target=0)
@@ -399,6 +559,31 @@ def test_random_state_controls_the_result(explainer, cnn, sequences):
         sequences[:2], target=0).values for seed in (1, 1, 2)]
     np.testing.assert_array_equal(runs[0], runs[1])
     assert not np.allclose(runs[0], runs[2])
+
+
+def test_batch_size_auto_resolves_with_the_gradient_working_set(cnn, sequences):
+    from skexplain._core.compute import resolve_batch_size
+    from skexplain.explainers._gradient import GRADIENT_WORKING_SET
+
+    explainer = IntegratedGradients(cnn, n_steps=4).fit(sequences)
+    assert explainer.batch_size == "auto"
+    assert explainer._rows_per_pass == resolve_batch_size("auto", 800, GRADIENT_WORKING_SET)
+    auto = explainer.explain(sequences[:3], target=0).values
+    small = explainer.set_params(batch_size=3).explain(sequences[:3], target=0).values
+    np.testing.assert_allclose(auto, small, rtol=1e-5, atol=1e-7)
+    with pytest.raises(ValueError, match="batch_size"):
+        Saliency(cnn, batch_size="big").fit(sequences)
+
+
+def test_explainers_import_no_concrete_model():
+    import inspect
+
+    from skexplain.explainers import _attention, _cam, _deeplift, _gradient
+
+    for module in (_attention, _cam, _deeplift, _gradient):
+        assert "models" not in "".join(
+            line for line in inspect.getsource(module).splitlines(True)
+            if line.startswith(("import", "from"))), module.__name__
 
 
 def test_module_mode_is_restored_and_inputs_untouched(sequences):
@@ -440,7 +625,7 @@ def test_tabular_mlp_relevant_feature_ranked_first(explainer, tabular_net):
     net, X = tabular_net
     columns = [f"gene{i}" for i in range(8)]
     frame = pd.DataFrame(X, columns=columns)
-    explainer = clone(explainer).set_params(model=net, output="probabilities")
+    explainer = clone(explainer).set_params(model=net, output="probability")
     if "random_state" in explainer.get_params():
         explainer.set_params(random_state=0)
     E = explainer.fit(frame).explain(frame.iloc[:20][np.abs(X[:20, 3]) > 0.3], target=1)

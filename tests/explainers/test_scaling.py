@@ -10,11 +10,15 @@ from sklearn.linear_model import LogisticRegression
 from torch import nn
 
 from skexplain.explainers import (
+    DeepLiftShap,
     InSilicoMutagenesis,
+    IntegratedGradients,
     KernelShap,
     Lime,
     Occlusion,
+    Saliency,
     SensX,
+    SmoothGrad,
 )
 from skexplain.explainers._sensx import DEFAULT_DELTA_GRID
 
@@ -197,13 +201,19 @@ def _tabular_module():
     Occlusion(None),
     Lime(None, n_samples=50),
     KernelShap(None, n_background=5, n_samples=30),
+    Saliency(None),
+    IntegratedGradients(None, n_steps=5),
+    SmoothGrad(None, n_samples=4),
+    DeepLiftShap(None, n_baselines=3),
 ], ids=lambda e: type(e).__name__)
 def test_device_parameter_runs_the_model_there_with_equal_results(explainer):
     rng = np.random.default_rng(0)
     X = rng.normal(size=(30, 6))
     module = _tabular_module()
     weight = module[0].weight.detach().clone()
-    explainer = explainer.set_params(model=module, random_state=0)
+    explainer = explainer.set_params(model=module)
+    if "random_state" in explainer.get_params():
+        explainer.set_params(random_state=0)
     default = explainer.set_params(device=None).fit(X).explain(X[:3]).values
     same = explainer.set_params(device="cpu").fit(X)
     assert same.score_function_.model is module  # already there: no copy
@@ -247,6 +257,11 @@ def test_device_errors():
 def test_cuda_device_matches_cpu():
     X = np.random.default_rng(0).normal(size=(30, 6))
     module = _tabular_module()
-    cpu = Occlusion(module).fit(X).explain(X[:3]).values
-    gpu = Occlusion(module, device="cuda").fit(X).explain(X[:3]).values
-    np.testing.assert_allclose(gpu, cpu, rtol=1e-5, atol=1e-6)
+    for explainer in (Occlusion(module), IntegratedGradients(module, n_steps=8),
+                      DeepLiftShap(module, n_baselines=3, random_state=0),
+                      SmoothGrad(module, n_samples=4, random_state=0)):
+        cpu = explainer.set_params(device=None).fit(X).explain(X[:3]).values
+        gpu = explainer.set_params(device="cuda").fit(X).explain(X[:3]).values
+        np.testing.assert_allclose(gpu, cpu, rtol=1e-5, atol=1e-6,
+                                   err_msg=type(explainer).__name__)
+    assert next(module.parameters()).device.type == "cpu"  # the user's model stayed

@@ -58,6 +58,23 @@ def test_every_nonlinearity_is_its_own_module_used_once():
     assert len(calls) == len(net.blocks) + 1 and set(calls.values()) == {1}
 
 
+def test_models_register_their_deeplift_rule_and_default_layer():
+    from skexplain.nn import deeplift_rule, default_layer, rescale_rule
+
+    assert deeplift_rule(Exponential()) == (rescale_rule, True)
+    for architecture in ("cnn2", "cnn_deep"):
+        net = ExpActivationCNN(architecture=architecture)
+        name = default_layer(net)
+        assert name == f"blocks.{len(net.blocks) - 1}.activation"
+        assert net.get_submodule(name) is net.blocks[-1].activation
+    # Every nonlinearity of the CNN has an exact DeepLIFT rule.
+    net = ExpActivationCNN(architecture="cnn_dist")
+    nonlinear = [m for m in net.modules() if isinstance(m, (Exponential, torch.nn.ReLU,
+                                                           torch.nn.MaxPool1d))]
+    assert nonlinear and all(deeplift_rule(m).exact and deeplift_rule(m).hook is not None
+                             for m in nonlinear)
+
+
 def test_custom_blocks_and_bad_architectures():
     blocks = [{"filters": 8, "kernel_size": 5, "dropout": 0.0, "pool": 4}]
     net = ExpActivationCNN(input_length=40, architecture=blocks, dense_units=16).eval()
