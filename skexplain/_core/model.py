@@ -328,7 +328,7 @@ class ModelAdapter:
         For forward passes whose batch differs from their input's (a layer's output replaced
         by a batch of activations).
         """
-        batch = raw[0] if isinstance(raw, tuple) else raw
+        batch = raw[0] if isinstance(raw, (tuple, list)) else raw
         return self._apply_head(raw, len(batch))
 
     def with_module(self, module):

@@ -10,7 +10,7 @@ from torch import nn
 
 from .._core.compute import torch_batches
 from ..nn import default_layer
-from ._gradient import COMMON_PARAMETERS, FITTED_ATTRIBUTES, TorchExplainer, apply_head
+from ._gradient import COMMON_PARAMETERS, FITTED_ATTRIBUTES, TorchExplainer
 
 CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 GLOBAL_AVERAGE_POOLS = (nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d)
@@ -336,8 +336,7 @@ class CAM(_ActivationMapExplainer):
             raw_maps = torch.einsum("kc,nc...->n...k", head.weight, captured[0])
             if head.bias is not None:
                 raw_maps = raw_maps + head.bias
-            score_maps = apply_head(self.score_function_,
-                                    raw_maps.reshape(-1, raw_maps.shape[-1]))
+            score_maps = self.score_function_.head(raw_maps.reshape(-1, raw_maps.shape[-1]))
             score_maps = score_maps.view(raw_maps.shape[:-1] + score_maps.shape[-1:])
             index = target.view((-1,) + (1,) * (score_maps.ndim - 1)).expand(
                 score_maps.shape[:-1] + (1,))

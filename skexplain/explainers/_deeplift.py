@@ -16,7 +16,6 @@ from ._gradient import (
     GRADIENT_CORRECTION,
     GradientExplainer,
     _BaselineMixin,
-    apply_head,
     path_quadrature,
 )
 
@@ -166,7 +165,7 @@ class DeepLift(_BaselineMixin, GradientExplainer):
             else:
                 raw_x, raw_r = _halves(raw[0])
                 weights = head_multipliers(
-                    lambda points: apply_head(adapter, points), _detached(raw_x),
+                    adapter.head, _detached(raw_x),
                     _detached(raw_r), target,
                 )
                 picked = sum((w * x).sum() for w, x in zip(weights, _parts(raw_x),

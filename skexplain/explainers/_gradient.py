@@ -133,13 +133,6 @@ class TorchExplainer(BaseExplainer):
         return ("sample", "channel") + ("position",) * (len(self.feature_shape_) - 1)
 
 
-def apply_head(adapter, raw):
-    """The adapter's output head on raw module outputs (a tensor or a tuple of them)."""
-    # The head is the adapter's; this is its only use outside the core.
-    n_rows = len(raw[0]) if isinstance(raw, (tuple, list)) else len(raw)
-    return adapter._apply_head(raw, n_rows)
-
-
 class GradientExplainer(TorchExplainer):
     """Base of explainers built from input gradients (or DeepLIFT multipliers).
 
