@@ -469,7 +469,15 @@ def test_every_method_runs_on_the_sequence_cnn(sequence_cnn):
     assert lime.values.shape == (3, 12) and shap_E.values.shape == (3, 6)
     np.testing.assert_allclose(shap_E.values.sum(axis=1) + shap_E.info["expected_value"],
                                shap_E.base_values, atol=1e-5)
-    assert np.all(ism.base_values == net.predict_proba(rows)[:, 1])
+    # A skorch net is explained in its logits under output="auto", as in the gradient
+    # explainers (ISM explained predict_proba before); output="probability" gives those.
+    logits = net.forward(rows).numpy()
+    logits = np.concatenate([-logits, logits], axis=1) if logits.shape[1] == 1 else logits
+    assert ism.info["output"] == "logit"
+    np.testing.assert_allclose(ism.base_values, logits[:, 1], rtol=1e-6)
+    proba = InSilicoMutagenesis(net, output="probability").fit(X).explain(rows, target=1)
+    np.testing.assert_allclose(proba.base_values, net.predict_proba(rows)[:, 1], rtol=1e-6)
+    assert not np.allclose(proba.values, ism.values)
 
 
 def test_explanation_data_is_a_copy_and_input_is_untouched():
