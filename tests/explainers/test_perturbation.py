@@ -487,3 +487,71 @@ def test_explanation_data_is_a_copy_and_input_is_untouched():
     E = explainer.explain(X[:2])
     E.data[:] = 0
     np.testing.assert_array_equal(X, original)
+
+
+PARTS = {
+    "occlusion": lambda model: Occlusion(model, window=2, baseline="zeros"),
+    "lime": lambda model: Lime(model, n_samples=200, random_state=0),
+    "kernel_shap": lambda model: KernelShap(model, background="sample", n_background=4,
+                                            random_state=0),
+    "ism": lambda model: InSilicoMutagenesis(model),
+}
+
+
+def _inputs_of(name):
+    if name == "ism":
+        return _one_hot(30, 6).astype(np.float32), _small_conv_net(6, n_outputs=3)
+    X = np.random.default_rng(0).normal(size=(30, 5)).astype(np.float32)
+    torch.manual_seed(0)
+    return X, torch.nn.Sequential(torch.nn.Linear(5, 4), torch.nn.Tanh(),
+                                  torch.nn.Linear(4, 3)).eval()
+
+
+@pytest.mark.parametrize("name", PARTS)
+def test_output_parameter_explains_the_same_quantity_as_a_callable(name):
+    X, net = _inputs_of(name)
+
+    def probabilities(rows):
+        with torch.no_grad():
+            return torch.softmax(net(torch.as_tensor(rows, dtype=torch.float32)), 1).numpy()
+
+    def logits(rows):
+        with torch.no_grad():
+            return net(torch.as_tensor(rows, dtype=torch.float32)).numpy()
+
+    auto = PARTS[name](net).fit(X).explain(X[:3], target=2)
+    assert auto.info["output"] == "logit" and auto.info["method"] == name
+    np.testing.assert_allclose(auto.values, PARTS[name](logits).fit(X).explain(
+        X[:3], target=2).values, rtol=1e-5, atol=1e-6)
+    proba = PARTS[name](net).set_params(output="probability").fit(X).explain(X[:3], target=2)
+    assert proba.info["output"] == "probability"
+    np.testing.assert_allclose(proba.values, PARTS[name](probabilities).fit(X).explain(
+        X[:3], target=2).values, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(proba.base_values, probabilities(X[:3])[:, 2], rtol=1e-6)
+    with pytest.warns(FutureWarning, match="'probability'"):
+        old = PARTS[name](net).set_params(output="probabilities").fit(X)
+    np.testing.assert_array_equal(old.explain(X[:3], target=2).values, proba.values)
+
+
+@pytest.mark.parametrize("name", PARTS)
+def test_nan_scores_raise_naming_the_rows(name):
+    X, _ = _inputs_of(name)
+
+    def broken(rows):
+        scores = np.ones(len(rows))
+        scores[-1] = np.nan
+        return scores
+
+    with pytest.raises(ValueError, match="NaN or infinite scores"):
+        PARTS[name](broken).fit(X).explain(X[:2])
+
+
+@pytest.mark.parametrize("name", PARTS)
+def test_the_model_may_be_set_after_construction(name):
+    X, net = _inputs_of(name)
+    explainer = PARTS[name](None)
+    with pytest.raises(ValueError, match="no model to explain"):
+        explainer.fit(X)
+    late = explainer.set_params(model=net).fit(X).explain(X[:2], target=1)
+    np.testing.assert_array_equal(late.values,
+                                  PARTS[name](net).fit(X).explain(X[:2], target=1).values)

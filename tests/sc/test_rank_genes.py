@@ -286,3 +286,21 @@ def test_explainers_take_anndata_with_layer_and_use_raw(pbmc, model):
     np.testing.assert_array_equal(E.values, 0.0)
     with pytest.raises(ValueError, match="no layer"):
         Occlusion(narrow).fit(adata, layer="missing")
+
+
+@pytest.mark.parametrize("name", ["sensx", "occlusion", "kernel_shap", "lime",
+                                  "integrated_gradients", "saliency", "input_x_gradient"])
+def test_method_names_are_the_explainers_info_method(name):
+    import torch
+
+    from skexplain.sc._rank_genes import METHODS
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 4)).astype(np.float32)
+    torch.manual_seed(0)
+    model = torch.nn.Linear(4, 2)
+    params = {"sensx": {"n_walks": 2, "n_profile_samples": 20},
+              "kernel_shap": {"n_background": 3}, "lime": {"n_samples": 50}}.get(name, {})
+    with np.errstate(all="ignore"):
+        E = METHODS[name](model, **params).fit(X).explain(X[:2], target=1)
+    assert E.info["method"] == name
