@@ -555,3 +555,28 @@ def test_the_model_may_be_set_after_construction(name):
     late = explainer.set_params(model=net).fit(X).explain(X[:2], target=1)
     np.testing.assert_array_equal(late.values,
                                   PARTS[name](net).fit(X).explain(X[:2], target=1).values)
+
+
+@pytest.mark.parametrize("name", PARTS)
+def test_a_torch_model_in_train_mode_is_explained_in_eval_mode_and_left_unchanged(name):
+    X, _ = _inputs_of(name)
+    torch.manual_seed(0)
+    if name == "ism":
+        net = torch.nn.Sequential(torch.nn.Conv1d(4, 3, 3), torch.nn.BatchNorm1d(3),
+                                  torch.nn.Dropout(0.5), torch.nn.Flatten(),
+                                  torch.nn.Linear(12, 2))
+    else:
+        net = torch.nn.Sequential(torch.nn.Linear(5, 3), torch.nn.BatchNorm1d(3),
+                                  torch.nn.Dropout(0.5), torch.nn.Linear(3, 2))
+    net.train()
+    state = {k: v.clone() for k, v in net.state_dict().items()}
+    E = PARTS[name](net).fit(X).explain(X[:3], target=1)
+    assert net.training and all(m.training for m in net.modules())
+    for key, value in net.state_dict().items():
+        assert torch.equal(value, state[key]), key
+    net.eval()
+    with torch.no_grad():
+        expected = net(torch.as_tensor(X[:3])).numpy()[:, 1]
+    np.testing.assert_allclose(E.base_values, expected, rtol=1e-6)  # eval-mode scores
+    again = PARTS[name](net.train()).fit(X).explain(X[:3], target=1)
+    np.testing.assert_array_equal(again.values, E.values)  # no dropout draws
