@@ -41,9 +41,12 @@ class SensX(LocalExplainer):
     Cost per instance: ``len(delta_grid) * n_profile_samples`` model evaluations for the
     profile (none when ``delta`` is fixed) plus ``n_walks * (n_units + 1)`` for the walks,
     where ``n_units`` is the number of features, or of groups when ``feature_groups`` is set.
-    Consecutive walk states are scored ``batch_size`` rows per model call; work is split into
-    tasks of one instance's profile or ten of its walks and run with joblib, with every seed
-    drawn up front, so results are identical for any ``n_jobs`` and joblib backend.
+    Consecutive walk states are scored ``batch_size`` rows per model call. Work is planned
+    as one instance's profile or ten of its walks, by the machinery of the perturbation
+    explainers (:func:`skexplain.explainers._perturbation.run_plans`): plans are grouped
+    into joblib tasks of about ``batch_size`` rows, every row carries the index of its
+    instance (so ``model_args`` follow it) and every seed is drawn up front, so results are
+    identical for any ``n_jobs`` and joblib backend.
 
     Parameters
     ----------
@@ -111,8 +114,9 @@ class SensX(LocalExplainer):
     -----
     *Memory.* Perturbed rows exist one batch at a time: a task holds about ``2 *
     batch_size`` rows of ``n_features`` float64 values (the block of walk states being made
-    and the rows waiting to fill a model call), plus, for the ten walks it runs, their
-    endpoints, feature orders and scores (``10 * (n_units + 1)`` values each). Memory
+    and the rows waiting to fill a model call), plus, for the walks it runs (ten, or more
+    plans of ten when they fit in ``batch_size`` rows), their endpoints, feature orders and
+    scores (``n_units + 1`` values each). Memory
     therefore does not grow with ``n_walks``, ``n_profile_samples`` or the number of
     instances, only with ``batch_size * n_features``; each of ``n_jobs`` workers holds this
     much.
