@@ -1,13 +1,19 @@
 """Perturbation attributions: occlusion, in silico mutagenesis, LIME and KernelSHAP.
 
-All four are model-agnostic: they only call the model's scoring function, ``batch_size`` rows
-per call, on perturbed copies of each instance. Instances are processed in blocks by joblib
-workers (``n_jobs``); the blocks depend only on ``batch_size``, and every random draw of
-instance i comes from a seed that depends only on ``random_state`` and i, so results are
-identical for any ``n_jobs`` and joblib backend.
+All four are model-agnostic: they only call the model's scores (through the model adapter),
+``batch_size`` rows per call, on perturbed copies of each instance. Instances are processed
+in blocks by joblib workers (``n_jobs``); the blocks depend only on ``batch_size``, and every
+random draw of instance i comes from a seed that depends only on ``random_state`` and i, so
+results are identical for any ``n_jobs`` and joblib backend. :func:`run_plans` is the
+machinery they (and :class:`SensX`) share: every perturbed row carries the index of its
+instance in the explained X, so that a model's extra forward inputs (``model_args``) follow
+it.
 """
 
+import inspect
 import itertools
+import re
+import textwrap
 from numbers import Integral, Real
 
 import numpy as np
@@ -18,27 +24,105 @@ from sklearn.linear_model import LassoLarsIC, Ridge, lars_path
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from .._core.base import LocalExplainer
 from .._core.compute import (
+    BATCH_SIZE_DOC,
     parallel_map,
     resolve_batch_size,
     score_blocks,
     spawn_seeds,
     with_target,
 )
-from ..base import BaseExplainer
+from .._core.model import OUTPUT_CONSTRAINT, OUTPUT_DOC
 from ._groups import groups_from_labels, position_windows, span_names
 
 _COMMON_CONSTRAINTS = {
     "model": "no_validation",
+    "output": OUTPUT_CONSTRAINT,
     "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
     "device": "no_validation",
     "n_jobs": [Integral, None],
     "verbose": ["verbose"],
 }
 _BASELINE = [StrOptions({"mean", "zeros", "shuffle"}), Real, "array-like"]
+_SHARED_DOCS = {"output": OUTPUT_DOC, "batch_size": BATCH_SIZE_DOC}
 
 
-class _PerturbationExplainer(BaseExplainer):
+def shared_docs(cls):
+    """Put the shared docstring fragments in place of ``<output>`` / ``<batch_size>`` lines."""
+
+    def fill(match):
+        return textwrap.indent(textwrap.dedent(_SHARED_DOCS[match.group(2)]), match.group(1))
+
+    if cls.__doc__:
+        cls.__doc__ = re.sub(r"^( *)<(output|batch_size)>$", fill, cls.__doc__,
+                             flags=re.MULTILINE)
+    return cls
+
+
+def run_plans(score, plan, items, *, rows_per_item, batch_size, n_jobs=None, verbose=0,
+              description=None, n_items=None):
+    """Score the perturbation plans of ``items`` in batches and parallel tasks.
+
+    Each item is ``(payload, target, owner, seed)``; ``plan(*payload, target, rng,
+    batch_size)`` returns ``(chunks, n_rows, finish)``: an iterable of row blocks (drawn
+    lazily), their total number of rows, and a function of the target scores of those
+    rows. Consecutive items are grouped into tasks of about ``batch_size`` rows (the split
+    depends only on ``batch_size`` and ``rows_per_item``, never on ``n_jobs``); within a task
+    their rows are streamed into model calls of ``batch_size`` rows, each row carrying its
+    item's ``owner`` (the index of its instance in the explained X, which picks its
+    ``model_args`` rows).
+
+    Parameters
+    ----------
+    score : callable
+        ``score(rows, owner)``: the model adapter (with bound ``model_args``).
+    plan : callable
+    items : iterable of (tuple, int, int, int)
+    rows_per_item : int
+        Rows of one item (an upper bound); sets how many items make one task.
+    batch_size : int
+    n_jobs, verbose, description
+        As in :func:`skexplain._core.compute.parallel_map`.
+    n_items : int, optional
+        Number of items, for the progress bar when ``items`` is a generator.
+
+    Yields
+    ------
+    result
+        ``finish(scores)`` of every item, in item order, as the tasks end.
+    """
+    per_task = max(1, batch_size // max(1, rows_per_item))
+    if n_items is None and hasattr(items, "__len__"):
+        n_items = len(items)
+    n_tasks = None if n_items is None else -(-n_items // per_task)
+    tasks = ((score, plan, block, batch_size) for block in _batched(items, per_task))
+    for results in parallel_map(_run_task, tasks, n_jobs=n_jobs, verbose=verbose,
+                                description=description, total=n_tasks, lazy=True):
+        yield from results
+
+
+def _batched(items, size):
+    iterator = iter(items)
+    while block := list(itertools.islice(iterator, size)):
+        yield block
+
+
+def _run_task(score, plan, items, batch_size):
+    """Plans of a block of items, their rows scored together; the finished results."""
+    plans = [plan(*payload, target, np.random.default_rng(seed), batch_size)
+             for payload, target, _, seed in items]
+    blocks = itertools.chain.from_iterable(
+        with_target(chunks, target, owner)
+        for (chunks, _, _), (_, target, owner, _) in zip(plans, items, strict=True)
+    )
+    scores = score_blocks(score, blocks, batch_size)
+    bounds = np.cumsum([0] + [n_rows for _, n_rows, _ in plans])
+    return [finish(scores[a:b]) for (_, _, finish), a, b
+            in zip(plans, bounds[:-1], bounds[1:], strict=True)]
+
+
+class _PerturbationExplainer(LocalExplainer):
     """Shared machinery: explained units, baselines, and batched, parallel perturbation plans.
 
     A subclass implements ``_plan(x, target, rng, batch_size)`` returning ``(chunks, n_rows,
@@ -53,42 +137,22 @@ class _PerturbationExplainer(BaseExplainer):
     def _batch_size(self):
         return resolve_batch_size(self.batch_size, self.n_features_in_)
 
-    def _model_device(self):
-        return self.device
-
     def _explain(self, X, target):
-        batch_size = self._batch_size()
         if self._random:
             seeds = spawn_seeds(self.random_state, len(X), 1)[:, 0]
         else:
             seeds = np.zeros(len(X), dtype=np.uint32)
-        per_task = max(1, batch_size // self._rows_per_instance())
-        starts = range(0, len(X), per_task)
-        tasks = [
-            (X[s:s + per_task], target[s:s + per_task], seeds[s:s + per_task], batch_size)
-            for s in starts
-        ]
-        results = parallel_map(self._explain_block, tasks, n_jobs=self.n_jobs,
-                               verbose=self.verbose, description=type(self).__name__)
-        values = np.concatenate([values for values, _ in results])
-        extras = {key: np.concatenate([extra[key] for _, extra in results])
-                  for key in results[0][1]}
-        return values, {"method": self._method, "axes": self._axes(), **extras}
-
-    def _explain_block(self, X, target, seeds, batch_size):
-        plans = [self._plan(x, t, np.random.default_rng(seed), batch_size)
-                 for x, t, seed in zip(X, target, seeds, strict=True)]
-        blocks = itertools.chain.from_iterable(
-            with_target(chunks, t) for (chunks, _, _), t in zip(plans, target, strict=True)
-        )
-        scores = score_blocks(self.score_function_, blocks, batch_size)
-        bounds = np.cumsum([0] + [n_rows for _, n_rows, _ in plans])
-        finished = [finish(scores[a:b]) for (_, _, finish), a, b
-                    in zip(plans, bounds[:-1], bounds[1:], strict=True)]
+        items = [((x,), t, i, seed)
+                 for i, (x, t, seed) in enumerate(zip(X, target, seeds, strict=True))]
+        finished = list(run_plans(
+            self.score_function_, self._plan, items, rows_per_item=self._rows_per_instance(),
+            batch_size=self._batch_size(), n_jobs=self.n_jobs, verbose=self.verbose,
+            description=type(self).__name__,
+        ))
         values = np.stack([values for values, _ in finished])
         extras = {key: np.array([extra[key] for _, extra in finished])
                   for key in finished[0][1]}
-        return values, extras
+        return values, {"method": self._method, "axes": self._axes(), **extras}
 
     # --- explained units -------------------------------------------------------------------
 
@@ -158,6 +222,7 @@ class _PerturbationExplainer(BaseExplainer):
         return self._per_feature(baseline, "baseline")
 
 
+@shared_docs
 class Occlusion(_PerturbationExplainer):
     """Occlusion: the score lost when a sliding window of the input is replaced by a baseline.
 
@@ -172,8 +237,8 @@ class Occlusion(_PerturbationExplainer):
 
     Parameters
     ----------
-    model : estimator, skorch net, torch.nn.Module or callable
-        The fitted model.
+    model : estimator, pipeline, skorch net, torch.nn.Module, callable or None, default=None
+        The fitted model; None until set (``set_params(model=...)``, as a selector does).
     window : int, default=1
         Width of the window, in positions (sequences) or features (tabular).
     stride : int, default=None
@@ -189,8 +254,8 @@ default="mean"
     feature_groups : array-like of shape feature_shape or (n_features,), default=None
         A group label per feature; groups replace the windows and the values then have
         shape (n_samples, n_groups), groups in sorted label order.
-    batch_size : int or "auto", default="auto"
-        Rows per model call; "auto" is ``min(4096, 2**23 // n_features)``.
+    <output>
+    <batch_size>
     device : str, torch.device or None, default=None
         Where a torch module or skorch net is run, e.g. "cuda"; None runs it where it is.
         A model elsewhere is deep-copied to ``device``.
@@ -253,11 +318,12 @@ default="mean"
     _random = True
 
     def __init__(
-        self, model, *, window=1, stride=None, baseline="mean", n_shuffles=10,
-        feature_groups=None, batch_size="auto", device=None, n_jobs=None, random_state=None,
-        verbose=0,
+        self, model=None, *, window=1, stride=None, baseline="mean", n_shuffles=10,
+        feature_groups=None, output="auto", batch_size="auto", device=None, n_jobs=None,
+        random_state=None, verbose=0,
     ):
         super().__init__(model)
+        self.output = output
         self.window = window
         self.stride = stride
         self.baseline = baseline
@@ -330,6 +396,7 @@ default="mean"
         grid[:, span[0]:span[1]] = grid[:, order]
 
 
+@shared_docs
 class InSilicoMutagenesis(_PerturbationExplainer):
     """In silico saturation mutagenesis (ISM) of one-hot sequences.
 
@@ -356,15 +423,15 @@ class InSilicoMutagenesis(_PerturbationExplainer):
 
     Parameters
     ----------
-    model : estimator, skorch net, torch.nn.Module or callable
-        The fitted model of one-hot sequences of shape (n, C, L).
+    model : estimator, pipeline, skorch net, torch.nn.Module, callable or None, default=None
+        The fitted model of one-hot sequences of shape (n, C, L); None until set.
     reduction : {"mean_centred", "l2"} or None, default="mean_centred"
         See above.
     start, end : int, default=None
         Mutated positions ``[start, end)``; None means the whole sequence. Negative values
         count from the end, as in Python slices.
-    batch_size : int or "auto", default="auto"
-        Rows per model call; "auto" is ``min(4096, 2**23 // n_features)``.
+    <output>
+    <batch_size>
     device : str, torch.device or None, default=None
         Where a torch module or skorch net is run, e.g. "cuda"; None runs it where it is.
         A model elsewhere is deep-copied to ``device``.
@@ -426,9 +493,10 @@ class InSilicoMutagenesis(_PerturbationExplainer):
     }
     _method = "ism"
 
-    def __init__(self, model, *, reduction="mean_centred", start=None, end=None,
-                 batch_size="auto", device=None, n_jobs=None, verbose=0):
+    def __init__(self, model=None, *, reduction="mean_centred", start=None, end=None,
+                 output="auto", batch_size="auto", device=None, n_jobs=None, verbose=0):
         super().__init__(model)
+        self.output = output
         self.reduction = reduction
         self.start = start
         self.end = end
@@ -511,6 +579,7 @@ class InSilicoMutagenesis(_PerturbationExplainer):
         return effects
 
 
+@shared_docs
 class Lime(_PerturbationExplainer):
     """LIME: a locally weighted linear surrogate of the model around each instance.
 
@@ -533,8 +602,8 @@ class Lime(_PerturbationExplainer):
 
     Parameters
     ----------
-    model : estimator, skorch net, torch.nn.Module or callable
-        The fitted model.
+    model : estimator, pipeline, skorch net, torch.nn.Module, callable or None, default=None
+        The fitted model; None until set (``set_params(model=...)``, as a selector does).
     n_samples : int, default=5000
         Perturbed samples per instance (including the instance).
     kernel_width : float, default=None
@@ -554,8 +623,8 @@ class Lime(_PerturbationExplainer):
         positions (one permutation per instance). Unused for tabular input.
     feature_groups : array-like of shape feature_shape or (n_features,), default=None
         A group label per feature; groups are then the units.
-    batch_size : int or "auto", default="auto"
-        Rows per model call; "auto" is ``min(4096, 2**23 // n_features)``.
+    <output>
+    <batch_size>
     device : str, torch.device or None, default=None
         Where a torch module or skorch net is run, e.g. "cuda"; None runs it where it is.
         A model elsewhere is deep-copied to ``device``.
@@ -626,11 +695,12 @@ class Lime(_PerturbationExplainer):
     _random = True
 
     def __init__(
-        self, model, *, n_samples=5000, kernel_width=None, feature_selection="auto",
+        self, model=None, *, n_samples=5000, kernel_width=None, feature_selection="auto",
         n_features_to_select=None, window=1, baseline="mean", feature_groups=None,
-        batch_size="auto", device=None, n_jobs=None, random_state=None, verbose=0,
+        output="auto", batch_size="auto", device=None, n_jobs=None, random_state=None, verbose=0,
     ):
         super().__init__(model)
+        self.output = output
         self.n_samples = n_samples
         self.kernel_width = kernel_width
         self.feature_selection = feature_selection
@@ -749,6 +819,7 @@ def _lime_selection(design, y, weights, n_select, method):
     return np.flatnonzero(coefs[:, 0])
 
 
+@shared_docs
 class KernelShap(_PerturbationExplainer):
     """KernelSHAP: Shapley values of a model from a kernel-weighted linear regression.
 
@@ -766,8 +837,8 @@ class KernelShap(_PerturbationExplainer):
 
     Parameters
     ----------
-    model : estimator, skorch net, torch.nn.Module or callable
-        The fitted model.
+    model : estimator, pipeline, skorch net, torch.nn.Module, callable or None, default=None
+        The fitted model; None until set (``set_params(model=...)``, as a selector does).
     background : {"kmeans", "sample"}, default="kmeans"
         How the background is drawn from the data passed to ``fit``: k-means centres
         weighted by cluster size (as ``shap.kmeans``, without rounding to data values), or
@@ -787,8 +858,8 @@ class KernelShap(_PerturbationExplainer):
         Width of the players of sequence input, in positions (disjoint windows).
     feature_groups : array-like of shape feature_shape or (n_features,), default=None
         A group label per feature; groups are then the players.
-    batch_size : int or "auto", default="auto"
-        Rows per model call; "auto" is ``min(4096, 2**23 // n_features)``.
+    <output>
+    <batch_size>
     device : str, torch.device or None, default=None
         Where a torch module or skorch net is run, e.g. "cuda"; None runs it where it is.
         A model elsewhere is deep-copied to ``device``.
@@ -805,8 +876,9 @@ class KernelShap(_PerturbationExplainer):
         Background rows.
     background_weights_ : ndarray of shape (n_background,)
         Their weights (summing to 1).
-    expected_value_ : ndarray of shape (n_outputs,)
-        Weighted mean score of the background, ``E_b f(b)``.
+    expected_value_ : ndarray of shape (n_outputs,) or None
+        Weighted mean score of the background, ``E_b f(b)``; None for a torch model whose
+        forward needs ``model_args`` (then it is computed per instance, with its own).
     units_ : list of ndarray of int or None
         Member features of each player; None when players are features.
     n_features_in_, feature_shape_, feature_names_in_
@@ -814,11 +886,12 @@ class KernelShap(_PerturbationExplainer):
 
     Notes
     -----
-    ``info["expected_value"]`` is ``E_b f(b)`` for each instance's target, so that
+    ``info["expected_value"]`` is ``E_b f(b)`` for each instance's target (the background
+    scored with the instance's ``model_args``, if any), so that
     ``E.values.sum(axis=1) + info["expected_value"] == E.base_values``.
 
-    *Cost and memory.* Model evaluations per instance: ``1 + n_background *
-    n_coalitions``, with ``n_coalitions = min(n_samples, 2**M - 2)`` (``n_samples="auto"``:
+    *Cost and memory.* Model evaluations per instance: ``1 + n_background * (1 +
+    n_coalitions)``, with ``n_coalitions = min(n_samples, 2**M - 2)`` (``n_samples="auto"``:
     ``2 * M + 2048``) for M players. Rows are made a block of whole coalitions at a time
     (``max(batch_size, n_background)`` rows), but the regression holds the ``n_coalitions x
     M`` coalition matrix in float64 (a few copies): about 1.8 GB for 10,000 players with
@@ -863,11 +936,12 @@ class KernelShap(_PerturbationExplainer):
     _random = True
 
     def __init__(
-        self, model, *, background="kmeans", n_background=20, n_samples="auto", l1_reg=None,
-        window=1, feature_groups=None, batch_size="auto", device=None, n_jobs=None,
+        self, model=None, *, background="kmeans", n_background=20, n_samples="auto", l1_reg=None,
+        window=1, feature_groups=None, output="auto", batch_size="auto", device=None, n_jobs=None,
         random_state=None, verbose=0,
     ):
         super().__init__(model)
+        self.output = output
         self.background = background
         self.n_background = n_background
         self.n_samples = n_samples
@@ -883,8 +957,10 @@ class KernelShap(_PerturbationExplainer):
     def _fit(self, X):
         self.units_, self.unit_names_ = self._check_units()
         self.background_, self.background_weights_ = self._summarise(X)
-        scores = self.score_function_(self.background_)
-        self.expected_value_ = self.background_weights_ @ scores
+        self.expected_value_ = None
+        if not _needs_model_args(self.model_adapter_):
+            scores = self.score_function_(self.background_)
+            self.expected_value_ = self.background_weights_ @ scores
 
     def _summarise(self, X):
         n_rows = X.shape[0]
@@ -898,17 +974,13 @@ class KernelShap(_PerturbationExplainer):
         counts = np.bincount(kmeans.labels_, minlength=self.n_background)
         return kmeans.cluster_centers_, counts / n_rows
 
-    def _explain(self, X, target):
-        values, info = super()._explain(X, target)
-        info["expected_value"] = self.expected_value_[target]
-        return values, info
-
     def _n_coalitions(self, n_players):
         budget = 2 * n_players + 2048 if self.n_samples == "auto" else self.n_samples
         return int(max(0, min(budget, 2.0 ** min(n_players, 62) - 2)))
 
     def _rows_per_instance(self):
-        return 1 + len(self.background_) * max(1, self._n_coalitions(self._n_units()))
+        n_background = len(self.background_)
+        return 1 + n_background * (1 + max(1, self._n_coalitions(self._n_units())))
 
     def _plan(self, x, target, rng, batch_size):
         background, n_background = self.background_, len(self.background_)
@@ -922,7 +994,8 @@ class KernelShap(_PerturbationExplainer):
         per_chunk = max(1, batch_size // n_background)
 
         def coalition_rows():
-            yield x[None]
+            # The instance, then the background (the empty coalition, with x's model_args).
+            yield np.concatenate([x[None], background])
             for start in range(0, len(coalitions), per_chunk):
                 on = np.zeros((len(coalitions[start:start + per_chunk]), self._n_units()),
                               dtype=bool)
@@ -933,16 +1006,31 @@ class KernelShap(_PerturbationExplainer):
 
         def finish(scores):
             values = np.zeros(self._n_units())
+            expected = scores[1:1 + n_background] @ self.background_weights_
+            extras = {"expected_value": expected}
             if len(players) == 0:
-                return values, {}
-            expected = self.expected_value_[target]
-            worth = scores[1:].reshape(len(coalitions), n_background) @ self.background_weights_
+                return values, extras
+            worth = scores[1 + n_background:].reshape(len(coalitions), n_background) \
+                @ self.background_weights_
             values[players] = shapley_regression(
                 coalitions, worth - expected, kernel_weights, scores[0] - expected, self.l1_reg
             )
-            return values, {}
+            return values, extras
 
-        return coalition_rows(), 1 + n_background * len(coalitions), finish
+        return coalition_rows(), 1 + n_background * (1 + len(coalitions)), finish
+
+
+def _needs_model_args(adapter):
+    """Whether a torch model's forward takes required inputs besides x (``model_args``)."""
+    if adapter.module is None:
+        return False
+    try:
+        parameters = inspect.signature(adapter.module.forward).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    required = [p for p in parameters if p.kind in positional and p.default is p.empty]
+    return len(required) > 1
 
 
 def _dense_rows(X, rows):

@@ -8,17 +8,20 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from .._core.compute import parallel_map, resolve_batch_size, score_in_batches, spawn_seeds
-from ..base import BaseExplainer
+from .._core.base import LocalExplainer
+from .._core.compute import resolve_batch_size, spawn_seeds
+from .._core.model import OUTPUT_CONSTRAINT
 from ..metrics._perturbation import walk_box
 from ._groups import groups_from_labels
+from ._perturbation import run_plans, shared_docs
 
 DEFAULT_DELTA_GRID = np.linspace(0.05, 1.0, 20)
 WALKS_PER_TASK = 10  # fixed, so that the split of work (and the result) never depends on n_jobs
 MIN_STEP = 1e-12
 
 
-class SensX(BaseExplainer):
+@shared_docs
+class SensX(LocalExplainer):
     """SensX local feature attribution (model-agnostic, sensitivity-based).
 
     For each instance, SensX (1) scans boxes of growing half-width ``delta * R`` around it (R =
@@ -38,15 +41,20 @@ class SensX(BaseExplainer):
     Cost per instance: ``len(delta_grid) * n_profile_samples`` model evaluations for the
     profile (none when ``delta`` is fixed) plus ``n_walks * (n_units + 1)`` for the walks,
     where ``n_units`` is the number of features, or of groups when ``feature_groups`` is set.
-    Consecutive walk states are scored ``batch_size`` rows per model call; work is split into
-    tasks of one instance's profile or ten of its walks and run with joblib, with every seed
-    drawn up front, so results are identical for any ``n_jobs`` and joblib backend.
+    Consecutive walk states are scored ``batch_size`` rows per model call. Work is planned
+    as one instance's profile or ten of its walks, by the machinery of the perturbation
+    explainers (:func:`skexplain.explainers._perturbation.run_plans`): plans are grouped
+    into joblib tasks of about ``batch_size`` rows, every row carries the index of its
+    instance (so ``model_args`` follow it) and every seed is drawn up front, so results are
+    identical for any ``n_jobs`` and joblib backend.
 
     Parameters
     ----------
-    model : estimator, skorch net, torch.nn.Module or callable
-        The fitted model. Its score should be a probability (``predict_proba``) for ``tau``
-        to keep its meaning.
+    model : estimator, pipeline, skorch net, torch.nn.Module, callable or None, default=None
+        The fitted model; None until set (``set_params(model=...)``, as a selector does).
+        ``tau`` is in units of the explained score: a probability keeps its meaning best
+        (``output="probability"`` for a torch model or skorch net, whose "auto" output is
+        its logits).
     n_walks : int, default=50
         Number of Morris walks per instance.
     delta : "auto" or float in (0, 1], default="auto"
@@ -71,9 +79,9 @@ class SensX(BaseExplainer):
         A group label for every feature (image patches, genes of a pathway). A group moves
         as one; its step is the L2 norm of its change and its effect is credited to the group,
         so values then have shape (n_samples, n_groups), groups in sorted label order.
-    batch_size : int or "auto", default="auto"
-        Rows per model call; "auto" is ``min(4096, 2**23 // n_features)``. It bounds the
-        memory of perturbed rows to ``batch_size * n_features`` float64 values.
+    <output>
+    <batch_size>
+        It bounds the memory of perturbed rows to ``batch_size * n_features`` values.
     device : str, torch.device or None, default=None
         Where a torch module or skorch net is run, e.g. "cuda"; None runs it where it is
         (its parameters' device). A model elsewhere is deep-copied to ``device``; the
@@ -106,8 +114,9 @@ class SensX(BaseExplainer):
     -----
     *Memory.* Perturbed rows exist one batch at a time: a task holds about ``2 *
     batch_size`` rows of ``n_features`` float64 values (the block of walk states being made
-    and the rows waiting to fill a model call), plus, for the ten walks it runs, their
-    endpoints, feature orders and scores (``10 * (n_units + 1)`` values each). Memory
+    and the rows waiting to fill a model call), plus, for the walks it runs (ten, or more
+    plans of ten when they fit in ``batch_size`` rows), their endpoints, feature orders and
+    scores (``n_units + 1`` values each). Memory
     therefore does not grow with ``n_walks``, ``n_profile_samples`` or the number of
     instances, only with ``batch_size * n_features``; each of ``n_jobs`` workers holds this
     much.
@@ -169,6 +178,7 @@ class SensX(BaseExplainer):
         "lower": ["array-like", Real, None],
         "upper": ["array-like", Real, None],
         "feature_groups": ["array-like", None],
+        "output": OUTPUT_CONSTRAINT,
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "device": "no_validation",
         "n_jobs": [Integral, None],
@@ -177,11 +187,13 @@ class SensX(BaseExplainer):
     }
 
     def __init__(
-        self, model, *, n_walks=50, delta="auto", delta_grid=None, n_profile_samples=1000,
+        self, model=None, *, n_walks=50, delta="auto", delta_grid=None, n_profile_samples=1000,
         delta_rule="envelope", tau=0.1, lower=None, upper=None, feature_groups=None,
-        batch_size="auto", device=None, n_jobs=None, random_state=None, verbose=0,
+        output="auto", batch_size="auto", device=None, n_jobs=None, random_state=None,
+        verbose=0,
     ):
         super().__init__(model)
+        self.output = output
         self.n_walks = n_walks
         self.delta = delta
         self.delta_grid = delta_grid
@@ -235,8 +247,15 @@ class SensX(BaseExplainer):
     def _batch_size(self):
         return resolve_batch_size(self.batch_size, self.n_features_in_)
 
-    def _model_device(self):
-        return self.device
+    def _n_units(self):
+        return self.n_features_in_ if self.feature_groups_ is None else len(self.feature_groups_)
+
+    def _axes(self):
+        if self.feature_groups_ is not None:
+            return ("sample", "group")
+        if len(self.feature_shape_) == 2:
+            return ("sample", "channel", "position")
+        return ("sample",) + ("feature",) * len(self.feature_shape_)
 
     def _explain(self, X, target):
         n_samples = len(X)
@@ -246,8 +265,7 @@ class SensX(BaseExplainer):
         lower = np.minimum(self.lower_, X)  # the domain always contains the instance
         upper = np.maximum(self.upper_, X)
 
-        info = {"method": "sensx", "axes": ("sample", "group" if self.feature_groups_ else
-                                            "feature")}
+        info = {"method": "sensx", "axes": self._axes()}
         if self.delta == "auto":
             quantiles = self._stability_profiles(X, target, lower, upper, profile_seeds)
             low, high = (0, 2) if self.delta_rule == "envelope" else (1, 1)
@@ -274,33 +292,38 @@ class SensX(BaseExplainer):
         return values, info
 
     def _stability_profiles(self, X, target, lower, upper, seeds):
-        tasks = [
-            (self.score_function_, X[i], target[i], lower[i], upper[i], self.delta_grid_,
-             self.n_profile_samples, self._batch_size(), seeds[i])
-            for i in range(len(X))
-        ]
-        return np.stack(parallel_map(stability_profile, tasks, n_jobs=self.n_jobs,
-                                     verbose=self.verbose,
-                                     description="SensX stability profiles"))
+        """Quantiles (n_samples, n_deltas, 3): one plan per instance, run by run_plans."""
+        items = [((x, low, high), t, i, seed) for i, (x, low, high, t, seed)
+                 in enumerate(zip(X, lower, upper, target, seeds, strict=True))]
+        plan = _ProfilePlan(self.delta_grid_, self.n_profile_samples)
+        return np.stack(list(run_plans(
+            self.score_function_, plan, items,
+            rows_per_item=len(self.delta_grid_) * self.n_profile_samples,
+            batch_size=self._batch_size(), n_jobs=self.n_jobs, verbose=self.verbose,
+            description="SensX stability profiles",
+        )))
 
     def _walks(self, X, target, lower, upper, delta_star, seeds):
-        n_units = self.n_features_in_ if self.feature_groups_ is None else len(
-            self.feature_groups_)
+        """Mean absolute elementary effects (n_samples, n_units): plans of up to ten walks."""
+        n_units = self._n_units()
         values = np.zeros((len(X), n_units))
         jobs = [
             (i, min(WALKS_PER_TASK, self.n_walks - WALKS_PER_TASK * b), seeds[i, b])
             for i in np.flatnonzero(delta_star > 0)
             for b in range(seeds.shape[1])
         ]
-        tasks = (
-            (self.score_function_, X[i], target[i],
-             *walk_box(X[i], lower[i], upper[i], delta_star[i]),
-             self.feature_groups_, n_walks, self._batch_size(), seed)
+        items = (
+            ((X[i], *walk_box(X[i], lower[i], upper[i], delta_star[i]), n_walks), target[i],
+             i, seed)
             for i, n_walks, seed in jobs
         )
-        # Summed as they arrive: the effects of finished tasks are not kept.
-        results = parallel_map(walk_effects, tasks, n_jobs=self.n_jobs, verbose=self.verbose,
-                               description="SensX walks", total=len(jobs), lazy=True)
+        results = run_plans(
+            self.score_function_, _WalkPlan(self.feature_groups_), items,
+            rows_per_item=min(WALKS_PER_TASK, self.n_walks) * (n_units + 1),
+            batch_size=self._batch_size(), n_jobs=self.n_jobs, verbose=self.verbose,
+            description="SensX walks", n_items=len(jobs),
+        )
+        # Summed as they arrive: the effects of finished plans are not kept.
         for (i, _, _), effects in zip(jobs, results, strict=True):
             values[i] += effects
         return values / self.n_walks
@@ -331,51 +354,63 @@ def characteristic_delta(q_low, q_high, delta_grid, tau):
     return np.where(stable.any(axis=1), delta_grid[np.argmax(stable, axis=1)], 1.0)
 
 
-def stability_profile(score, x, target, lower, upper, delta_grid, n_samples, batch_size, seed):
-    """1 %, 50 % and 99 % score quantiles on uniform samples of each delta box.
+class _ProfilePlan:
+    """Plan of one instance's stability profile: uniform samples of each delta box.
 
-    Returns
-    -------
-    quantiles : ndarray of shape (n_deltas, 3)
+    ``finish`` gives the 1 %, 50 % and 99 % score quantiles, shape (n_deltas, 3).
     """
-    rng = np.random.default_rng(seed)
 
-    def samples():
-        for delta in delta_grid:
-            low, high = walk_box(x, lower, upper, delta)
-            for start in range(0, n_samples, batch_size):
-                size = min(batch_size, n_samples - start)
-                yield rng.uniform(low, high, size=(size, x.size))
+    def __init__(self, delta_grid, n_samples):
+        self.delta_grid = delta_grid
+        self.n_samples = n_samples
 
-    scores = score_in_batches(score, target, samples(), batch_size)
-    return np.quantile(scores.reshape(len(delta_grid), n_samples), [0.01, 0.5, 0.99], axis=1).T
+    def __call__(self, x, lower, upper, target, rng, batch_size):
+        delta_grid, n_samples = self.delta_grid, self.n_samples
+
+        def samples():
+            for delta in delta_grid:
+                low, high = walk_box(x, lower, upper, delta)
+                for start in range(0, n_samples, batch_size):
+                    size = min(batch_size, n_samples - start)
+                    yield rng.uniform(low, high, size=(size, x.size))
+
+        def finish(scores):
+            return np.quantile(scores.reshape(len(delta_grid), n_samples), [0.01, 0.5, 0.99],
+                               axis=1).T
+
+        return samples(), len(delta_grid) * n_samples, finish
 
 
-def walk_effects(score, x, target, low, high, groups, n_walks, batch_size, seed):
-    """Sum over ``n_walks`` Morris walks of each unit's absolute elementary effect.
+class _WalkPlan:
+    """Plan of ``n_walks`` Morris walks of one instance in the box ``[low, high]``.
 
     Each walk draws an endpoint z uniformly in ``[low, high]`` and a random order of the
     units (features, or groups); it moves the units from x to z one at a time, the changes
     accumulating, and credits unit u with ``|y_t - y_{t-1}| / |z_u - x_u|`` (0 for a step
-    shorter than 1e-12; the L2 norm of the change for a group).
-
-    Returns
-    -------
-    effects : ndarray of shape (n_units,), float64
+    shorter than 1e-12; the L2 norm of the change for a group). ``finish`` gives the sum
+    over the walks of each unit's absolute elementary effect, shape (n_units,).
     """
-    rng = np.random.default_rng(seed)
-    n_units = x.size if groups is None else len(groups)
-    walks = [(rng.uniform(low, high), rng.permutation(n_units)) for _ in range(n_walks)]
-    states = itertools.chain.from_iterable(
-        _walk_states(x, z, order, groups, batch_size) for z, order in walks
-    )
-    scores = score_in_batches(score, target, states, batch_size).reshape(n_walks, n_units + 1)
-    effects = np.zeros(n_units)
-    for (z, order), y in zip(walks, scores, strict=True):
-        step = _step_sizes(z - x, groups)[order]
-        moved = step > MIN_STEP
-        effects[order[moved]] += np.abs(np.diff(y))[moved] / step[moved]
-    return effects
+
+    def __init__(self, groups):
+        self.groups = groups
+
+    def __call__(self, x, low, high, n_walks, target, rng, batch_size):
+        groups = self.groups
+        n_units = x.size if groups is None else len(groups)
+        walks = [(rng.uniform(low, high), rng.permutation(n_units)) for _ in range(n_walks)]
+        states = itertools.chain.from_iterable(
+            _walk_states(x, z, order, groups, batch_size) for z, order in walks
+        )
+
+        def finish(scores):
+            effects = np.zeros(n_units)
+            for (z, order), y in zip(walks, scores.reshape(n_walks, n_units + 1), strict=True):
+                step = _step_sizes(z - x, groups)[order]
+                moved = step > MIN_STEP
+                effects[order[moved]] += np.abs(np.diff(y))[moved] / step[moved]
+            return effects
+
+        return states, n_walks * (n_units + 1), finish
 
 
 def _step_sizes(change, groups):

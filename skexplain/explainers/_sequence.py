@@ -3,31 +3,10 @@
 import numpy as np
 from sklearn.utils import check_random_state
 
+from .._core.validation import check_one_hot
+
 REDUCTIONS = ("input_times", "sum", "sum_abs", "max_abs", "l2")
 SHUFFLES = ("dinucleotide", "mononucleotide")
-
-
-def check_one_hot(X, what="X"):
-    """Raise ValueError unless every column of X (n, A, L) is one-hot or all zero (an N).
-
-    Returns
-    -------
-    tokens : ndarray of shape (n, L), int
-        The index of the set channel, or A for an all-zero column.
-    """
-    X = np.asarray(X)
-    if X.ndim != 3:
-        raise ValueError(
-            f"{what} must be one-hot sequences of shape (n_samples, n_channels, length), got "
-            f"shape {X.shape}."
-        )
-    column_sums = X.sum(axis=1)
-    if not (np.isin(X, (0, 1)).all() and np.isin(column_sums, (0, 1)).all()):
-        raise ValueError(
-            f"{what} must be one-hot: every position needs exactly one channel set to 1 (or "
-            "none, for an unknown base)."
-        )
-    return np.where(column_sums == 1, X.argmax(axis=1), X.shape[1])
 
 
 def shuffle_sequences(X, n_shuffles=10, *, kind="dinucleotide", random_state=None):

@@ -9,6 +9,8 @@ from sklearn.utils import Bunch, _safe_indexing, check_random_state, resample
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.sparsefuncs import mean_variance_axis, min_max_axis
 
+from .._core.validation import check_input
+
 AGGREGATES = {
     "mean_abs": lambda values: np.abs(values).mean(axis=0),
     "mean": lambda values: values.mean(axis=0),
@@ -79,7 +81,7 @@ def explanation_importances(
     rows = explained_rows(n_samples, y, max_samples, random_state)
     X_explained = _safe_indexing(X, rows)
     y_explained = None if y is None else np.asarray(y)[rows]
-    target = _label_targets(explainer, y_explained) if per_class else None
+    target = _label_targets(explainer, X_explained, y_explained) if per_class else None
     explanation = explainer.explain(X_explained, target=target)
     values = explanation.values.reshape(len(explanation), -1)
     if values.shape[1] != n_features:
@@ -156,9 +158,9 @@ def explained_rows(n_samples, y, max_samples, random_state):
     return np.sort(rows)
 
 
-def _label_targets(explainer, labels):
+def _label_targets(explainer, X, labels):
     """Output index of each label: looked up in the model's classes when it has them."""
-    names = explainer.score_function_.output_names
+    names = _output_names(explainer, X)
     if names is None:
         return labels
     index = {label: i for i, label in enumerate(names.tolist())}
@@ -166,6 +168,14 @@ def _label_targets(explainer, labels):
     if missing:
         raise ValueError(f"Labels {missing} are not among the model's classes {list(names)}.")
     return np.array([index[label] for label in labels.tolist()])
+
+
+def _output_names(explainer, X):
+    """Names of the explained model's outputs (class labels or None), from one scored row."""
+    row, _, _ = check_input(_safe_indexing(X, [0]))
+    row = row.toarray() if sp.issparse(row) else row
+    adapter = explainer.score_function_
+    return adapter.names_for(adapter(row).shape[1])
 
 
 def _aggregate(values, aggregate, n_features):

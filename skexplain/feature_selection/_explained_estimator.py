@@ -38,7 +38,7 @@ class ExplainedEstimator(MetaEstimatorMixin, BaseEstimator):
     estimator : estimator
         The unfitted model.
     explainer : explainer
-        A :class:`skexplain.BaseExplainer` created with ``model=None``; it explains the
+        An explainer created without a model (e.g. ``SensX()``); it explains the
         fitted estimator.
     aggregate : {"mean_abs", "mean", "median_abs", "max_abs"} or callable, default="mean_abs"
         How one feature's values over the explained instances become its importance.
@@ -78,7 +78,7 @@ class ExplainedEstimator(MetaEstimatorMixin, BaseEstimator):
     >>> X, y, _ = make_l2x_synthetic("orange_skin", n_samples=600, random_state=0)
     >>> model = ExplainedEstimator(
     ...     MLPClassifier((16,), max_iter=2000, random_state=0),
-    ...     SensX(None, n_walks=5, delta=0.5, random_state=0),
+    ...     SensX(n_walks=5, delta=0.5, random_state=0),
     ...     max_samples=40, random_state=0,
     ... )
     >>> RFE(model, n_features_to_select=4, step=2).fit(X, y).support_.nonzero()[0].tolist()

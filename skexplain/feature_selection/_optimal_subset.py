@@ -66,8 +66,9 @@ def optimal_subset(
         A median score below it is a flip.
     absolute : bool, default=True
         Rank by absolute attribution (True) or by signed attribution (False).
-    batch_size : int, default=4096
-        Rows per model call.
+    batch_size : int or "auto", default="auto"
+        Rows per model call; "auto" is the explainers' policy (64 MiB of float64 rows, at
+        most 4096).
     random_state : int, RandomState instance or None, default=None
         Seeds the draws; instance i's draws depend only on it and i.
 
@@ -98,10 +99,10 @@ def optimal_subset(
     result = Bunch(size=np.full(n_samples, np.nan), delta=np.full(n_samples, np.nan),
                    support=np.zeros((n_samples, n_features), dtype=bool))
     for i in range(n_samples):
-        if score_rows(score_function, X[i][None], target[i])[0] < threshold:
+        if score_rows(score_function, X[i][None], target[i], owner=i)[0] < threshold:
             continue  # nothing to flip
         flip = _best_flip(score_function, X[i], target[i], orders[i], lower[i], upper[i],
-                          grid, n_perturbations, threshold, batch_size, rngs[i])
+                          grid, n_perturbations, threshold, batch_size, rngs[i], i)
         if flip is not None:
             result.size[i], result.delta[i] = flip
             result.support[i, orders[i][: flip[0]]] = True
@@ -109,7 +110,7 @@ def optimal_subset(
 
 
 def _best_flip(score_function, x, target, order, lower, upper, grid, n_perturbations,
-               threshold, batch_size, rng):
+               threshold, batch_size, rng, owner=0):
     """(n, delta) minimising delta^2 + (log n / log D)^2 among flips, or None."""
     n_features = len(x)
     best_objective, best = np.inf, None
@@ -123,7 +124,7 @@ def _best_flip(score_function, x, target, order, lower, upper, grid, n_perturbat
                 break
             low, high = walk_box(x, lower, upper, delta)
             scores = perturbed_scores(score_function, x, target, order[:n], low, high,
-                                      n_perturbations, rng, batch_size)
+                                      n_perturbations, rng, batch_size, owner)
             if np.median(scores) < threshold:
                 best_objective, best = objective, (int(n), float(delta))
                 break  # a larger delta for the same n only costs more

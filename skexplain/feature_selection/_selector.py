@@ -30,9 +30,10 @@ class ExplanationSelector(SelectorMixin, MetaEstimatorMixin, BaseEstimator):
       take the very features the selector receives (in a Pipeline, the output of the steps
       before it) and is never refitted, so under cross-validation it has seen the test
       folds if it was fitted on all the data.
-    - ``estimator`` given (and the explainer's ``model=None``): ``fit(X, y)`` fits a clone
-      of ``estimator`` on the training data it receives, explains that fitted clone
-      (``estimator_``) on the same training data and selects. Under cross-validation
+    - ``estimator`` given (and the explainer without a model, e.g. ``Occlusion()``):
+      ``fit(X, y)`` fits a clone of ``estimator`` on the training data it receives,
+      explains that fitted clone (``estimator_``) on the same training data and selects.
+      Under cross-validation
       (``GridSearchCV(Pipeline([..., ("select", ExplanationSelector(...)), ...]))``) each
       training fold gets its own model and explanations: nothing from the test fold leaks
       into the selection. This is the setting for tuning ``n_features_to_select``; pass
@@ -124,7 +125,7 @@ class ExplanationSelector(SelectorMixin, MetaEstimatorMixin, BaseEstimator):
     >>> X = pd.DataFrame(rng.normal(size=(300, 6)), columns=list("ABCDEF"))
     >>> y = (X["B"] - 2 * X["E"] > 0).astype(int)
     >>> selector = ExplanationSelector(
-    ...     SensX(None, n_walks=5, delta=0.5, random_state=0),
+    ...     SensX(n_walks=5, delta=0.5, random_state=0),
     ...     estimator=LogisticRegression(), n_features_to_select=2, max_samples=50,
     ...     random_state=0,
     ... ).fit(X, y)
@@ -313,7 +314,8 @@ def _check_model_source(explainer, estimator):
     if estimator is not None and model is not None:
         raise ValueError(
             "The model to explain is given twice: with an estimator, create the explainer "
-            "with model=None (the selector explains the estimator it fits)."
+            "without a model, e.g. SensX() or Occlusion() (the selector explains the "
+            "estimator it fits)."
         )
 
 

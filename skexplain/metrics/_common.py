@@ -1,11 +1,18 @@
-"""Input checks, rankings and batched scoring shared by the explanation metrics."""
+"""Input checks, rankings and batched scoring shared by the explanation metrics.
+
+Scoring goes through the core: a metric's ``score_function`` becomes a model adapter (scores
+checked for shape and finiteness), rows are scored by ``score_in_batches`` with the one
+batch-size policy, and per-instance random streams come from ``spawn_seeds``.
+"""
 
 import numbers
 
 import numpy as np
-from sklearn.utils import check_random_state
 
-DEFAULT_BATCH_SIZE = 4096
+from .._core.compute import resolve_batch_size, score_in_batches, spawn_seeds
+from .._core.model import ModelAdapter
+
+DEFAULT_BATCH_SIZE = "auto"
 
 
 def check_attributions(X, attributions, target, groups=None):
@@ -82,24 +89,33 @@ def unit_steps(n_units, n_steps):
     return np.unique(np.round(np.linspace(0, n_units, n_steps + 1)).astype(int))
 
 
-def score_rows(score_function, rows, target, batch_size=DEFAULT_BATCH_SIZE):
+def as_score(score_function, n_features):
+    """A metric's ``score_function`` as ``score(rows, owner)``: a model adapter.
+
+    An explainer's ``score_function_`` (already an adapter) is used as it is; any other
+    callable (``predict_proba``, a lambda) or fitted model is wrapped in one, so its scores
+    are checked (NaN, infinity and wrong shapes raise a ValueError naming the rows).
+    """
+    if isinstance(score_function, ModelAdapter):
+        return score_function
+    return ModelAdapter(score_function, (n_features,), name="the metric")
+
+
+def score_rows(score_function, rows, target, batch_size=DEFAULT_BATCH_SIZE, owner=0):
     """The ``target`` column of the model's scores of ``rows``, ``batch_size`` rows per call.
 
-    ``score_function`` may return shape (batch, n_outputs) or, for one output, (batch,).
+    ``score_function`` may return shape (batch, n_outputs) or, for one output, (batch,);
+    ``batch_size`` is an int or "auto" (the core's policy). ``owner`` is the index of the
+    instance the rows belong to (it picks the rows of a bound adapter's ``model_args``).
     """
-    out = []
-    for start in range(0, len(rows), batch_size):
-        batch = rows[start:start + batch_size]
-        scores = np.asarray(score_function(batch), dtype=np.float64).reshape(len(batch), -1)
-        out.append(scores[:, target])
-    return np.concatenate(out)
+    score = as_score(score_function, rows.shape[1])
+    batch_size = resolve_batch_size(batch_size, rows.shape[1])
+    return score_in_batches(score, target, [rows], batch_size, owner)
 
 
 def instance_rngs(random_state, n_samples):
     """One generator per instance; instance i's stream depends only on random_state and i."""
-    root = check_random_state(random_state).randint(np.iinfo(np.int32).max)
-    return [np.random.default_rng(np.random.SeedSequence(root, spawn_key=(i,)))
-            for i in range(n_samples)]
+    return [np.random.default_rng(seed) for seed in spawn_seeds(random_state, n_samples)[:, 0]]
 
 
 def explain_flat(explainer, X, target=None):

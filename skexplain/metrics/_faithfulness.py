@@ -129,8 +129,9 @@ def deletion_curve(
         every unit is its own step for up to 100 units.
     absolute : bool, default=True
         Rank by absolute attribution (True) or by signed attribution, largest first (False).
-    batch_size : int, default=4096
-        Rows per model call.
+    batch_size : int or "auto", default="auto"
+        Rows per model call; "auto" is the explainers' policy (64 MiB of float64 rows, at
+        most 4096).
 
     Returns
     -------
@@ -183,8 +184,9 @@ def insertion_curve(
         Number of even steps; default ``min(n_units, 100)``.
     absolute : bool, default=True
         Rank by absolute attribution (True) or by signed attribution (False).
-    batch_size : int, default=4096
-        Rows per model call.
+    batch_size : int or "auto", default="auto"
+        Rows per model call; "auto" is the explainers' policy (64 MiB of float64 rows, at
+        most 4096).
 
     Returns
     -------
@@ -244,5 +246,5 @@ def _replacement_curve(
         replaced = column_ranks(orders[i], n_features, groups)[None, :] < ks[:, None]
         start, end = (baseline, X[i]) if insert else (X[i], baseline)
         rows = np.where(replaced, end, start)
-        scores[i] = score_rows(score_function, rows, target[i], batch_size)
+        scores[i] = score_rows(score_function, rows, target[i], batch_size, owner=i)
     return ks / attributions.shape[1], scores

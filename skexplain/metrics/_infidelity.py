@@ -45,8 +45,9 @@ def infidelity(
     normalize : bool, default=False
         Rescale each instance's attributions by the least-squares factor ``beta = E[(I.phi)
         df] / E[(I.phi)^2]`` first (as captum does), so that only their direction counts.
-    batch_size : int, default=4096
-        Rows per model call.
+    batch_size : int or "auto", default="auto"
+        Rows per model call; "auto" is the explainers' policy (64 MiB of float64 rows, at
+        most 4096).
     random_state : int, RandomState instance or None, default=None
         Seeds the perturbations; instance i's draws depend only on it and i.
 
@@ -71,7 +72,7 @@ def infidelity(
     for i in range(n_samples):
         noise = rngs[i].normal(size=(n_perturbations, n_features)) * noise_scale
         rows = np.vstack([X[i][None], X[i] - noise])
-        scores = score_rows(score_function, rows, target[i], batch_size)
+        scores = score_rows(score_function, rows, target[i], batch_size, owner=i)
         effect = scores[0] - scores[1:]
         predicted = noise @ attributions[i]
         if normalize:

@@ -58,8 +58,9 @@ def topk_perturbation_curve(
         Quantile of the scores recorded (the median in SensX).
     absolute : bool, default=True
         Rank by absolute attribution (True) or by signed attribution (False).
-    batch_size : int, default=4096
-        Rows per model call.
+    batch_size : int or "auto", default="auto"
+        Rows per model call; "auto" is the explainers' policy (64 MiB of float64 rows, at
+        most 4096).
     random_state : int, RandomState instance or None, default=None
         Seeds the draws; instance i's draws depend only on it and i.
 
@@ -94,11 +95,11 @@ def topk_perturbation_curve(
     for i in range(n_samples):
         low, high = walk_box(X[i], lower[i], upper[i], delta[i])
         ranks = column_ranks(orders[i], n_features, groups)
-        scores[i, 0] = score_rows(score_function, X[i][None], target[i])[0]
+        scores[i, 0] = score_rows(score_function, X[i][None], target[i], owner=i)[0]
         for j, k in enumerate(ks[1:], start=1):
             drawn = perturbed_scores(
                 score_function, X[i], target[i], np.flatnonzero(ranks < k), low, high,
-                n_perturbations, rngs[i], batch_size,
+                n_perturbations, rngs[i], batch_size, owner=i,
             )
             scores[i, j] = np.quantile(drawn, quantile)
     return ks / n_units, scores
@@ -122,7 +123,7 @@ def topk_perturbation_auc(score_function, X, attributions, target, lower, upper,
 
 
 def perturbed_scores(score_function, x, target, columns, low, high, n_perturbations, rng,
-                     batch_size=DEFAULT_BATCH_SIZE):
+                     batch_size=DEFAULT_BATCH_SIZE, owner=0):
     """Scores of ``n_perturbations`` copies of x whose ``columns`` are uniform in [low, high].
 
     Returns
@@ -132,7 +133,7 @@ def perturbed_scores(score_function, x, target, columns, low, high, n_perturbati
     rows = np.repeat(x[None], n_perturbations, axis=0)
     rows[:, columns] = rng.uniform(low[columns], high[columns],
                                    size=(n_perturbations, len(columns)))
-    return score_rows(score_function, rows, target, batch_size)
+    return score_rows(score_function, rows, target, batch_size, owner)
 
 
 def walk_box(x, lower, upper, delta):

@@ -5,10 +5,10 @@ from dataclasses import dataclass
 from numbers import Integral
 
 import numpy as np
-from joblib import Parallel, delayed
 from sklearn.utils import check_random_state
 
-from .._core.model import ModelAdapter as ScoreFunction
+from .._core.compute import batched_scores, parallel_map, resolve_batch_size
+from .._core.model import ModelAdapter
 
 ALPHABET = "ACGT"
 OFFSETS_PER_TASK = 8  # fixed, so that the split of work (and the result) never depends on n_jobs
@@ -59,7 +59,8 @@ class EffectCurve:
 
 
 def effect_curve(model, backgrounds, motif, *, anchor=None, anchor_position=None, offsets=None,
-                 target=None, batch_size=512, n_jobs=None, random_state=None):
+                 target=None, output="auto", batch_size="auto", n_jobs=None,
+                 random_state=None):
     """Effect of a motif on a model's score as a function of its position or spacing.
 
     Global importance analysis (Koo et al. 2021): the motif is inserted into every
@@ -71,9 +72,10 @@ def effect_curve(model, backgrounds, motif, *, anchor=None, anchor_position=None
 
     A motif given as a PPM is sampled once per background (the same instance at every
     offset, so the offsets are compared on the same sequences); one-hot motifs and strings
-    are inserted as they are. Sequences are scored ``batch_size`` at a time, blocks of eight
-    offsets run in parallel with joblib, and all sampling happens up front, so results are
-    identical for any ``n_jobs``.
+    are inserted as they are. Sequences are scored ``batch_size`` at a time through the model
+    adapter (the explainers' output rule and checks), blocks of eight offsets run in
+    parallel (``parallel_map``), and all sampling happens up front, so results are identical
+    for any ``n_jobs``.
 
     Parameters
     ----------
@@ -93,8 +95,14 @@ def effect_curve(model, backgrounds, motif, *, anchor=None, anchor_position=None
         motif fits in the sequence without overlapping the anchor.
     target : int or label, default=None
         Output to record; may be None only for a model with a single output.
-    batch_size : int, default=512
-        Sequences per model call.
+    output : {"auto", "probability", "logit", "log_odds"} or callable, default="auto"
+        The recorded quantity, as in the explainers: "auto" is a torch module's or skorch
+        net's raw output (logits), a classifier's ``predict_proba``, a regressor's
+        ``predict``, a callable's return value; a callable ``output`` reduces the raw
+        output (e.g. a profile model's) to (batch,) or (batch, n_outputs).
+    batch_size : int or "auto", default="auto"
+        Sequences per model call; "auto" is the explainers' policy (64 MiB of float64 rows,
+        at most 4096).
     n_jobs : int, default=None
         Number of joblib workers over blocks of offsets.
     random_state : int, RandomState instance or None, default=None
@@ -145,15 +153,13 @@ def effect_curve(model, backgrounds, motif, *, anchor=None, anchor_position=None
     if anchor is not None:
         _insert(reference, _instances(anchor, len(reference), rng), anchor_position)
     instances = _instances(motif, len(reference), rng)
-    score = ScoreFunction(model, backgrounds.shape[1:])
+    score = ModelAdapter(model, backgrounds.shape[1:], output=output, name="effect_curve")
+    batch_size = resolve_batch_size(batch_size, backgrounds[0].size)
     baseline = _target_scores(score, reference, target, batch_size)
     blocks = [offsets[i:i + OFFSETS_PER_TASK] for i in range(0, len(offsets), OFFSETS_PER_TASK)]
-    tasks = (
-        delayed(_block_effects)(score, reference, instances, anchor_position + block, target,
-                                batch_size, baseline)
-        for block in blocks
-    )
-    differences = np.concatenate(Parallel(n_jobs=n_jobs)(tasks))
+    tasks = [(score, reference, instances, anchor_position + block, target, batch_size, baseline)
+             for block in blocks]
+    differences = np.concatenate(parallel_map(_block_effects, tasks, n_jobs=n_jobs))
     n_backgrounds = differences.shape[1]
     errors = differences.std(axis=1, ddof=1) / np.sqrt(n_backgrounds) if n_backgrounds > 1 else (
         np.full(len(offsets), np.nan))
@@ -172,8 +178,7 @@ def _block_effects(score, reference, instances, starts, target, batch_size, base
 
 
 def _target_scores(score, X, target, batch_size):
-    flat = X.reshape(len(X), -1)
-    scores = np.concatenate([score(flat[i:i + batch_size]) for i in range(0, len(X), batch_size)])
+    scores = batched_scores(score, X.reshape(len(X), -1), batch_size)
     if target is None:
         if scores.shape[1] != 1:
             raise ValueError(

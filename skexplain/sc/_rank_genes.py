@@ -10,7 +10,8 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from ..base import BaseExplainer
+from .._core.base import Explainer
+from .._core.validation import canonical_method, from_anndata
 from ..explainers import (
     InputXGradient,
     IntegratedGradients,
@@ -25,7 +26,7 @@ from ..feature_selection._aggregate import AGGREGATES, feature_spread
 METHODS = {
     "sensx": SensX,
     "occlusion": Occlusion,
-    "kernelshap": KernelShap,
+    "kernel_shap": KernelShap,
     "lime": Lime,
     "integrated_gradients": IntegratedGradients,
     "saliency": Saliency,
@@ -65,12 +66,14 @@ def rank_genes_explained(
         fit it yourself to keep it). Its ``classes_`` must contain every ranked group
         (compared as strings). A model without ``classes_`` (a torch module or callable)
         must have one output per category of ``adata.obs[groupby]``, in category order.
-    method : str or BaseExplainer, default="sensx"
-        "sensx", "occlusion", "kernelshap", "lime" (model-agnostic), or
+    method : str or explainer, default="sensx"
+        "sensx", "occlusion", "kernel_shap", "lime" (model-agnostic), or
         "integrated_gradients", "saliency", "input_x_gradient" (torch / skorch models only),
         built with ``explainer_params`` and, where it takes them, ``n_jobs``,
         ``random_state`` and ``verbose``. An explainer instance is cloned, given
-        ``model=estimator`` and used with its own settings.
+        ``model=estimator`` and used with its own settings. The identifiers are those of
+        the explainers' ``info["method"]``; "kernelshap" is a deprecated spelling of
+        "kernel_shap" (FutureWarning, same result).
     groups : "all" or list of str, default="all"
         Groups to rank (all are still used to fit an unfitted estimator).
     use_raw : bool, default=None
@@ -163,6 +166,12 @@ def rank_genes_explained(
         raise ValueError(f"feature_scale must be None, 'std' or 'range', got {feature_scale!r}.")
     _check_optional_int(max_cells_per_group, "max_cells_per_group")
     _check_optional_int(n_genes, "n_genes")
+    if isinstance(method, str):
+        method = canonical_method(method, METHODS)
+    elif not isinstance(method, Explainer):
+        raise ValueError(
+            f"method must be an explainer or one of {sorted(METHODS)}, got {method!r}."
+        )
     labels = _group_labels(adata, groupby)
     ranked = _ranked_groups(labels, groups)
     X, genes, use_raw = _expression(adata, use_raw, layer)
@@ -170,12 +179,13 @@ def rank_genes_explained(
     rng = check_random_state(random_state)
     explainer = _make_explainer(method, model, explainer_params, n_jobs, random_state, verbose)
     explainer.fit(X)
+    names = _output_names(explainer, X)
     spread = None if feature_scale is None else feature_spread(X, feature_scale)
 
     scores, n_cells = {}, []
     for group in ranked:
         rows = _cells_of(labels, group, max_cells_per_group, rng)
-        target = _target_of(explainer, model, labels, group)
+        target = _target_of(names, model, labels, group)
         values = explainer.explain(_dense_rows(X, rows), target=target).values
         values = values.reshape(len(rows), -1)
         if values.shape[1] != len(genes):
@@ -244,20 +254,9 @@ def _expression(adata, use_raw, layer):
     """The chosen expression matrix (dense or CSR), its gene names and the use_raw used."""
     if use_raw is None:
         use_raw = adata.raw is not None and layer is None
-    if use_raw and layer is not None:
-        raise ValueError("Give either layer or use_raw=True, not both.")
-    if use_raw:
-        if adata.raw is None:
-            raise ValueError("use_raw=True, but adata.raw is empty.")
-        X, genes = adata.raw.X, adata.raw.var_names
-    elif layer is not None:
-        if layer not in adata.layers:
-            raise ValueError(f"layer={layer!r} is not in adata.layers ({list(adata.layers)}).")
-        X, genes = adata.layers[layer], adata.var_names
-    else:
-        X, genes = adata.X, adata.var_names
+    X, genes = from_anndata(adata, layer=layer, use_raw=bool(use_raw))
     X = sp.csr_matrix(X) if sp.issparse(X) else np.asarray(X)
-    return X, np.asarray(genes, dtype=object), bool(use_raw)
+    return X, genes, bool(use_raw)
 
 
 def _fitted_estimator(estimator, X, labels, genes):
@@ -284,14 +283,10 @@ def _fitted_estimator(estimator, X, labels, genes):
 
 
 def _make_explainer(method, model, params, n_jobs, random_state, verbose):
-    if isinstance(method, BaseExplainer):
+    if isinstance(method, Explainer):
         return clone(method).set_params(model=model)
-    if method not in METHODS:
-        raise ValueError(
-            f"method must be an explainer or one of {sorted(METHODS)}, got {method!r}."
-        )
     cls = METHODS[method]
-    accepted = cls(model).get_params(deep=False)
+    accepted = cls().get_params(deep=False)
     shared = {"n_jobs": n_jobs, "random_state": random_state, "verbose": verbose}
     kwargs = {k: v for k, v in shared.items() if k in accepted}
     kwargs.update(params or {})
@@ -309,9 +304,15 @@ def _cells_of(labels, group, max_cells, rng):
     return rows
 
 
-def _target_of(explainer, model, labels, group):
+def _output_names(explainer, X):
+    """Names of the explained model's outputs (class labels), from one scored cell."""
+    adapter = explainer.score_function_
+    scores = adapter(_dense_rows(X, [0]))
+    return adapter.names_for(scores.shape[1])
+
+
+def _target_of(names, model, labels, group):
     """Output index of the group: its class in ``classes_``, else its category code."""
-    names = explainer.score_function_.output_names
     if names is None:
         if hasattr(model, "classes_"):
             raise ValueError(

@@ -469,7 +469,15 @@ def test_every_method_runs_on_the_sequence_cnn(sequence_cnn):
     assert lime.values.shape == (3, 12) and shap_E.values.shape == (3, 6)
     np.testing.assert_allclose(shap_E.values.sum(axis=1) + shap_E.info["expected_value"],
                                shap_E.base_values, atol=1e-5)
-    assert np.all(ism.base_values == net.predict_proba(rows)[:, 1])
+    # A skorch net is explained in its logits under output="auto", as in the gradient
+    # explainers (ISM explained predict_proba before); output="probability" gives those.
+    logits = net.forward(rows).numpy()
+    logits = np.concatenate([-logits, logits], axis=1) if logits.shape[1] == 1 else logits
+    assert ism.info["output"] == "logit"
+    np.testing.assert_allclose(ism.base_values, logits[:, 1], rtol=1e-6)
+    proba = InSilicoMutagenesis(net, output="probability").fit(X).explain(rows, target=1)
+    np.testing.assert_allclose(proba.base_values, net.predict_proba(rows)[:, 1], rtol=1e-6)
+    assert not np.allclose(proba.values, ism.values)
 
 
 def test_explanation_data_is_a_copy_and_input_is_untouched():
@@ -479,3 +487,96 @@ def test_explanation_data_is_a_copy_and_input_is_untouched():
     E = explainer.explain(X[:2])
     E.data[:] = 0
     np.testing.assert_array_equal(X, original)
+
+
+PARTS = {
+    "occlusion": lambda model: Occlusion(model, window=2, baseline="zeros"),
+    "lime": lambda model: Lime(model, n_samples=200, random_state=0),
+    "kernel_shap": lambda model: KernelShap(model, background="sample", n_background=4,
+                                            random_state=0),
+    "ism": lambda model: InSilicoMutagenesis(model),
+}
+
+
+def _inputs_of(name):
+    if name == "ism":
+        return _one_hot(30, 6).astype(np.float32), _small_conv_net(6, n_outputs=3)
+    X = np.random.default_rng(0).normal(size=(30, 5)).astype(np.float32)
+    torch.manual_seed(0)
+    return X, torch.nn.Sequential(torch.nn.Linear(5, 4), torch.nn.Tanh(),
+                                  torch.nn.Linear(4, 3)).eval()
+
+
+@pytest.mark.parametrize("name", PARTS)
+def test_output_parameter_explains_the_same_quantity_as_a_callable(name):
+    X, net = _inputs_of(name)
+
+    def probabilities(rows):
+        with torch.no_grad():
+            return torch.softmax(net(torch.as_tensor(rows, dtype=torch.float32)), 1).numpy()
+
+    def logits(rows):
+        with torch.no_grad():
+            return net(torch.as_tensor(rows, dtype=torch.float32)).numpy()
+
+    auto = PARTS[name](net).fit(X).explain(X[:3], target=2)
+    assert auto.info["output"] == "logit" and auto.info["method"] == name
+    np.testing.assert_allclose(auto.values, PARTS[name](logits).fit(X).explain(
+        X[:3], target=2).values, rtol=1e-5, atol=1e-6)
+    proba = PARTS[name](net).set_params(output="probability").fit(X).explain(X[:3], target=2)
+    assert proba.info["output"] == "probability"
+    np.testing.assert_allclose(proba.values, PARTS[name](probabilities).fit(X).explain(
+        X[:3], target=2).values, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(proba.base_values, probabilities(X[:3])[:, 2], rtol=1e-6)
+    with pytest.warns(FutureWarning, match="'probability'"):
+        old = PARTS[name](net).set_params(output="probabilities").fit(X)
+    np.testing.assert_array_equal(old.explain(X[:3], target=2).values, proba.values)
+
+
+@pytest.mark.parametrize("name", PARTS)
+def test_nan_scores_raise_naming_the_rows(name):
+    X, _ = _inputs_of(name)
+
+    def broken(rows):
+        scores = np.ones(len(rows))
+        scores[-1] = np.nan
+        return scores
+
+    with pytest.raises(ValueError, match="NaN or infinite scores"):
+        PARTS[name](broken).fit(X).explain(X[:2])
+
+
+@pytest.mark.parametrize("name", PARTS)
+def test_the_model_may_be_set_after_construction(name):
+    X, net = _inputs_of(name)
+    explainer = PARTS[name](None)
+    with pytest.raises(ValueError, match="no model to explain"):
+        explainer.fit(X)
+    late = explainer.set_params(model=net).fit(X).explain(X[:2], target=1)
+    np.testing.assert_array_equal(late.values,
+                                  PARTS[name](net).fit(X).explain(X[:2], target=1).values)
+
+
+@pytest.mark.parametrize("name", PARTS)
+def test_a_torch_model_in_train_mode_is_explained_in_eval_mode_and_left_unchanged(name):
+    X, _ = _inputs_of(name)
+    torch.manual_seed(0)
+    if name == "ism":
+        net = torch.nn.Sequential(torch.nn.Conv1d(4, 3, 3), torch.nn.BatchNorm1d(3),
+                                  torch.nn.Dropout(0.5), torch.nn.Flatten(),
+                                  torch.nn.Linear(12, 2))
+    else:
+        net = torch.nn.Sequential(torch.nn.Linear(5, 3), torch.nn.BatchNorm1d(3),
+                                  torch.nn.Dropout(0.5), torch.nn.Linear(3, 2))
+    net.train()
+    state = {k: v.clone() for k, v in net.state_dict().items()}
+    E = PARTS[name](net).fit(X).explain(X[:3], target=1)
+    assert net.training and all(m.training for m in net.modules())
+    for key, value in net.state_dict().items():
+        assert torch.equal(value, state[key]), key
+    net.eval()
+    with torch.no_grad():
+        expected = net(torch.as_tensor(X[:3])).numpy()[:, 1]
+    np.testing.assert_allclose(E.base_values, expected, rtol=1e-6)  # eval-mode scores
+    again = PARTS[name](net.train()).fit(X).explain(X[:3], target=1)
+    np.testing.assert_array_equal(again.values, E.values)  # no dropout draws

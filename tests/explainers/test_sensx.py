@@ -235,3 +235,47 @@ def test_explanation_data_is_a_copy():
     E = SensX(_linear(np.ones(3)), n_walks=2, delta=0.5).fit(X).explain(X[:2])
     E.data[:] = 0
     assert np.all(X[:2] != 0)
+
+
+def test_output_parameter_explains_the_same_quantity_as_a_callable():
+    X = np.random.default_rng(0).normal(size=(60, 4)).astype(np.float32)
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Tanh(),
+                              torch.nn.Linear(3, 2)).eval()
+
+    def logits(rows):
+        with torch.no_grad():
+            return net(torch.as_tensor(rows, dtype=torch.float32)).numpy()
+
+    def probabilities(rows):
+        return torch.softmax(torch.as_tensor(logits(rows)), 1).numpy()
+
+    def explain(model, **params):
+        explainer = SensX(model, n_walks=4, n_profile_samples=50, tau=0.01, random_state=0,
+                          **params)
+        return explainer.fit(X).explain(X[:3], target=1)
+
+    auto = explain(net)
+    assert auto.info["output"] == "logit" and auto.info["method"] == "sensx"
+    np.testing.assert_allclose(auto.values, explain(logits).values, rtol=1e-5, atol=1e-6)
+    proba = explain(net, output="probability")
+    np.testing.assert_allclose(proba.values, explain(probabilities).values, rtol=1e-5,
+                               atol=1e-6)
+    np.testing.assert_allclose(proba.base_values, probabilities(X[:3])[:, 1], rtol=1e-6)
+    assert not np.allclose(proba.values, auto.values)
+    with pytest.warns(FutureWarning, match="'logit'"):
+        old = explain(net, output="logits")
+    np.testing.assert_array_equal(old.values, auto.values)
+
+
+def test_nan_scores_raise_and_the_model_may_be_set_later():
+    X = np.random.default_rng(0).normal(size=(30, 3))
+    explainer = SensX(n_walks=10, delta=1.0, random_state=0)
+    with pytest.raises(ValueError, match="no model to explain"):
+        explainer.fit(X)
+    # NaN where feature 0 exceeds 1: reached by the walks (delta=1: the whole domain), not
+    # by the explained instances themselves.
+    explainer.set_params(model=lambda rows: np.where(rows[:, 0] > 1, np.nan, rows[:, 1]))
+    inside = X[X[:, 0] < 0.5][:2]
+    with pytest.raises(ValueError, match="NaN or infinite scores"):
+        explainer.fit(X).explain(inside, target=0)

@@ -11,7 +11,7 @@ from skexplain.feature_selection import ExplainedEstimator
 
 
 def sensx(**params):
-    return SensX(None, **{"n_walks": 5, "delta": 0.5, "random_state": 0, **params})
+    return SensX(**{"n_walks": 5, "delta": 0.5, "random_state": 0, **params})
 
 
 @pytest.fixture(scope="module")

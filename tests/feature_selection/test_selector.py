@@ -13,7 +13,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.estimator_checks import check_estimator
 
 from skexplain.datasets import make_l2x_synthetic
-from skexplain.explainers import SensX
+from skexplain.explainers import Occlusion, SensX
 from skexplain.feature_selection import ExplanationSelector
 from skexplain.preprocessing import SquashedScaler
 
@@ -227,3 +227,16 @@ def test_errors_name_the_problem(linear_data, counts):
         Xc, yc, _ = counts
         classifier = LogisticRegression().fit(Xc, yc)
         ExplanationSelector(sensx(classifier), per_class=True).fit(Xc, yc + 5)
+
+
+def test_an_explainer_without_a_model_explains_the_fitted_estimator(linear_data):
+    X, y, w = linear_data
+    explainer = Occlusion(baseline="zeros")  # no model: the selector gives it estimator_
+    selector = ExplanationSelector(explainer, estimator=LinearRegression(),
+                                   n_features_to_select=3).fit(X, y)
+    assert explainer.model is None
+    assert selector.explainer_.model is selector.estimator_
+    # Occlusion with a zero baseline of a linear model: |w_j x_j| (the intercept is ~0).
+    np.testing.assert_allclose(selector.feature_importances_, np.abs(X * w).mean(axis=0),
+                               rtol=1e-6, atol=1e-9)
+    assert selector.get_support(indices=True).tolist() == [1, 3, 5]

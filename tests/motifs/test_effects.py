@@ -104,3 +104,33 @@ def test_errors():
         effect_curve(helical_model, backgrounds, "ACGT", anchor="GGGG", anchor_position=28)
     with pytest.raises(ValueError, match="shape"):
         effect_curve(helical_model, backgrounds[0], "ACGT")
+
+
+def test_torch_models_follow_the_explainers_output_rule():
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv1d(4, 2, 5), torch.nn.ReLU(),
+                              torch.nn.AdaptiveMaxPool1d(1), torch.nn.Flatten(),
+                              torch.nn.Linear(2, 3)).eval()
+
+    def head(rows, activation):
+        with torch.no_grad():
+            return activation(net(torch.as_tensor(rows, dtype=torch.float32))).numpy()
+
+    backgrounds = _backgrounds(n=6, length=40)
+    kwargs = dict(offsets=[-10, 0, 7], anchor_position=15, target=2)
+    auto = effect_curve(net, backgrounds, "GATTACA", **kwargs)
+    logits = effect_curve(lambda X: head(X, lambda z: z), backgrounds, "GATTACA", **kwargs)
+    np.testing.assert_allclose(auto.effects, logits.effects, rtol=1e-5, atol=1e-6)
+    proba = effect_curve(net, backgrounds, "GATTACA", output="probability", batch_size=4,
+                         **kwargs)
+    softmax = effect_curve(lambda X: head(X, lambda z: torch.softmax(z, 1)), backgrounds,
+                           "GATTACA", **kwargs)
+    np.testing.assert_allclose(proba.effects, softmax.effects, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(proba.effects, auto.effects)
+
+
+def test_nan_scores_raise():
+    with pytest.raises(ValueError, match="NaN or infinite scores"):
+        effect_curve(lambda X: np.full(len(X), np.nan), _backgrounds(n=3, length=30), "GATC",
+                     offsets=[0, 5])

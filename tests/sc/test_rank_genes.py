@@ -190,7 +190,7 @@ def test_callable_model_outputs_in_category_order(pbmc):
 
 def test_explainer_instance_and_copy(pbmc, model):
     adata = pbmc.copy()
-    instance = Occlusion(None, baseline="zeros")
+    instance = Occlusion(baseline="zeros")  # the model is set by rank_genes_explained
     out = rank_genes_explained(adata, GROUPBY, model, method=instance, groups=["CD19+ B"],
                                max_cells_per_group=3, random_state=0, copy=True)
     assert "rank_genes_explained" not in adata.uns
@@ -230,7 +230,7 @@ def test_errors(pbmc, model):
         rank_genes_explained(adata, "cell_type", model)
     with pytest.raises(ValueError, match="not both"):
         rank_genes_explained(adata, GROUPBY, model, use_raw=True, layer="x")
-    with pytest.raises(ValueError, match="not in adata.layers"):
+    with pytest.raises(ValueError, match="no layer 'x'"):
         rank_genes_explained(adata, GROUPBY, model, layer="x")
     with pytest.raises(ValueError, match="method"):
         rank_genes_explained(adata, GROUPBY, model, method="shap")
@@ -253,3 +253,54 @@ def test_missing_anndata_names_the_extra(monkeypatch, pbmc, model):
     monkeypatch.setitem(sys.modules, "anndata", None)
     with pytest.raises(ImportError, match=r"skexplain\[sc\]"):
         rank_genes_explained(pbmc, GROUPBY, model)
+
+
+def test_kernelshap_spelling_is_deprecated_with_identical_results(pbmc, model):
+    kwargs = dict(groups=["CD19+ B"], max_cells_per_group=2, random_state=0, n_genes=10,
+                  explainer_params={"n_background": 3, "n_samples": 40,
+                                    "background": "sample"})
+    new, old = pbmc.copy(), pbmc.copy()
+    rank_genes_explained(new, GROUPBY, model, method="kernel_shap", **kwargs)
+    with pytest.warns(FutureWarning, match="'kernel_shap'"):
+        rank_genes_explained(old, GROUPBY, model, method="kernelshap", **kwargs)
+    new, old = new.uns["rank_genes_explained"], old.uns["rank_genes_explained"]
+    assert new["params"]["method"] == old["params"]["method"] == "kernel_shap"
+    np.testing.assert_array_equal(new["scores"]["CD19+ B"], old["scores"]["CD19+ B"])
+    assert list(new["names"]["CD19+ B"]) == list(old["names"]["CD19+ B"])
+    assert np.any(new["scores"]["CD19+ B"] != 0)
+
+
+def test_explainers_take_anndata_with_layer_and_use_raw(pbmc, model):
+    explainer = Occlusion(model, baseline="zeros").fit(pbmc, use_raw=True)
+    np.testing.assert_array_equal(explainer.feature_names_in_, pbmc.raw.var_names)
+    E = explainer.explain(pbmc[:3], target=0, use_raw=True)
+    dense = Occlusion(model, baseline="zeros").fit(pbmc.raw.X).explain(pbmc.raw.X[:3],
+                                                                        target=0)
+    np.testing.assert_array_equal(E.values, dense.values)
+    assert list(E.feature_names) == list(pbmc.raw.var_names)
+    adata = pbmc.copy()
+    adata.layers["raw_copy"] = adata.X * 0  # an all-zero layer: every occlusion is a no-op
+    narrow = LogisticRegression(max_iter=500).fit(adata.X, adata.obs[GROUPBY].astype(str))
+    E = Occlusion(narrow, baseline="zeros").fit(adata, layer="raw_copy").explain(
+        adata[:2], target=0, layer="raw_copy")
+    np.testing.assert_array_equal(E.values, 0.0)
+    with pytest.raises(ValueError, match="no layer"):
+        Occlusion(narrow).fit(adata, layer="missing")
+
+
+@pytest.mark.parametrize("name", ["sensx", "occlusion", "kernel_shap", "lime",
+                                  "integrated_gradients", "saliency", "input_x_gradient"])
+def test_method_names_are_the_explainers_info_method(name):
+    import torch
+
+    from skexplain.sc._rank_genes import METHODS
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 4)).astype(np.float32)
+    torch.manual_seed(0)
+    model = torch.nn.Linear(4, 2)
+    params = {"sensx": {"n_walks": 2, "n_profile_samples": 20},
+              "kernel_shap": {"n_background": 3}, "lime": {"n_samples": 50}}.get(name, {})
+    with np.errstate(all="ignore"):
+        E = METHODS[name](model, **params).fit(X).explain(X[:2], target=1)
+    assert E.info["method"] == name
