@@ -1,9 +1,7 @@
 import numpy as np
 import pytest
 
-from skexplain.sequences import (
-    delete, insert, marginalize, randomize, shuffle_region, substitute,
-)
+from skexplain.sequences import delete, insert, marginalize, randomize, shuffle_region, substitute
 from tests.sequences import decode, encode
 
 
