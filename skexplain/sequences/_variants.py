@@ -14,7 +14,9 @@ from ._edits import ALPHABET, check_sequences, model_scores
 
 TABLE_COLUMNS = ("sequence", "position", "ref", "alt")
 VCF_COLUMNS = ("chrom", "pos", "id", "ref", "alt")
-_LOCUS = re.compile(r"^(?P<chrom>[^:\s]+):(?P<start>[\d,]+)-(?P<end>[\d,]+)$")
+_LOCUS = re.compile(
+    r"^(?P<chrom>[^:\s]+):(?P<start>[\d,]+)-(?P<end>[\d,]+)(?P<strand>\([-+.]\))?$"
+)
 _TOKENS = {char: i for i, char in enumerate(ALPHABET + "N")}
 
 
@@ -33,8 +35,8 @@ def parse_loci(loci):
     Raises
     ------
     ValueError
-        For a name that is not ``chrom:start-end``, non-integer coordinates or an empty
-        locus.
+        For a name that is not ``chrom:start-end``, a minus-strand locus, non-integer
+        coordinates or an empty locus.
     """
     if isinstance(loci, pd.DataFrame):
         columns = ["chrom", "start", "end"] if {"chrom", "start", "end"} <= set(loci.columns) \
@@ -51,7 +53,12 @@ def parse_loci(loci):
                 if match is None:
                     raise ValueError(
                         f"loci[{i}] = {locus!r} is not a locus name 'chrom:start-end' (e.g. "
-                        "'chr1:1000-1400'); strands are not supported."
+                        "'chr1:1000-1400')."
+                    )
+                if match["strand"] == "(-)":
+                    raise ValueError(
+                        f"loci[{i}] = {locus!r} is on the minus strand; variants are given on "
+                        "the plus strand, so pass plus-strand sequences and loci."
                     )
                 rows.append((match["chrom"], int(match["start"].replace(",", "")),
                              int(match["end"].replace(",", ""))))
@@ -252,7 +259,7 @@ def _records_pysam(path):
 # --- variant effects --------------------------------------------------------------------------
 
 def variant_effects(model, X, variants, *, output="auto", target=None, batch_size="auto",
-                    sequence_names=None, loci=None):
+                    sequence_names=None, loci=None, right_flank=None):
     """Effects of SNVs, insertions and deletions on a model's output.
 
     Each variant replaces ``ref`` by ``alt`` at ``position`` of its sequence; its effect is
@@ -261,8 +268,10 @@ def variant_effects(model, X, variants, *, output="auto", target=None, batch_siz
     sequence. Indels keep the sequence length, stated here: an insertion (alt longer)
     trims the right flank (the last ``len(alt) - len(ref)`` bases are dropped), a deletion
     (ref longer) pulls the right flank in and pads the right end with N (all-zero
-    columns). A substitution's effect is the raw ISM effect of that base (no centring), as
-    :class:`skexplain.explainers.InSilicoMutagenesis` with ``reduction=None`` gives it.
+    columns), or with the genome's next bases where ``right_flank`` gives them, as a
+    deletion does in the genome. A substitution's effect is the raw ISM effect of that
+    base (no centring), as :class:`skexplain.explainers.InSilicoMutagenesis` with
+    ``reduction=None`` gives it.
     Reference and edited sequences are scored in batches of ``batch_size``; each reference
     once.
 
@@ -292,6 +301,10 @@ def variant_effects(model, X, variants, *, output="auto", target=None, batch_siz
         The locus of each sequence of X (BED coordinates, or names ``"chr1:1000-1400"``),
         each of length ``length``: VCF-style variants are mapped to the sequences by
         :func:`locate_variants`; the loci's names also name the sequences.
+    right_flank : array-like of shape (n_sequences, 4, m) or list of str, optional
+        The bases that follow each sequence in the genome (one-hot, or strings over ACGTN):
+        a deletion of d bases pads the right end with the first d of them (N beyond m).
+        None pads with N.
 
     Returns
     -------
@@ -357,6 +370,11 @@ def variant_effects(model, X, variants, *, output="auto", target=None, batch_siz
     alt = [_allele(a, label, "alt") for a, label in zip(table["alt"], labels, strict=True)]
     tokens = np.where(X.sum(axis=1) == 1, X.argmax(axis=1), len(ALPHABET))
     _check_refs(tokens, sequence, position, ref, labels, length)
+    flanks = _flank_tokens(right_flank, n)
+    if len(table) == 0:
+        for column in ("kind", "target", "ref_score", "alt_score", "effect"):
+            table[column] = pd.Series(dtype=object if column == "kind" else float)
+        return table
 
     adapter = ModelAdapter(model, X.shape[1:], output=output, name="variant_effects")
     batch_size = resolve_batch_size(batch_size, n_channels * length)
@@ -371,7 +389,8 @@ def variant_effects(model, X, variants, *, output="auto", target=None, batch_siz
                      np.zeros((1, n_channels), np.float32)])
     for s in range(0, len(table), batch_size):
         block = range(s, min(s + batch_size, len(table)))
-        edited = np.stack([_edited(tokens[sequence[i]], position[i], ref[i], alt[i], length)
+        edited = np.stack([_edited(tokens[sequence[i]], position[i], ref[i], alt[i], length,
+                                   None if flanks is None else flanks[sequence[i]])
                            for i in block])
         rows = eye[edited].transpose(0, 2, 1).reshape(len(block), -1)
         scores = batched_scores(adapter.scores, rows, batch_size)
@@ -466,13 +485,36 @@ def _check_refs(tokens, sequence, position, ref, labels, length):
             )
 
 
-def _edited(tokens, position, ref, alt, length):
-    """Token sequence with ref replaced by alt; the right flank trimmed or padded with N."""
+def _edited(tokens, position, ref, alt, length, flank=None):
+    """Token sequence with ref replaced by alt; the right flank trimmed, or padded with the
+    flank's bases and then N."""
     alt_tokens = np.array([_TOKENS[c] for c in alt], dtype=tokens.dtype)
     edited = np.concatenate([tokens[:position], alt_tokens, tokens[position + len(ref):]])
     if len(edited) >= length:
         return edited[:length]
-    return np.concatenate([edited, np.full(length - len(edited), len(ALPHABET))])
+    missing = length - len(edited)
+    pad = np.full(missing, len(ALPHABET))
+    if flank is not None:
+        pad[:min(missing, len(flank))] = flank[:missing]
+    return np.concatenate([edited, pad])
+
+
+def _flank_tokens(right_flank, n):
+    """Tokens (0..3, 4 for N) of the right flanks: a list of n arrays, or None."""
+    if right_flank is None:
+        return None
+    if len(right_flank) != n:
+        raise ValueError(f"right_flank has {len(right_flank)} flanks for {n} sequences.")
+    if all(isinstance(f, str) for f in right_flank):
+        bad = sorted(set("".join(right_flank).upper()) - set(_TOKENS))
+        if bad:
+            raise ValueError(f"right_flank has characters {bad} outside ACGTN.")
+        return [np.array([_TOKENS[c] for c in f.upper()], dtype=np.int64) for f in right_flank]
+    flank = check_sequences(right_flank, "right_flank")
+    if flank.shape[1] != len(ALPHABET):
+        raise ValueError(f"right_flank must have {len(ALPHABET)} channels, got "
+                         f"{flank.shape[1]}.")
+    return list(np.where(flank.sum(axis=1) == 1, flank.argmax(axis=1), len(ALPHABET)))
 
 
 def _kind(ref, alt):

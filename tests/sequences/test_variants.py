@@ -190,3 +190,30 @@ def test_locate_variants_overlapping_loci_and_bad_names():
     assert located["position"].tolist() == [5, 1]
     with pytest.raises(ValueError, match="not a locus name"):
         locate_variants(variants, ["chr1-100-110"])
+
+
+def test_deletion_pulls_in_the_right_flank():
+    seen = []
+
+    def model(X):
+        seen.extend(decode(X))
+        return np.zeros(len(X))
+
+    X = encode(["ACGTACGTAC", "TTTTTTTTTT"])
+    variants = pd.DataFrame({"sequence": [0, 1], "position": [1, 0], "ref": ["CGT", "TTTT"],
+                             "alt": ["C", "T"]})
+    variant_effects(model, X, variants, right_flank=["GGCA", "AC"])
+    assert seen[2:] == ["ACACGTACGG", "TTTTTTTACN"]
+    seen.clear()
+    variant_effects(model, X, variants, right_flank=encode(["GGCA", "ACNN"]))
+    assert seen[2:] == ["ACACGTACGG", "TTTTTTTACN"]
+
+
+def test_no_variants_and_strand_names():
+    X = encode(["ACGTACGTAC"])
+    empty = pd.DataFrame({"sequence": [], "position": [], "ref": [], "alt": []})
+    assert variant_effects(count_motif, X, empty).columns[-1] == "effect"
+    variants = pd.DataFrame({"chrom": ["chr1"], "pos": [3], "ref": ["G"], "alt": ["A"]})
+    assert locate_variants(variants, ["chr1:0-10(+)"])["position"].item() == 2
+    with pytest.raises(ValueError, match="minus strand"):
+        locate_variants(variants, ["chr1:0-10(-)"])
