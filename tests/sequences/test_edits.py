@@ -152,3 +152,19 @@ def test_marginalize_torch_matches_tangermeme():
     before, after = tm_marginalize(model, torch.tensor(X), "CACGTG", verbose=False)
     np.testing.assert_allclose(ours["before"], before[:, 0].numpy(), atol=1e-5)
     np.testing.assert_allclose(ours["after"], after[:, 0].numpy(), atol=1e-5)
+
+
+def test_edits_agree_with_tangermeme_ersatz():
+    torch = pytest.importorskip("torch")
+    ersatz = pytest.importorskip("tangermeme.ersatz")
+
+    rng = np.random.default_rng(3)
+    X = encode(["".join(rng.choice(list("ACGT"), 16)) for _ in range(3)]).astype(np.float32)
+    T = torch.tensor(X)
+    np.testing.assert_array_equal(substitute(X, "GANTC", start=4),
+                                  ersatz.substitute(T, "GANTC", start=4).numpy())
+    np.testing.assert_array_equal(substitute(X, "CACGTG"),
+                                  ersatz.substitute(T, "CACGTG").numpy())
+    np.testing.assert_array_equal(insert(X, "GATA", start=5, keep_length=None),
+                                  ersatz.insert(T, "GATA", start=5).numpy())
+    np.testing.assert_array_equal(delete(X, 3, 7, fill=None), ersatz.delete(T, 3, 7).numpy())
