@@ -424,7 +424,7 @@ def target_columns(adapter, target, reference_scores):
 
 
 def marginalize(model, backgrounds, motif, *, start=None, output="auto", target=None,
-                batch_size="auto"):
+                batch_size="auto", device=None):
     """Marginal effect of a motif: the model's output before and after substituting it.
 
     The motif is substituted (see :func:`substitute`) into every background sequence at
@@ -452,6 +452,8 @@ def marginalize(model, backgrounds, motif, *, start=None, output="auto", target=
         output before the substitution.
     batch_size : int or "auto", default="auto"
         Rows per model call.
+    device : str, torch.device or None, default=None
+        Where a torch model runs (e.g. "cuda"); None keeps its own device.
 
     Returns
     -------
@@ -483,7 +485,8 @@ def marginalize(model, backgrounds, motif, *, start=None, output="auto", target=
     """
     backgrounds = check_sequences(backgrounds, "backgrounds")
     after = substitute(backgrounds, motif, start)
-    adapter = ModelAdapter(model, backgrounds.shape[1:], output=output, name="marginalize")
+    adapter = ModelAdapter(model, backgrounds.shape[1:], output=output, device=device,
+                           name="marginalize")
     batch_size = resolve_batch_size(batch_size, int(np.prod(backgrounds.shape[1:])))
     before_scores = model_scores(adapter, backgrounds, batch_size)
     after_scores = model_scores(adapter, after, batch_size)

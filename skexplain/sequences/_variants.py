@@ -259,7 +259,7 @@ def _records_pysam(path):
 # --- variant effects --------------------------------------------------------------------------
 
 def variant_effects(model, X, variants, *, output="auto", target=None, batch_size="auto",
-                    sequence_names=None, loci=None, right_flank=None):
+                    sequence_names=None, loci=None, right_flank=None, device=None):
     """Effects of SNVs, insertions and deletions on a model's output.
 
     Each variant replaces ``ref`` by ``alt`` at ``position`` of its sequence; its effect is
@@ -305,6 +305,8 @@ def variant_effects(model, X, variants, *, output="auto", target=None, batch_siz
         The bases that follow each sequence in the genome (one-hot, or strings over ACGTN):
         a deletion of d bases pads the right end with the first d of them (N beyond m).
         None pads with N.
+    device : str, torch.device or None, default=None
+        Where a torch model runs (e.g. "cuda"); None keeps its own device.
 
     Returns
     -------
@@ -376,7 +378,8 @@ def variant_effects(model, X, variants, *, output="auto", target=None, batch_siz
             table[column] = pd.Series(dtype=object if column == "kind" else float)
         return table
 
-    adapter = ModelAdapter(model, X.shape[1:], output=output, name="variant_effects")
+    adapter = ModelAdapter(model, X.shape[1:], output=output, device=device,
+                           name="variant_effects")
     batch_size = resolve_batch_size(batch_size, n_channels * length)
     used = np.unique(sequence)
     used_scores = model_scores(adapter, X[used].astype(np.float32), batch_size)

@@ -217,3 +217,17 @@ def test_no_variants_and_strand_names():
     assert locate_variants(variants, ["chr1:0-10(+)"])["position"].item() == 2
     with pytest.raises(ValueError, match="minus strand"):
         locate_variants(variants, ["chr1:0-10(-)"])
+
+
+def test_read_vcf_errors(tmp_path):
+    path = tmp_path / "bad.vcf"
+    path.write_text("#CHROM\tPOS\tID\tREF\tALT\nchr1\t10\trs1\tA\n")
+    with pytest.raises(ValueError, match="Line 2 .* 4 tab-separated columns"):
+        read_vcf(path, engine="text")
+    path.write_text("#CHROM\tPOS\tID\tREF\tALT\nchr1\tten\trs1\tA\tG\n")
+    with pytest.raises(ValueError, match="POS 'ten'"):
+        read_vcf(path, engine="text")
+    with pytest.raises(ValueError, match="engine"):
+        read_vcf(path, engine="vcfpy")
+    with pytest.raises(ImportError, match="BCF"):
+        read_vcf(tmp_path / "x.bcf", engine="text")
