@@ -365,7 +365,9 @@ def variant_effects(model, X, variants, *, output="auto", target=None, batch_siz
     _check_columns(variants, TABLE_COLUMNS,
                    "variants (give loci to map VCF records with chrom and pos)")
     table = variants.copy()
-    labels = [_variant_name(i, row) for i, row in zip(table.index, table.itertuples(), strict=True)]
+    labels = [_variant_name(*row) for row in zip(
+        table.index, table["sequence"], table["position"], table["ref"], table["alt"],
+        strict=True)]
     sequence = _sequence_indices(table["sequence"], names, n, labels)
     position = _positions(table["position"], labels)
     ref = [_allele(a, label, "ref") for a, label in zip(table["ref"], labels, strict=True)]
@@ -417,9 +419,9 @@ def _check_columns(frame, columns, what):
         )
 
 
-def _variant_name(index, row):
-    return (f"variant {index!r} (sequence {row.sequence!r}, position {row.position!r}, ref "
-            f"{row.ref!r}, alt {row.alt!r})")
+def _variant_name(index, sequence, position, ref, alt):
+    return (f"variant {index!r} (sequence {sequence!r}, position {position!r}, ref {ref!r}, "
+            f"alt {alt!r})")
 
 
 def _genomic_name(row):
