@@ -6,8 +6,8 @@ import sys
 import pytest
 
 SUBPACKAGES = [
-    "datasets", "explainers", "feature_selection", "metrics", "models", "motifs", "plotting",
-    "preprocessing", "sc",
+    "datasets", "explainers", "feature_selection", "metrics", "models", "motifs", "nn",
+    "plotting", "preprocessing", "sc", "sequences",
 ]
 
 
