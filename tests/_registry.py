@@ -269,7 +269,8 @@ class Case:
     def explain(self, explainer, X=None, target=None, y=None, **kwargs):
         _, _, X_explain, y_explain = self.dataset()
         X = X_explain if X is None else X
-        kwargs = {**self.explain_kwargs, **kwargs}
+        kwargs = {**{k: _of_rows(v, X, X_explain) for k, v in self.explain_kwargs.items()},
+                  **kwargs}
         if self.family == "example":
             if self.explain_y:
                 return explainer.explain(X, y_explain[:len(X)] if y is None else y, **kwargs)
@@ -368,7 +369,21 @@ def _dissection_case(E, seq):
     takes = "concepts" in inspect.signature(E.NetworkDissection).parameters
     return Case(E.NetworkDissection, "model_level", **seq,
                 params=dict(layers="relu", **({"concepts": _nd_params} if takes else {})),
-                explain_kwargs={} if takes else {"concepts": _nd_params()})
+                explain_kwargs={} if takes else {"concepts": concept_masks})
+
+
+def _of_rows(value, X, X_default):
+    """A per-row keyword (a function of the explained rows, e.g. concept masks) for X.
+
+    Input the function cannot read (text, a wrong shape) gets the value for the default rows,
+    so that the explainer, not this helper, meets the bad input.
+    """
+    if not callable(value):
+        return value
+    try:
+        return value(np.asarray(X, dtype=float))
+    except (TypeError, ValueError, IndexError):
+        return value(X_default)
 
 
 def _copy(model):
