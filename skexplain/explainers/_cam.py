@@ -9,6 +9,7 @@ from sklearn.utils._param_validation import StrOptions
 from torch import nn
 
 from .._core.compute import torch_batches
+from .._core.model import check_finite
 from ..nn import default_layer
 from ._gradient import COMMON_PARAMETERS, FITTED_ATTRIBUTES, TorchExplainer
 
@@ -285,6 +286,7 @@ class CAM(_ActivationMapExplainer):
             raw, pooled_input = self._raw_and_pooled_input(sample)
             head = self._head_layer()
             reconstructed = head(pooled_input.flatten(2).mean(2))
+        check_finite(raw.cpu().numpy(), "scores", type(self).__name__, self.model)
         if raw.shape != reconstructed.shape or not torch.allclose(
             raw, reconstructed, rtol=1e-4, atol=1e-5
         ):

@@ -8,6 +8,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, RealNotInt, St
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .._core.validation import check_numeric
 from ._aggregate import AGGREGATES, explanation_importances, seeded_explainer
 from ._selector import _check_model_source
 
@@ -124,6 +125,7 @@ class ExplainedEstimator(MetaEstimatorMixin, BaseEstimator):
         self : object
         """
         _check_model_source(self.explainer, self.estimator)
+        check_numeric(X)
         X_checked, y = validate_data(self, X, y, accept_sparse="csr")
         X = X if hasattr(X, "columns") else X_checked  # the model keeps column names
         self.estimator_ = clone(self.estimator).fit(X, y, **fit_params)
@@ -143,30 +145,35 @@ class ExplainedEstimator(MetaEstimatorMixin, BaseEstimator):
     def predict(self, X):
         """The fitted estimator's ``predict``."""
         check_is_fitted(self)
+        check_numeric(X)
         return self.estimator_.predict(X)
 
     @available_if(_estimator_has("predict_proba"))
     def predict_proba(self, X):
         """The fitted estimator's ``predict_proba``."""
         check_is_fitted(self)
+        check_numeric(X)
         return self.estimator_.predict_proba(X)
 
     @available_if(_estimator_has("predict_log_proba"))
     def predict_log_proba(self, X):
         """The fitted estimator's ``predict_log_proba``."""
         check_is_fitted(self)
+        check_numeric(X)
         return self.estimator_.predict_log_proba(X)
 
     @available_if(_estimator_has("decision_function"))
     def decision_function(self, X):
         """The fitted estimator's ``decision_function``."""
         check_is_fitted(self)
+        check_numeric(X)
         return self.estimator_.decision_function(X)
 
     @available_if(_estimator_has("score"))
     def score(self, X, y, **score_params):
         """The fitted estimator's ``score``."""
         check_is_fitted(self)
+        check_numeric(X)
         return self.estimator_.score(X, y, **score_params)
 
     def __sklearn_tags__(self):

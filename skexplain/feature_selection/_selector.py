@@ -11,6 +11,7 @@ from sklearn.utils import Bunch
 from sklearn.utils._param_validation import HasMethods, Interval, RealNotInt, StrOptions
 from sklearn.utils.validation import check_is_fitted, check_memory, validate_data
 
+from .._core.validation import check_numeric
 from ._aggregate import AGGREGATES, explanation_importances, seeded_explainer
 from ._optimal_subset import optimal_subset
 
@@ -193,6 +194,7 @@ class ExplanationSelector(SelectorMixin, MetaEstimatorMixin, BaseEstimator):
             ``n_features_to_select`` exceeds the number of features.
         """
         _check_model_source(self.explainer, self.estimator)
+        check_numeric(X)
         if y is not None or self.estimator is not None or self.per_class:
             X_checked, y = validate_data(self, X, y, accept_sparse="csr", multi_output=True)
         else:
@@ -245,7 +247,8 @@ class ExplanationSelector(SelectorMixin, MetaEstimatorMixin, BaseEstimator):
         if isinstance(wanted, Integral):
             if wanted > n_features:
                 raise ValueError(
-                    f"n_features_to_select={wanted} exceeds the {n_features} features of X."
+                    f"n_features_to_select={wanted} exceeds the number of features of X: "
+                    f"{n_features} feature(s)."
                 )
             return wanted
         return max(1, int(wanted * n_features))

@@ -146,7 +146,7 @@ class ExpActivationCNNClassifier(NeuralNetClassifier):
             )),
             ("early_stopping", EarlyStopping(
                 monitor=name, lower_is_better=False, patience=self.patience, load_best=True,
-                sink=print if self.verbose else _silent,
+                sink=print if _is_verbose(self.verbose) else _silent,
             )),
             ("print_log", PrintLog()),
         ]
@@ -375,9 +375,10 @@ def check_one_hot(X):
 
 
 def _check_sequences(X, net=None):
-    X = check_one_hot(X)
     if net is not None:
         check_is_fitted(net, "n_outputs_")
+    X = check_one_hot(X)
+    if net is not None:
         expected = (net.n_channels_, net.input_length_)
         if X.shape[1:] != expected:
             raise ValueError(
@@ -385,6 +386,11 @@ def _check_sequences(X, net=None):
                 f"{expected}."
             )
     return X
+
+
+def _is_verbose(verbose):
+    # A plain truth test would fail on the array values sklearn's set_params check tries.
+    return isinstance(verbose, (bool, int, np.integer)) and verbose > 0
 
 
 def _silent(*_args, **_kwargs):

@@ -648,9 +648,10 @@ def _windows(X, rows, starts, width):
 
 
 def _check_sequences(X, net=None):
-    X = check_one_hot(X)
     if net is not None:
         check_is_fitted(net, "n_prototypes_")
+    X = check_one_hot(X)
+    if net is not None:
         if X.shape[1] != net.n_channels_:
             raise ValueError(
                 f"X has {X.shape[1]} channels, but the network was fitted on {net.n_channels_}."
