@@ -511,6 +511,7 @@ class InSilicoMutagenesis(_PerturbationExplainer):
                 "InSilicoMutagenesis needs one-hot sequences of shape (n_samples, n_channels, "
                 f"length), n_channels >= 2; got feature shape {self.feature_shape_}."
             )
+        self._check_one_hot(X)
         n_channels, length = self.feature_shape_
         self.start_, self.end_, _ = slice(self.start, self.end).indices(length)
         if self.start_ >= self.end_:
@@ -526,7 +527,11 @@ class InSilicoMutagenesis(_PerturbationExplainer):
 
     def _check_explain_input(self, X, **kwargs):
         X = super()._check_explain_input(X, **kwargs)
-        grid = X.reshape((len(X),) + self.feature_shape_)
+        self._check_one_hot(X)
+        return X
+
+    def _check_one_hot(self, X):
+        grid = _dense_rows(X, slice(None)).reshape((X.shape[0],) + self.feature_shape_)
         binary = (grid == 0) | (grid == 1)
         if not (binary.all() and np.all(grid.sum(axis=1) == 1)):
             bad = np.flatnonzero(~(binary.all(axis=1) & (grid.sum(axis=1) == 1)).all(axis=1))
@@ -535,7 +540,6 @@ class InSilicoMutagenesis(_PerturbationExplainer):
                 f"exactly one channel equal to 1 and the others 0; sequences {bad[:5].tolist()}"
                 f"{' ...' if len(bad) > 5 else ''} are not."
             )
-        return X
 
     def _rows_per_instance(self):
         return 1 + (self.feature_shape_[0] - 1) * (self.end_ - self.start_)

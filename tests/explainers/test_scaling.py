@@ -73,7 +73,7 @@ def test_evaluations_per_instance_follow_the_documented_formulas():
         (Occlusion(model, feature_groups=groups), 1 + 6),
         (Lime(model, n_samples=50), 50),
         # 6 players: all 2**6 - 2 = 62 coalitions, each with 5 background rows.
-        (KernelShap(model, n_background=5, feature_groups=groups), 1 + 5 * 62),
+        (KernelShap(model, n_background=5, feature_groups=groups), 1 + 5 * (1 + 62)),
     ]
     for explainer, expected in cases:
         explainer.set_params(batch_size=batch_size, random_state=0).fit(X)
