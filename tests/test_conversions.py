@@ -180,6 +180,10 @@ def test_to_shap_base_values_fall_back_to_scores_minus_the_sum():
     assert seq.to_shap().output_names == "bound"
     mixed = Attribution(np.zeros((2, 2)), info={"target": np.array([0, 1])})
     assert mixed.to_shap().output_names is None
+    per_position = Attribution(np.ones((2, 5)), axes=("sample", "position"))
+    np.testing.assert_array_equal(per_position.to_shap("positions").values, np.ones((2, 5)))
+    with pytest.raises(ValueError, match="sequence result"):
+        Attribution(np.ones((2, 5))).to_shap("positions")
     with pytest.raises(ValueError, match="3 letters for 4 channels"):
         seq.to_shap(alphabet="ACG")
 
@@ -254,3 +258,14 @@ def test_channels_last_and_tangermeme_layouts():
     X_attr, X = E.to_tangermeme()
     assert isinstance(X_attr, torch.Tensor) and tuple(X_attr.shape) == (2, 4, 6)
     np.testing.assert_array_equal(X.numpy(), E.data.astype(np.float32))
+
+
+@pytest.mark.parametrize("module, call, extra", [
+    ("shap", lambda E: E.to_shap(), "bench"),
+    ("anndata", lambda E: E.to_anndata(), "sc"),
+    ("torch", lambda E: E.to_tangermeme(), "torch"),
+])
+def test_missing_optional_packages_name_what_to_install(monkeypatch, module, call, extra):
+    monkeypatch.setitem(__import__("sys").modules, module, None)
+    with pytest.raises(ImportError, match=f"needs {module}.*{extra}"):
+        call(sequence_result())

@@ -346,7 +346,8 @@ class Attribution(Result):
             True: the feature axes flattened, one shap feature per value (a sequence map
             (n, A, L) gives A x L features named ``"A:12"``); ``"positions"``: a sequence
             result reduced to per-position scores first (:meth:`reduce`, with
-            ``reduction``), one feature per position, the observed letter as display data.
+            ``reduction``), one feature per position, the observed letter as display data
+            (a result already per position, axes ("sample", "position"), as is).
         reduction : str, default="input_times"
             The reduction used when ``flatten="positions"``. Additivity survives
             ``"sum"`` (and ``"input_times"`` only where values are zero at unobserved
@@ -375,6 +376,21 @@ class Attribution(Result):
         ValueError
             If ``flatten`` is neither True nor "positions", or "positions" is asked of a
             result that is not a sequence result.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skexplain import Attribution
+        >>> x = np.eye(4)[[0, 2, 3]].T[None]                     # AGT, shape (1, 4, 3)
+        >>> E = Attribution(x * [1.0, -2.0, 0.5], data=x, base_values=[3.0],
+        ...                 axes=("sample", "channel", "position"))
+        >>> S = E.to_shap()                                     # doctest: +SKIP
+        >>> S.feature_names[:2], float(S.base_values[0])        # doctest: +SKIP
+        (['A:0', 'A:1'], 3.5)
+        >>> E.reduce().values
+        array([[ 1. , -2. ,  0.5]])
+        >>> E.as_channels_last()[0].shape
+        (1, 3, 4)
         """
         try:
             import shap
@@ -385,7 +401,12 @@ class Attribution(Result):
             ) from error
         expected = self.expected_values()
         display = None
-        if isinstance(flatten, str) and flatten == "positions":
+        if isinstance(flatten, str) and flatten == "positions" and \
+                self.axes == ("sample", "position"):
+            source, names = self, self.feature_names
+            data = None if self.data is None or self.data.shape != self.values.shape \
+                else self.data
+        elif isinstance(flatten, str) and flatten == "positions":
             source = self.reduce(reduction)
             names, data = source.feature_names, source.data
             if data is not None:
