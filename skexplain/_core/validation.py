@@ -142,12 +142,77 @@ def check_one_hot(X, what="X"):
     return np.where(column_sums == 1, X.argmax(axis=1), X.shape[1])
 
 
-def default_feature_names(feature_shape):
-    """``x0, x1, ...`` for flat features; ``A:12``-style is the caller's for sequences."""
+def default_feature_names(feature_shape, alphabet=None):
+    """Default names of the flattened features of inputs of shape ``feature_shape``.
+
+    Parameters
+    ----------
+    feature_shape : tuple of int
+        Shape of one instance.
+    alphabet : str or sequence of str, optional
+        Letters of the channels of one-hot sequences of shape (n_channels, length), e.g.
+        "ACGT": the names are then ``"A:0", "A:1", ...`` (see :func:`sequence_feature_names`).
+        By default the names depend on the shape alone: a (4, L) input is not assumed to
+        be DNA.
+
+    Returns
+    -------
+    names : ndarray of object of shape (prod(feature_shape),)
+        ``x0, x1, ...`` for flat features, ``x0_0, x0_1, ...`` (C order) otherwise.
+
+    Raises
+    ------
+    ValueError
+        If ``alphabet`` is given and ``feature_shape`` is not (len(alphabet), length).
+    """
+    feature_shape = tuple(int(d) for d in feature_shape)
+    if alphabet is not None:
+        if len(feature_shape) != 2 or feature_shape[0] != len(alphabet):
+            raise ValueError(
+                f"An alphabet of {len(alphabet)} letters names sequences of shape "
+                f"({len(alphabet)}, length), not {feature_shape}."
+            )
+        return sequence_feature_names(feature_shape[1], alphabet)
     if len(feature_shape) == 1:
         return np.asarray([f"x{i}" for i in range(feature_shape[0])], dtype=object)
     return np.asarray(["x" + "_".join(map(str, idx)) for idx in np.ndindex(*feature_shape)],
                       dtype=object)
+
+
+def sequence_feature_names(length, alphabet="ACGT"):
+    """Names ``"A:0", ..., "A:{L-1}", "C:0", ...`` of one-hot sequences (n_channels, L).
+
+    The order is that of the flattened (channel, position) array, so ``names[c * L + p]``
+    is ``f"{alphabet[c]}:{p}"``: the name of the value of letter c at position p.
+
+    Parameters
+    ----------
+    length : int
+        Sequence length L.
+    alphabet : str or sequence of str, default="ACGT"
+        One letter (or name) per channel.
+
+    Returns
+    -------
+    names : ndarray of object of shape (len(alphabet) * length,)
+
+    Raises
+    ------
+    ValueError
+        If ``length`` is negative or ``alphabet`` is empty or repeats a letter.
+
+    Examples
+    --------
+    >>> from skexplain._core.validation import sequence_feature_names
+    >>> sequence_feature_names(2).tolist()
+    ['A:0', 'A:1', 'C:0', 'C:1', 'G:0', 'G:1', 'T:0', 'T:1']
+    """
+    letters = [str(a) for a in alphabet]
+    if not letters or len(set(letters)) != len(letters):
+        raise ValueError(f"alphabet must name each channel once, got {alphabet!r}.")
+    if int(length) < 0:
+        raise ValueError(f"length must be >= 0, got {length}.")
+    return np.asarray([f"{a}:{p}" for a in letters for p in range(int(length))], dtype=object)
 
 
 def deprecated_names(module_name, names, module_globals):
