@@ -3,9 +3,9 @@
 import numpy as np
 from sklearn.utils import check_random_state
 
+from .._core.explanation import reduce_sequence_values
 from .._core.validation import check_one_hot
 
-REDUCTIONS = ("input_times", "sum", "sum_abs", "max_abs", "l2")
 SHUFFLES = ("dinucleotide", "mononucleotide")
 
 
@@ -143,24 +143,4 @@ def reduce_sequence_attributions(values, X=None, method="input_times"):
     ):
         X = values.data if X is None else X
         values = values.values
-    values = np.asarray(values, dtype=np.float64)
-    if values.ndim != 3:
-        raise ValueError(
-            f"values must have shape (n_samples, n_channels, length), got {values.shape}."
-        )
-    if method not in REDUCTIONS:
-        raise ValueError(f"method must be one of {REDUCTIONS}, got {method!r}.")
-    if method == "input_times":
-        if X is None:
-            raise ValueError('method="input_times" needs the sequences X.')
-        X = np.asarray(X, dtype=np.float64)
-        if X.shape != values.shape:
-            raise ValueError(f"X has shape {X.shape} but values have shape {values.shape}.")
-        return (values * X).sum(axis=1)
-    if method == "sum":
-        return values.sum(axis=1)
-    if method == "sum_abs":
-        return np.abs(values).sum(axis=1)
-    if method == "max_abs":
-        return np.abs(values).max(axis=1)
-    return np.sqrt((values**2).sum(axis=1))
+    return reduce_sequence_values(values, X, method)
