@@ -109,7 +109,7 @@ def attribution_scores(net):
     """Per-position scores (n, L) of each method for the positive class, and the seconds."""
     reference = X[train[:100]]
     explainers = {
-        "saliency": (Saliency(net, output="probabilities"), "input_times"),
+        "saliency": (Saliency(net, output="probability"), "input_times"),
         "ISM": (InSilicoMutagenesis(net, reduction="l2"), None),
         "IG": (IntegratedGradients(net, baselines="shuffle", shuffle="mononucleotide",
                                    n_baselines=5, n_steps=10, random_state=0), "sum"),

@@ -108,12 +108,12 @@ concepts = {
 start = time.perf_counter()
 tcav = TCAV(net, layer="blocks.2", concepts=concepts, random_concepts=backgrounds, n_runs=20,
             random_state=0).fit()
-E = tcav.explain(positives)
+E = tcav.explain(positives, target=1)  # the IRF1-peak class (the net's one logit)
 timings["TCAV"] = (time.perf_counter() - start) / len(positives)
 rows = pd.DataFrame({
     "TCAV score": E.values[0], "sd": E.info["sd"][0], "p value": E.info["p_value"][0],
     "significant": E.info["significant"][0],
-}, index=pd.Index(E.feature_names, name="concept"))
+}, index=pd.Index(E.labels["concept"], name="concept"))
 print(rows.round(4).to_markdown())
 random_scores = E.info["random_scores"][0]
 print(f"random-vs-random CAVs: score {random_scores.mean():.2f} +/- "
@@ -127,7 +127,7 @@ print(f"TCAV: {timings['TCAV']:.4f} s per explained sequence (CAV fits included)
 # makes a sequence look less like an IRF1 peak to this network.
 
 fig, ax = plt.subplots(figsize=(5, 3))
-ax.boxplot([*E.info["scores"][0], random_scores], tick_labels=[*E.feature_names, "random"])
+ax.boxplot([*E.info["scores"][0], random_scores], tick_labels=[*E.labels["concept"], "random"])
 ax.axhline(0.5, color="grey", lw=0.5)
 ax.set_ylabel("TCAV score (IRF1 peaks)")
 fig.tight_layout()
@@ -155,7 +155,7 @@ X = data.X_test
 masks = fimo_masks(X, PANEL)
 start = time.perf_counter()
 dissection = NetworkDissection(net, layers="blocks.0.activation").fit(X)
-D = dissection.explain(X, masks)
+D = dissection.explain(X, concepts=masks)
 timings["network dissection"] = (time.perf_counter() - start) / len(X)
 
 # TomTom labels of the same filters (their PPMs from the sequences that activate them).
@@ -167,7 +167,7 @@ timings["filter PPMs + TomTom"] = (time.perf_counter() - start) / len(X)
 best_match = matches.groupby("query").first()
 channels = pd.DataFrame({
     "dissection label": D.info["best_concept"], "IoU": D.info["best_iou"],
-    "IRF1 IoU": D.values[:, list(D.feature_names).index("IRF1")],
+    "IRF1 IoU": D.values[:, list(D.labels["concept"]).index("IRF1")],
     "detector": D.info["detector"],
 }, index=[f"filter{c}" for c in range(len(D.values))])
 channels["TomTom match"] = best_match["target_name"].reindex(channels.index).fillna("-")
@@ -202,7 +202,7 @@ fig, ax = plt.subplots(figsize=(6, 7))
 order = channels.sort_values("IRF1 IoU", ascending=False).index
 image = ax.imshow(D.values[[channels.index.get_loc(c) for c in order]], aspect="auto",
                   cmap="viridis")
-ax.set_xticks(range(len(D.feature_names)), D.feature_names, rotation=60, fontsize=7)
+ax.set_xticks(range(len(D.labels["concept"])), D.labels["concept"], rotation=60, fontsize=7)
 ax.set_yticks(range(len(order)),
               [f"{c} ({channels.loc[c, 'TomTom match']})" for c in order], fontsize=6)
 fig.colorbar(image, ax=ax, label="IoU")

@@ -116,7 +116,7 @@ def permutation_scores(X, y):
 selectors = {
     "SensX": (
         ExplanationSelector(
-            SensX(None, n_walks=10, n_profile_samples=100, random_state=0),
+            SensX(n_walks=10, n_profile_samples=100, random_state=0),
             estimator=mlp, per_class=True, feature_scale="std", max_samples=150,
             memory=cache, random_state=0,
         ),

@@ -332,7 +332,7 @@ class LogOdds(torch.nn.Module):
 
 image_rows, image_maps = [], {}
 for method in ("rollout", "gradient_rollout"):
-    E = AttentionMaps(vit, method=method, output="probabilities").fit(
+    E = AttentionMaps(vit, method=method, output="probability").fit(
         test_images[:2]).explain(test_images)
     image_maps[method] = E.info["token_relevance"].reshape(len(test_images), -1)
     hit, auroc = patch_scores(image_maps[method], planted)
