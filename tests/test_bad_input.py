@@ -409,19 +409,31 @@ def _close(a, b, rtol, atol):
 
 
 def one_row_outcome(subject):
-    """One row explains (or transforms) like the same row within a batch."""
+    """One row explains (or transforms) like the same row within a batch.
+
+    A model-level explainer that takes X (TCAV, NetworkDissection) aggregates over its rows:
+    its values have no sample axis, so one row must give the batch's shape, and the same
+    values as that row given twice (a mean over rows does not depend on their number).
+    """
     if not subject.takes_apply_X:
         return "n/a", True, ""
     X_fit, y_fit, X = subject.good()
+    aggregate = subject.is_explainer and subject.case.family == "model_level"
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             fitted = subject.fit(subject.make(), X_fit, y_fit)
             one = subject.values(subject.apply(fitted, X[:1]))
-            batch = subject.values(subject.apply(fitted, X))
+            batch = subject.values(subject.apply(fitted, X[[0, 0]] if aggregate else X))
     except Exception as error:  # noqa: BLE001
         return f"WRONG: {type(error).__name__}", False, f"{type(error).__name__}: {error}"
     one, batch = np.asarray(one), np.asarray(batch)
+    if aggregate:
+        if one.shape != batch.shape:
+            return "WRONG: shape", False, f"one row gave shape {one.shape}, two {batch.shape}"
+        if not _close(one, batch, rtol=1e-6, atol=1e-9):
+            return "WRONG: differs", False, "one row differs from the same row given twice"
+        return "OK", True, ""
     if one.shape[1:] != batch.shape[1:] or len(one) != 1:
         return "WRONG: shape", False, f"one row gave shape {one.shape}, a batch {batch.shape}"
     stochastic = subject.is_explainer and subject.case.stochastic

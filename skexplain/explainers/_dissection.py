@@ -11,6 +11,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._core.base import ModelLevelExplainer
 from .._core.compute import resolve_batch_size, torch_batches
 from .._core.explanation import ModelExplanation
+from .._core.validation import check_numeric
 from ._network import check_finite, layer_name, layer_output, network_adapter, resolve_targets
 
 ACTIVATION_FACTOR = 8  # a layer's activations of a row, in multiples of the row's size
@@ -34,8 +35,10 @@ class NetworkDissection(ModelLevelExplainer):
     size)``, clipped to the sequence, composed from the ``Conv1d``, ``MaxPool1d`` and
     ``AvgPool1d`` modules registered up to the layer (kernel, stride, padding, dilation),
     as in :class:`~skexplain.models.ExpActivationCNN` and ``nn.Sequential`` networks;
-    ``fit`` checks that this geometry gives the layer's real output length. A model-level
-    explainer has no faithfulness ``score``.
+    ``fit`` checks that this geometry gives the layer's real output length, and runs the
+    whole network once on the first sequence, so that a network that cannot take X fails
+    in ``fit`` (the dissection itself stops each forward pass at the last dissected layer).
+    A model-level explainer has no faithfulness ``score``.
 
     Parameters
     ----------
@@ -130,7 +133,9 @@ class NetworkDissection(ModelLevelExplainer):
         TypeError
             If the model is not a torch module or skorch net.
         ValueError
-            If X is not 3-D or not finite, a layer does not exist or does not output
+            If X is empty, holds text (encode DNA strings with
+            :class:`~skexplain.preprocessing.OneHotSequenceEncoder`), is not 3-D or not
+            finite, a layer does not exist or does not output
             (batch, n_channels, n_positions), its activations are not finite, or its
             positions cannot be mapped to input positions.
         """
@@ -144,6 +149,7 @@ class NetworkDissection(ModelLevelExplainer):
         self.network_ = self.model_adapter_.module
         layers = self.layers if isinstance(self.layers, list | tuple) else [self.layers]
         self.layer_names_ = [layer_name(self.model, layer) for layer in layers]
+        self._run_network(X[:1])
         thresholds, floors, names = [], [], []
         self.receptive_fields_ = {}
         for name in self.layer_names_:
@@ -184,15 +190,16 @@ class NetworkDissection(ModelLevelExplainer):
             names; ``info`` holds, per channel, ``channel_names``, ``best_concept``,
             ``best_iou``, ``detector`` (best IoU > iou_threshold), ``thresholds`` and
             ``firing_rate`` (fraction of (sequence, position) pairs where each channel
-            fires), and ``target`` and ``layers``.
+            fires), ``target``, ``layers`` and ``output`` (``"activation"``: the values
+            dissected are the layers' activations, not the model's scores).
 
         Raises
         ------
         sklearn.exceptions.NotFittedError
             If the explainer is not fitted.
         ValueError
-            If X or the concepts are missing, X has another shape than in fit, a concept
-            mask is not (n_samples, length), or a target channel is unknown.
+            If X or the concepts are missing, X is empty or holds text, X has another shape
+            than in fit, a concept mask is not (n_samples, length), or a target channel is unknown.
         """
         if isinstance(target, dict):
             warnings.warn(
@@ -231,6 +238,7 @@ class NetworkDissection(ModelLevelExplainer):
         info = {
             "method": "network_dissection",
             "target": targets,
+            "output": "activation",
             "layers": list(self.layer_names_),
             "channel_names": self.channel_names_[targets],
             "best_concept": np.asarray(names, dtype=object)[best],
@@ -245,6 +253,14 @@ class NetworkDissection(ModelLevelExplainer):
                     "concept": np.asarray(names, dtype=object)},
             units="intersection over union", info=info,
         )
+
+    def _run_network(self, X):
+        """One whole forward pass of the network (its output is not used)."""
+        import torch
+
+        adapter = self.model_adapter_
+        with torch.no_grad():
+            adapter.module(adapter.tensor(X))
 
     def _activations(self, X, name):
         """Layer output (n_samples, n_channels, n_positions) as float64 numpy."""
@@ -335,10 +351,18 @@ def _iou(fires, covered, masks):
 
 
 def _check_sequences(X):
+    """X as a float64 array (n_samples, n_channels, length) of finite numbers, n > 0."""
+    if sparse.issparse(X):
+        raise ValueError("X must hold sequences of shape (n_samples, n_channels, length); "
+                         f"got a 2-D sparse matrix of shape {X.shape}.")
+    check_numeric(X, "X")
     X = np.asarray(X, dtype=np.float64)
-    if X.ndim != 3 or len(X) == 0:
+    if X.ndim != 3:
         raise ValueError(f"X must hold sequences of shape (n_samples, n_channels, length); "
                          f"got shape {X.shape}.")
+    if len(X) == 0:
+        raise ValueError(f"X is empty (shape {X.shape}): network dissection needs at least "
+                         "one sequence.")
     if not np.all(np.isfinite(X)):
         raise ValueError("X contains NaN or infinity.")
     return X

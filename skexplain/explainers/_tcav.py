@@ -21,6 +21,7 @@ from .._core.compute import (
 )
 from .._core.explanation import ModelExplanation
 from .._core.model import OUTPUT_CONSTRAINT, OUTPUT_DOC
+from .._core.validation import check_numeric
 from ._network import (
     check_finite,
     class_labels,
@@ -192,8 +193,8 @@ __N_JOBS_DOC__
         TypeError
             If the model is not a torch module or skorch net.
         ValueError
-            If a concept set or the random pool is malformed or too small, their input
-            shapes differ, the layer does not exist, the network does not return scores
+            If a concept set or the random pool is malformed (e.g. text) or too small, their
+            input shapes differ, the layer does not exist, the network does not return scores
             of shape (batch, n_outputs) after the output head, or it gives NaN or
             infinite scores or activations.
         """
@@ -267,8 +268,10 @@ __N_JOBS_DOC__
         sklearn.exceptions.NotFittedError
             If the explainer is not fitted.
         ValueError
-            If X is missing, has another input shape than the concepts, contains NaN or
-            infinity, a target is unknown, or the network's gradients are not finite.
+            If X is missing, holds text (encode DNA strings with
+            :class:`~skexplain.preprocessing.OneHotSequenceEncoder`), has another input
+            shape than the concepts, contains NaN or infinity, a target is unknown, or the
+            network's gradients are not finite.
         """
         check_is_fitted(self, "cavs_")
         if X is None:
@@ -400,6 +403,7 @@ def _two_sided_p(scores, random_scores):
 
 def _check_examples(X, name, shape, min_examples=2):
     """X as a float64 array (n, *shape) of at least ``min_examples`` finite examples."""
+    check_numeric(X, name)
     X = np.asarray(X, dtype=np.float64)
     if X.ndim < 2 or len(X) < min_examples:
         raise ValueError(f"{name} must hold at least {min_examples} example(s), shape (n, "
