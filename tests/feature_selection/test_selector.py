@@ -214,7 +214,7 @@ def test_errors_name_the_problem(linear_data, counts):
         ExplanationSelector(sensx()).fit(X, y)
     with pytest.raises(ValueError, match="expects 6 features but X has 4"):
         ExplanationSelector(sensx(model)).fit(X[:, :4])
-    with pytest.raises(ValueError, match="exceeds the 6 features"):
+    with pytest.raises(ValueError, match="exceeds the number of features of X: 6 feature"):
         ExplanationSelector(sensx(model), n_features_to_select=7).fit(X)
     with pytest.raises(ValueError, match="requires y"):
         ExplanationSelector(sensx(model), per_class=True).fit(X)
