@@ -1,6 +1,5 @@
 """Class activation maps of conv layers: Grad-CAM, Grad-CAM++ and CAM."""
 
-from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -12,6 +11,7 @@ from .._core.compute import torch_batches
 from .._core.model import check_finite
 from ..nn import default_layer
 from ._gradient import COMMON_PARAMETERS, FITTED_ATTRIBUTES, TorchExplainer
+from ._network import captured_output
 
 CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 GLOBAL_AVERAGE_POOLS = (nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d)
@@ -96,7 +96,7 @@ class _ActivationMapExplainer(TorchExplainer):
         everything before it are frozen (``requires_grad=False``).
         """
         x = x.detach().requires_grad_(True)
-        with torch.enable_grad(), _capture_output(self._layer()) as captured:
+        with torch.enable_grad(), captured_output(self._layer()) as captured:
             scores = self._scores(x, owner)
             activations = captured[0]
             (grads,) = torch.autograd.grad(scores.gather(1, target[:, None]).sum(), activations)
@@ -104,16 +104,6 @@ class _ActivationMapExplainer(TorchExplainer):
 
     def _layer(self):
         return self.torch_module_.get_submodule(self.layer_name_)
-
-
-@contextmanager
-def _capture_output(module):
-    captured = []
-    handle = module.register_forward_hook(lambda _m, _args, output: captured.append(output))
-    try:
-        yield captured
-    finally:
-        handle.remove()
 
 
 class GradCAM(_ActivationMapExplainer):

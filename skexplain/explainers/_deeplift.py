@@ -18,6 +18,7 @@ from ._gradient import (
     _BaselineMixin,
     path_quadrature,
 )
+from ._network import captured_output
 
 HEAD_NODES = 64  # Gauss-Legendre nodes for the output nonlinearity's multiplier
 COMPLETENESS_TOLERANCE = 1e-3
@@ -157,7 +158,7 @@ class DeepLift(_BaselineMixin, GradientExplainer):
         rows = rows.detach().requires_grad_(True)
         n = len(rows)
         with torch.enable_grad():
-            with deeplift_hooks(adapter.module), _captured_output(adapter.module) as raw:
+            with deeplift_hooks(adapter.module), captured_output(adapter.module) as raw:
                 scores = adapter.forward(torch.cat([rows, refs]), torch.cat([owner, owner]))
             ref_scores = scores[n:].detach().gather(1, target[:, None])[:, 0]
             if adapter.head_is_linear:
@@ -238,16 +239,6 @@ def inexact_modules(module):
         if rule is not None and not rule.exact:
             out.append(f"{name or 'the model'!r} ({type(m).__name__})")
     return out
-
-
-@contextmanager
-def _captured_output(module):
-    captured = []
-    handle = module.register_forward_hook(lambda _m, _args, output: captured.append(output))
-    try:
-        yield captured
-    finally:
-        handle.remove()
 
 
 def _parts(raw):

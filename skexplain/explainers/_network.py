@@ -175,6 +175,17 @@ def layer_name(model, layer):
 
 
 @contextmanager
+def captured_output(module):
+    """Within the context, a list that collects every output ``module`` returns."""
+    captured = []
+    handle = module.register_forward_hook(lambda _m, _args, output: captured.append(output))
+    try:
+        yield captured
+    finally:
+        handle.remove()
+
+
+@contextmanager
 def replaced_output(network, name, value):
     """Within the context, the layer ``name`` outputs ``value`` whatever its input."""
     handle = network.get_submodule(name).register_forward_hook(lambda *_: value)
