@@ -251,7 +251,8 @@ class Case:
         params = {**self.params, **params}
         params = {k: (v() if callable(v) and k in _LAZY_PARAMS else v) for k, v in params.items()}
         if "checkpoints" in inspect.signature(self.cls).parameters:
-            source = self.model() if model is None else model
+            # checkpoints of the case's own model where the given one has none (unfitted)
+            source = model if _has_torch_module(model) else self.model()
             params.setdefault("checkpoints", [
                 {k: v.clone() for k, v in torch_module(source).state_dict().items()}])
         return self.cls(model, **params)
@@ -273,7 +274,8 @@ class Case:
                   **kwargs}
         if self.family == "example":
             if self.explain_y:
-                return explainer.explain(X, y_explain[:len(X)] if y is None else y, **kwargs)
+                n_rows = X.shape[0] if hasattr(X, "shape") else len(X)  # sparse has no len
+                return explainer.explain(X, y_explain[:n_rows] if y is None else y, **kwargs)
             return explainer.explain(X, **kwargs) if y is None else explainer.explain(X, y)
         if self.family == "model_level":
             if self.explain_X:
@@ -291,6 +293,10 @@ class Case:
 
 def torch_module(model):
     return model if isinstance(model, nn.Module) else model.module_
+
+
+def _has_torch_module(model):
+    return isinstance(model, nn.Module) or getattr(model, "module_", None) is not None
 
 
 _LAZY_PARAMS = ("concepts", "random_concepts")
@@ -321,7 +327,7 @@ def _build_cases():
              params=dict(n_background=4, n_samples=40, random_state=0),
              deprecated_name="KernelShapExplainer"),
         Case(E.Anchors, "local", **tab, stochastic=True,
-             params=dict(max_anchor_size=2, min_samples_start=20, batch_size=20,
+             params=dict(max_anchor_size=2, min_samples_start=20, n_samples_per_pull=20,
                          n_coverage_samples=200, random_state=0),
              deprecated_name="AnchorExplainer"),
         # local, on one-hot sequences and the tiny CNN

@@ -1,17 +1,19 @@
 """Anchors: local IF-THEN rules that fix a prediction (Ribeiro, Singh & Guestrin 2018)."""
 
 import numbers
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._core.base import LocalExplainer
-from .._core.compute import parallel_map, spawn_seeds
+from .._core.compute import batched_scores, parallel_map, resolve_batch_size, spawn_seeds
 from .._core.explanation import Attribution
 
+DEFAULT_SAMPLES_PER_PULL = 100  # alibi's batch_size
 PRECISION_MARGIN = 0.05  # an anchor is valid when its precision's lower bound > threshold - this
 KL_ITERATIONS = 17  # bisection steps of the KL confidence bounds (precision 2**-17)
 _RULE_KEYS = ("anchor", "rules")  # per-instance lists in info
@@ -122,8 +124,8 @@ class Anchors(LocalExplainer):
 
     The search is the paper's: beam search over anchors of growing size, keeping at each
     size the ``beam_size`` candidates of highest precision found by the KL-LUCB bandit
-    (Kaufmann & Kalyanakrishnan 2013; ``batch_size`` samples per pull, tolerance ``tau``,
-    confidence ``1 - delta``; ties in estimated precision go to the wider coverage), then
+    (Kaufmann & Kalyanakrishnan 2013; ``n_samples_per_pull`` samples per pull, tolerance
+    ``tau``, confidence ``1 - delta``; ties in estimated precision go to the wider coverage), then
     sampling these until their precision is known to within ``0.05`` of ``threshold``. The
     valid anchor (precision >= threshold, lower bound > threshold - 0.05) of largest
     coverage wins; the search stops when no candidate can cover more. Samples drawn for an
@@ -131,8 +133,10 @@ class Anchors(LocalExplainer):
     ``threshold``, the most precise candidate is returned with ``info["success"]`` False.
 
     Work is parallel over instances with joblib (``n_jobs``); the seeds of instance i depend
-    only on ``random_state`` and i, so results are identical for any ``n_jobs``. Each model
-    call scores the rows of all arms pulled together (``batch_size`` per arm).
+    only on ``random_state`` and i, so results are identical for any ``n_jobs``. The rows of
+    all arms pulled together (``n_samples_per_pull`` per arm) are scored in model calls of
+    ``batch_size`` rows; for a model that scores rows independently the result does not
+    depend on ``batch_size``.
 
     The model's scores come from the model adapter (``predict_proba`` of a classifier, the
     logits of a network, what a callable returns); NaN or infinite scores, of the explained
@@ -150,8 +154,19 @@ class Anchors(LocalExplainer):
         Confidence parameter of the bounds.
     tau : float in (0, 1), default=0.15
         Tolerance of KL-LUCB's best-arm identification (epsilon in alibi).
-    batch_size : int, default=100
-        Samples per arm pull.
+    n_samples_per_pull : int, default=None
+        Samples drawn per arm pull of the bandit (``batch_size`` in alibi); None means 100.
+    batch_size : int or "auto", default="auto"
+        Rows per model call, as in every explainer: it bounds memory and does not change
+        the result (for a model that scores rows independently). "auto" fits as many rows
+        as 64 MiB of float64 row data holds (at most 4096).
+
+        .. deprecated::
+            Before, ``batch_size`` was the number of samples per arm pull. An integer
+            ``batch_size`` given without ``n_samples_per_pull`` keeps that meaning (and the
+            results it gave) with a FutureWarning; pass ``n_samples_per_pull`` instead (and
+            ``batch_size`` only to bound the rows per model call). The old meaning will be
+            removed in a future version.
     beam_size : int, default=1
         Anchors kept per size (1 in alibi, 4 in the paper's code).
     n_bins : int, default=4
@@ -223,7 +238,8 @@ class Anchors(LocalExplainer):
         "threshold": [Interval(Real, 0, 1, closed="right")],
         "delta": [Interval(Real, 0, 1, closed="neither")],
         "tau": [Interval(Real, 0, 1, closed="neither")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "n_samples_per_pull": [Interval(Integral, 1, None, closed="left"), None],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "beam_size": [Interval(Integral, 1, None, closed="left")],
         "n_bins": [Interval(Integral, 2, None, closed="left")],
         "max_anchor_size": [Interval(Integral, 1, None, closed="left"), None],
@@ -236,14 +252,16 @@ class Anchors(LocalExplainer):
     }
 
     def __init__(
-        self, model=None, *, threshold=0.95, delta=0.1, tau=0.15, batch_size=100, beam_size=1,
-        n_bins=4, max_anchor_size=None, anchor_features=None, min_samples_start=100,
-        n_coverage_samples=10000, n_jobs=None, random_state=None, verbose=0,
+        self, model=None, *, threshold=0.95, delta=0.1, tau=0.15, n_samples_per_pull=None,
+        batch_size="auto", beam_size=1, n_bins=4, max_anchor_size=None, anchor_features=None,
+        min_samples_start=100, n_coverage_samples=10000, n_jobs=None, random_state=None,
+        verbose=0,
     ):
         super().__init__(model)
         self.threshold = threshold
         self.delta = delta
         self.tau = tau
+        self.n_samples_per_pull = n_samples_per_pull
         self.batch_size = batch_size
         self.beam_size = beam_size
         self.n_bins = n_bins
@@ -271,6 +289,22 @@ class Anchors(LocalExplainer):
         self._coverage_bins = self._reference_bins[rows]
         self.n_outputs_ = self.score_function_(X[:1]).shape[1]
         self.anchor_features_ = self._check_anchor_features()
+
+    def _pull_and_batch_sizes(self):
+        """(samples per arm pull, rows per model call or None for one call per pull)."""
+        if self.n_samples_per_pull is None and self.batch_size != "auto":
+            warnings.warn(
+                "Anchors' batch_size is now the number of rows per model call, as in every "
+                "explainer; the samples per arm pull it used to set are n_samples_per_pull. "
+                f"batch_size={self.batch_size} without n_samples_per_pull keeps the old "
+                "meaning (same results) until that is removed in a future version: pass "
+                f"n_samples_per_pull={self.batch_size} instead.",
+                FutureWarning, stacklevel=4,
+            )
+            return int(self.batch_size), None
+        samples = (DEFAULT_SAMPLES_PER_PULL if self.n_samples_per_pull is None
+                   else int(self.n_samples_per_pull))
+        return samples, resolve_batch_size(self.batch_size, self.n_features_in_)
 
     def _check_anchor_features(self):
         """Indices of the features that may appear in an anchor."""
@@ -303,6 +337,8 @@ class Anchors(LocalExplainer):
                                 for edges, column in zip(self.bin_edges_, X.T, strict=True)])
 
     def _explain(self, X, target):
+        # read at each explain, so set_params(batch_size=...) after fit applies
+        self._samples_per_pull, self._rows_per_call = self._pull_and_batch_sizes()
         seeds = spawn_seeds(self.random_state, len(X), 1)[:, 0]
         results = parallel_map(self._explain_one, list(zip(X, target, seeds, strict=True)),
                                n_jobs=self.n_jobs, verbose=self.verbose,
@@ -464,7 +500,10 @@ class _AnchorSearch:
         drawn = [self._draw(anchor, n) for anchor in anchors]
         if not drawn:
             return
-        scores = self.score(np.vstack([samples for samples, _ in drawn]))
+        rows = np.vstack([samples for samples, _ in drawn])
+        batch_size = self.explainer._rows_per_call
+        scores = (self.score(rows) if batch_size is None
+                  else batched_scores(lambda part, _: self.score(part), rows, batch_size))
         self.n_model_rows += len(scores)
         if self.x_label is not None:
             matches = scores[:, 0] == self.x_label[0]
@@ -540,7 +579,7 @@ class _AnchorSearch:
             lower = kl_lower_bound(np.array([mean]), np.array([beta / n[0]]))[0]
             if not (mean > threshold and lower < threshold - explainer.tau):
                 break
-            self.pull([()], explainer.batch_size)
+            self.pull([()], explainer._samples_per_pull)
             n, positives = self.stats([()])
         self.empty_precision = float(positives[0] / n[0])
         if lower > threshold:
@@ -623,7 +662,7 @@ class _AnchorSearch:
             if upper.max() - lower.min() <= explainer.tau:
                 return order[-top_n:][::-1]
             pair = [anchors[worst_rest], anchors[worst_top]]
-            self.pull(pair, explainer.batch_size)
+            self.pull(pair, explainer._samples_per_pull)
             n[[worst_rest, worst_top]], positives[[worst_rest, worst_top]] = self.stats(pair)
             t += 1
 
@@ -640,7 +679,8 @@ class _AnchorSearch:
                     | ((means < threshold) & (upper >= threshold + margin)))
             if not more.any():
                 return means, lower
-            self.pull([a for a, m in zip(anchors, more, strict=True) if m], explainer.batch_size)
+            self.pull([a for a, m in zip(anchors, more, strict=True) if m],
+                      explainer._samples_per_pull)
 
     def rule(self, order):
         """(feature, op, threshold) per feature and side, tightest bound, in order of entry."""

@@ -55,6 +55,11 @@ class ExampleGradients:
             outputs = self.network(x)
         return "cross_entropy" if outputs.shape[-1] > 1 else "binary_cross_entropy"
 
+    def n_outputs(self, x):
+        """Number of outputs of the network (the last axis), given an example input x."""
+        with torch.no_grad():
+            return int(self.network(x).shape[-1])
+
     @property
     def n_parameters(self):
         return int(self.theta.numel())
@@ -184,10 +189,50 @@ def network_data(X, y, gradients, input_shape=None):
         raise ValueError(f"X has {len(X)} rows but y has {len(y)}.")
     kind = gradients.loss_kind(X[:1])
     if kind == "cross_entropy":
-        y = y.astype(np.int64)
+        y = _class_indices(y, gradients.n_outputs(X[:1]))
     elif kind is not None or np.issubdtype(y.dtype, np.floating):
-        y = y.astype(np.float64)
+        y = _float_targets(y, kind)
     return X, torch.as_tensor(y)
+
+
+def _class_indices(y, n_classes):
+    """y as int64 class indices in [0, n_classes) for cross-entropy; else a ValueError."""
+    expected = (f"cross-entropy takes class indices 0..{n_classes - 1} (one per output of "
+                "the network)")
+    if y.ndim != 1:
+        raise ValueError(f"y has shape {y.shape}; {expected}, one label per example.")
+    if y.dtype.kind == "O":  # numbers held as objects are fine
+        try:
+            y = y.astype(np.float64)
+        except (TypeError, ValueError):
+            pass
+    if y.dtype.kind not in "iub" and not (y.dtype.kind == "f" and np.all(y == np.round(y))):
+        shown = np.unique(y.astype(object).astype(str))[:5].tolist()
+        raise ValueError(f"y has labels {shown} that are not class indices; {expected}.")
+    labels = y.astype(np.int64)
+    bad = np.unique(labels[(labels < 0) | (labels >= n_classes)])
+    if len(bad):
+        raise ValueError(
+            f"y has labels {bad[:5].tolist()} out of range: {expected}."
+        )
+    return labels
+
+
+def _float_targets(y, kind):
+    """y as float64; binary cross-entropy targets must lie in [0, 1]."""
+    try:
+        targets = y.astype(np.float64)
+    except (TypeError, ValueError):
+        shown = np.unique(y.astype(object).astype(str))[:5].tolist()
+        raise ValueError(f"y has labels {shown} that are not numbers.") from None
+    if kind == "binary_cross_entropy":
+        bad = np.unique(targets[~((targets >= 0) & (targets <= 1))])
+        if len(bad):
+            raise ValueError(
+                f"y has labels {bad[:5].tolist()} outside [0, 1]: binary cross-entropy "
+                "takes targets (0 or 1, or probabilities) per output."
+            )
+    return targets
 
 
 def predicted_targets(adapter, X, gradients, y_train, batch_size):

@@ -19,8 +19,8 @@ from sklearn.utils.validation import check_array, check_is_fitted
 from .._core.base import ExampleExplainer
 from .._core.compute import batched_scores, resolve_batch_size
 from .._core.explanation import ExampleExplanation
-from .._core.model import model_kind
-from .._core.validation import from_anndata, is_anndata
+from .._core.model import check_finite, model_kind
+from .._core.validation import check_numeric, from_anndata, is_anndata
 
 MAX_EXACT_PARAMETERS = 10_000  # an exact Hessian of this size takes 800 MB
 BATCH_SIZE_CONSTRAINT = [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})]
@@ -137,6 +137,26 @@ def as_examples(X, *, dense=True):
     if dense and sp.issparse(X):
         return X.toarray()
     return X
+
+
+def checked_examples(X, *, dense=True, numeric=True):
+    """:func:`as_examples`, checked to hold numbers by the core's ``check_numeric``.
+
+    Text (DNA strings: the message points to ``OneHotSequenceEncoder``) and DataFrames with
+    non-numeric columns (named) raise a ValueError; ``numeric=False`` skips the check (for
+    a Pipeline, whose own steps may encode such columns).
+    """
+    X = as_examples(X, dense=dense)
+    if numeric:
+        check_numeric(X)
+    return X
+
+
+def loss_name_of(loss):
+    """The name of a loss recorded in ``info["loss"]``: a built-in's, or a callable's."""
+    if callable(loss):
+        return getattr(loss, "__name__", type(loss).__name__)
+    return loss
 
 
 def example_names(X):
@@ -333,16 +353,18 @@ default="auto"
         Raises
         ------
         ValueError
-            If the model is missing, X is empty or not finite, X and y differ in length, a
-            label is unknown, the solver does not apply to the model, the model's penalty is
-            not smooth, or a network's loss or gradient is NaN or infinite.
+            If the model is missing, X is empty, not finite or not numeric (text, or a
+            DataFrame with non-numeric columns), X and y differ in length, a label is
+            unknown (or out of range for a cross-entropy network), the solver does not
+            apply to the model, the model's penalty is not smooth, or the model's losses or
+            gradients are NaN or infinite.
         TypeError
             If the model is neither a supported linear model nor a network.
         """
         self._validate_params()
         self._check_model()
         self.training_names_ = example_names(X)
-        X = as_examples(X, dense=False)
+        X = checked_examples(X, dense=False, numeric=not isinstance(self.model, Pipeline))
         self.feature_shape_ = tuple((X.shape if hasattr(X, "shape") else np.shape(X))[1:])
         self.n_features_in_ = int(np.prod(self.feature_shape_))
         is_network = model_kind(self.model) in ("torch", "skorch")
@@ -384,7 +406,7 @@ default="auto"
         D, y = self._linear_data(X, y)
         weights = self._problem.sample_weights(y)
         self.example_weights_ = self._problem.a * weights
-        self.train_gradients_, _ = self._problem.gradients(D, y)
+        self.train_gradients_ = self._linear_gradients(D, y)[0]
         gap = self._problem.stationarity(self.train_gradients_, weights)
         if gap > 1e-2:
             warnings.warn(
@@ -395,9 +417,18 @@ default="auto"
             )
         self._hessian = self._problem.hessian(D, y, weights)
 
+    def _linear_gradients(self, D, y):
+        """Per-example loss gradients and losses, checked finite (a NaN model raises)."""
+        with np.errstate(invalid="ignore", over="ignore"):  # NaN is reported below
+            G, losses = self._problem.gradients(D, y)
+        name, model = type(self).__name__, self._problem.model
+        check_finite(losses, "losses", name, model)
+        return check_finite(G, "loss gradients", name, model), losses
+
     def _linear_data(self, X, y):
         if self._transform is not None:
             X = self._transform.transform(X)
+            check_numeric(X, "X transformed by the pipeline")
         X = check_array(X, accept_sparse=True, dtype=np.float64, ensure_all_finite=True,
                         input_name="X")
         X = X.toarray() if sp.issparse(X) else X
@@ -455,7 +486,10 @@ default="auto"
             holds ``helpful`` and ``harmful`` (n_samples, n_top): indices of the training
             examples with the largest and the most negative values, most extreme first,
             ``y`` (the labels used), ``y_predicted`` (whether they are the model's
-            predictions), ``solver`` and, for CG and LiSSA, ``n_iter``.
+            predictions), ``output`` ("loss": the values are changes of a loss, not of the
+            model's scores), ``loss`` (its name: "log_loss" or "squared_error" for a
+            scikit-learn model, the network's loss of its raw outputs otherwise),
+            ``solver`` and, for CG and LiSSA, ``n_iter``.
 
         Raises
         ------
@@ -467,13 +501,13 @@ default="auto"
             infinite scores or losses, or CG meets negative curvature (raise ``damping``).
         """
         check_is_fitted(self, "train_gradients_")
-        X = as_examples(X, dense=False)
+        X = checked_examples(X, dense=False, numeric=self._transform_steps() is None)
         y_predicted = y is None
         if y_predicted:
             y = self._predicted(X)
         if self._problem is not None:
             D, labels = self._linear_data(X, y)
-            G, losses = self._problem.gradients(D, labels)
+            G, losses = self._linear_gradients(D, labels)
             data = as_examples(X)
             data = np.asarray(check_array(data, dtype=None, ensure_all_finite=False))
         else:
@@ -483,6 +517,10 @@ default="auto"
         helpful, harmful = top_examples(values, self.n_top)
         info = {
             "method": "influence_functions",
+            # the values are changes of a loss; "loss" names it (of the model's outputs:
+            # its logits for a network, its probabilities for a linear model)
+            "output": "loss",
+            "loss": self._loss_name(),
             "solver": self.solver_,
             "y": np.asarray(y),
             "y_predicted": y_predicted,
@@ -495,6 +533,14 @@ default="auto"
                              units="change of the loss (leave-one-out)", info=info,
                              data=data, base_values=losses,
                              example_names=self.training_names_)
+
+    def _transform_steps(self):
+        return getattr(self, "_transform", None) if self._problem is not None else None
+
+    def _loss_name(self):
+        if self._problem is not None:
+            return "log_loss" if self._problem.kind == "logistic" else "squared_error"
+        return self._gradients.loss_kind(self._train_data[0][:1]) or loss_name_of(self.loss)
 
     def _predicted(self, X):
         """The model's predicted labels of X (through the model adapter)."""

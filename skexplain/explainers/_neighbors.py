@@ -302,7 +302,9 @@ class DeepKNN(ExampleExplainer):
             ``layer`` is a list; ``indices`` their training indices and ``example_names``
             their names (both shaped as ``values``); ``base_values`` the credibility;
             ``data`` the examples. ``info`` holds ``indices``, ``names`` and ``labels`` of
-            the neighbours (shaped as ``values``), the model's ``prediction``, the
+            the neighbours (shaped as ``values``), the model's ``prediction`` and the
+            ``output`` it is the highest-scoring class of (the model adapter's, e.g.
+            "probability" or "logit"), the
             ``agreement`` of the neighbours' labels with the scored label (the prediction,
             or y) and its ``credibility`` (n_samples,), and with calibration data the
             ``p_values`` (n_samples, n_classes) of every class of ``classes_``.
@@ -322,7 +324,9 @@ class DeepKNN(ExampleExplainer):
         labels = self.labels_[indices]
         agreement = 1.0 - _nonconformity(labels, scored) / labels[0].size
         info = {"method": "deep_knn", "layer": self.layer_names_,
-                "prediction": prediction, "agreement": agreement, "credibility": agreement}
+                # the quantity whose highest-scoring class is the prediction
+                "output": self.model_adapter_.describe(), "prediction": prediction,
+                "agreement": agreement, "credibility": agreement}
         if y is not None:
             info["y"] = scored
         if hasattr(self, "calibration_scores_"):

@@ -11,8 +11,9 @@ from .._core.compute import resolve_batch_size
 from ._influence import (
     BATCH_SIZE_CONSTRAINT,
     ExampleValues,
-    as_examples,
+    checked_examples,
     example_names,
+    loss_name_of,
     positional_deprecated,
     top_examples,
 )
@@ -129,6 +130,7 @@ default="auto"
 
         self._validate_params()
         self._check_model()
+        data = checked_examples(X)
         if self.checkpoints is None:
             raise ValueError("TracIn needs checkpoints: pass checkpoints=[state_dict, ...].")
         if not len(self.checkpoints):
@@ -148,7 +150,7 @@ default="auto"
         for state in self._states:
             self._gradients.load(state)
         self.training_names_ = example_names(X)
-        self._X, self._y = network_data(as_examples(X), y, self._gradients)
+        self._X, self._y = network_data(data, y, self._gradients)
         self.feature_shape_ = tuple(self._X.shape[1:])
         self.n_features_in_ = int(np.prod(self.feature_shape_))
         self.n_parameters_ = self._gradients.n_parameters
@@ -184,21 +186,24 @@ default="auto"
             positive for proponents; ``data`` the examples, ``example_names`` the training
             examples' names (n_train,); ``info`` holds ``helpful`` and ``harmful``
             (n_samples, n_top): indices of the top proponents and opponents, strongest
-            first, ``y`` (the targets used) and ``y_predicted``.
+            first, ``y`` (the targets used), ``y_predicted``, ``output`` ("loss": the
+            values are products of loss gradients) and ``loss`` (the loss' name).
 
         Raises
         ------
         sklearn.exceptions.NotFittedError
             If the explainer is not fitted.
         ValueError
-            If X has another input shape than the training data, X and y are invalid, y is
+            If X has another input shape than the training data or is not numeric (text:
+            encode DNA with OneHotSequenceEncoder), a label is not a class index of the
+            network (cross-entropy) or not in [0, 1] (binary cross-entropy), y is
             None with a regression or callable loss, or the model's scores, losses or
             gradients are NaN or infinite.
         """
         from ._example_gradients import network_data, predicted_targets
 
         check_is_fitted(self, "learning_rates_")
-        X = as_examples(X)
+        X = checked_examples(X)
         y_predicted = y is None
         if y_predicted:
             X = np.asarray(X, dtype=np.float64)
@@ -208,8 +213,11 @@ default="auto"
         values = sum(rate * (G @ G_train.T).numpy()
                      for rate, G, G_train in self._per_checkpoint(X, y_t))
         helpful, harmful = top_examples(values, self.n_top)
-        info = {"method": "tracin", "y": np.asarray(y), "y_predicted": y_predicted,
-                "helpful": helpful, "harmful": harmful}
+        # the values are products of loss gradients: "loss" names the loss (of the
+        # network's raw outputs, its logits)
+        loss = self._gradients.loss_kind(self._X[:1]) or loss_name_of(self.loss)
+        info = {"method": "tracin", "output": "loss", "loss": loss, "y": np.asarray(y),
+                "y_predicted": y_predicted, "helpful": helpful, "harmful": harmful}
         return ExampleValues(values, axes=("sample", "train_example"),
                              units="decrease of the loss (learning rate x gradient product)",
                              info=info, data=X.numpy(), example_names=self.training_names_)

@@ -183,3 +183,34 @@ def test_score_is_coverage_not_faithfulness(known_rule_explainer):
     assert known_rule_explainer.score(X, scoring=lambda e, X, y: len(X)) == 2.0
     with pytest.raises(ValueError, match="faithfulness metrics do not apply"):
         known_rule_explainer.score(X, scoring="deletion_score")
+
+
+def test_batch_size_is_rows_per_model_call_and_keeps_the_result():
+    calls = []
+
+    def model(X):
+        calls.append(len(X))
+        return _known_rule(X)
+
+    X = _stratified_uniform(500, 6)
+    rows = np.random.default_rng(4).uniform(size=(2, 6))
+    default = Anchors(model, n_bins=4, random_state=0).fit(X).explain(rows)
+    pull_100 = Anchors(model, n_bins=4, n_samples_per_pull=100, random_state=0).fit(X)
+    calls.clear()
+    small = pull_100.set_params(batch_size=7).explain(rows)
+    assert max(calls) <= 7
+    for E in (small, pull_100.set_params(batch_size="auto").explain(rows)):
+        np.testing.assert_array_equal(E.values, default.values)
+        assert E.anchors == default.anchors
+        np.testing.assert_array_equal(E.n_model_rows, default.n_model_rows)
+
+
+def test_old_integer_batch_size_keeps_samples_per_pull_with_a_future_warning():
+    X = _stratified_uniform(500, 6)
+    rows = np.random.default_rng(4).uniform(size=(2, 6))
+    new = Anchors(_known_rule, n_samples_per_pull=30, random_state=0).fit(X).explain(rows)
+    old_explainer = Anchors(_known_rule, batch_size=30, random_state=0).fit(X)
+    with pytest.warns(FutureWarning, match="n_samples_per_pull=30"):
+        old = old_explainer.explain(rows)
+    np.testing.assert_array_equal(old.values, new.values)
+    np.testing.assert_array_equal(old.n_model_rows, new.n_model_rows)

@@ -366,3 +366,33 @@ def test_anndata_and_sparse_equal_the_dense_matrix():
         sp.csc_matrix(X[:3]), y[:3])
     np.testing.assert_allclose(sparse.values, dense.values, rtol=1e-12)
     np.testing.assert_array_equal(sparse.data, X[:3])
+
+
+def test_nan_linear_model_raises_before_the_hessian():
+    X, y = _classification(40, 3, 2)
+    model = LogisticRegression().fit(X, y)
+    model.coef_ = model.coef_.copy()
+    model.coef_[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinite losses"):
+        InfluenceFunctions(model).fit(X, y)
+
+
+def test_sparse_text_and_non_numeric_input():
+    import scipy.sparse as sp
+
+    X, y = _classification(40, 3, 2)
+    model = LogisticRegression().fit(X, y)
+    dense = InfluenceFunctions(model).fit(X, y).explain(X[:3], y[:3])
+    for fmt in (sp.csr_matrix, sp.csc_array, sp.coo_matrix):
+        E = InfluenceFunctions(model).fit(fmt(X), y).explain(fmt(X[:3]), y[:3])
+        np.testing.assert_allclose(E.values, dense.values, rtol=1e-12, atol=1e-12)
+        np.testing.assert_array_equal(E.data, dense.data)
+    with pytest.raises(ValueError, match="holds text"):
+        InfluenceFunctions(model).fit(X.astype(str), y)
+    frame = pd.DataFrame(X, columns=["a", "b", "c"]).assign(b="x")
+    with pytest.raises(ValueError, match=r"non-numeric columns \['b'\]"):
+        InfluenceFunctions(model).fit(frame, y)
+    explainer = InfluenceFunctions(model).fit(X, y)
+    with pytest.raises(ValueError, match=r"non-numeric columns \['b'\]"):
+        explainer.explain(frame[:3], y[:3])
+    assert dense.info["output"] == "loss" and dense.info["loss"] == "log_loss"

@@ -232,3 +232,11 @@ def test_to_frame_lists_the_neighbours():
     np.testing.assert_array_equal(frame["index"], E.indices.ravel())
     np.testing.assert_array_equal(frame["name"], [f"train_{i}" for i in E.indices.ravel()])
     np.testing.assert_allclose(frame["value"], E.values.ravel())
+
+
+def test_info_records_the_output_of_the_predictions():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(30, 3))
+    y = (X[:, 0] > 0).astype(int)
+    E = DeepKNN(LogisticRegression().fit(X, y), n_neighbors=3).fit(X, y).explain(X[:2])
+    assert E.info["output"] == "probability"

@@ -176,3 +176,42 @@ def test_pickle_round_trip():
     restored = pickle.loads(pickle.dumps(explainer))
     np.testing.assert_array_equal(restored.explain(X[:2], y[:2]).values,
                                   explainer.explain(X[:2], y[:2]).values)
+
+
+def test_bad_labels_and_text_input_raise_clear_errors():
+    X, y = _data()
+    net = _net(0)
+    explainer = TracIn(net, checkpoints=[net.state_dict()]).fit(X, y)
+    with pytest.raises(ValueError, match=r"labels \[3, 99\] out of range.*0\.\.2"):
+        explainer.explain(X[:3], np.array([0, 3, 99]))
+    with pytest.raises(ValueError, match="not class indices"):
+        explainer.explain(X[:2], np.array(["a", "b"]))
+    with pytest.raises(ValueError, match="not class indices"):
+        explainer.explain(X[:2], np.array([0.5, 1.0]))
+    with pytest.raises(ValueError, match="out of range"):
+        TracIn(net, checkpoints=[net.state_dict()]).fit(X, y + 5)
+    with pytest.raises(ValueError, match="holds text"):
+        TracIn(net, checkpoints=[net.state_dict()]).fit(X.astype(str), y)
+    with pytest.raises(ValueError, match="OneHotSequenceEncoder"):
+        explainer.explain(np.array(["ACGT", "TTGA"]))
+    binary = torch.nn.Sequential(torch.nn.Linear(4, 1))
+    bce = TracIn(binary, checkpoints=[binary.state_dict()]).fit(X, (y > 0).astype(float))
+    with pytest.raises(ValueError, match=r"outside \[0, 1\]"):
+        bce.explain(X[:2], np.array([0.0, 2.0]))
+
+
+def test_info_names_the_loss():
+    X, y = _data()
+    net = _net(0)
+    E = TracIn(net, checkpoints=[net.state_dict()]).fit(X, y).explain(X[:2], y[:2])
+    assert E.info["output"] == "loss"
+    assert E.info["loss"] == "cross_entropy"
+
+
+def test_unfitted_skorch_net_raises_a_fit_error():
+    from skexplain.models import ExpActivationCNNClassifier
+
+    net = _net(0)
+    with pytest.raises(ValueError, match="not fitted"):
+        TracIn(ExpActivationCNNClassifier(verbose=0),
+               checkpoints=[net.state_dict()]).fit(X=_data()[0], y=_data()[1])
