@@ -216,7 +216,7 @@ def window_seqlets(attributions, *, window=21, flank=10, sign="both", target_fdr
 
     With ``control`` attributions (sequences without real signal, say dinucleotide
     shuffles), the seqlets are called on both the map and the control (all windows of the
-    sign(s) asked for eligible) and, per sign, kept down to the weakest |window sum| at
+    sign(s) asked for eligible) and, per sign, kept down to the weakest absolute window sum at
     which the estimated false discovery rate of seqlets, (control seqlets at least as
     strong + 1) times ``n_samples * length / (n_control * length_c)`` over the map's
     seqlets at least as strong, is at most ``target_fdr`` (the estimate of tangermeme's
