@@ -37,6 +37,12 @@ WORKLOADS = [
     ("DeepLiftShap, CNN 200 nt, 16 seqs", "DeepLiftShap", "DeepLiftShap",
      {"n_baselines": 10, "random_state": 0}, "cnn"),
     ("GradCAM, CNN 200 nt, 64 seqs", "GradCAM", "GradCAM", {"layer": "conv2"}, "cnn"),
+    ("IntegratedGradients, CNN-dist 1,000 nt, 8 seqs", "IntegratedGradients",
+     "IntegratedGradients", {}, "cnn_dist"),
+    ("DeepLiftShap, CNN-dist 1,000 nt, 8 seqs", "DeepLiftShap", "DeepLiftShap",
+     {"n_baselines": 20, "random_state": 0}, "cnn_dist"),
+    ("ISM, CNN-dist 1,000 nt, 2 seqs", "InSilicoMutagenesis", "InSilicoMutagenesis", {},
+     "cnn_dist"),
 ]
 
 
@@ -70,6 +76,14 @@ def _worker(index):
         model = MLPClassifier((50,), max_iter=300, random_state=0).fit(X, y)
         n = 20 if new == "SensX" else 10
         reference, explained = X, X[:n]
+    elif kind == "cnn_dist":
+        import torch
+        from skexplain.models import ExpActivationCNN
+
+        torch.manual_seed(0)
+        model = ExpActivationCNN(input_length=1000, architecture="cnn_dist").eval()
+        X = np.eye(4, dtype=np.float32)[rng.integers(0, 4, (32, 1000))].transpose(0, 2, 1)
+        reference, explained = X, X[:2 if new == "InSilicoMutagenesis" else 8]
     else:
         model = _cnn()
         if new == "GradCAM":
