@@ -192,8 +192,9 @@ class ModelAdapter:
         if self.output == "auto" and not _is_classifier(self.model):
             wanted = ("predict",)
         for name in wanted:
+            # getattr returns None where sklearn's available_if hides a method.
             method = getattr(self.model, name, None)
-            if method is not None and _available(self.model, name):
+            if callable(method):
                 return method
         raise ValueError(
             f"output={self.output!r} needs {' or '.join(wanted)}, which the "
@@ -317,8 +318,8 @@ class ModelAdapter:
         """
         args = ()
         if self._model_args is not None:
-            index = np.zeros(len(rows), dtype=int) if owner is None else np.asarray(owner)
-            args = tuple(self.tensor_arg(a, index) for a in self._model_args)
+            args = tuple(self._rows_of(a, self._owner_index(owner, len(rows)))
+                         for a in self._model_args)
         raw = self.module(rows, *args)
         return self._apply_head(raw, len(rows))
 
@@ -337,11 +338,21 @@ class ModelAdapter:
         adapter.module = module
         return adapter
 
-    def tensor_arg(self, arg, index):
+    def _owner_index(self, owner, n_rows):
+        if owner is not None:
+            return np.asarray(owner)
+        if n_rows == len(self._model_args[0]):
+            return np.arange(n_rows)  # the rows are the explained instances themselves
+        raise ValueError(
+            f"{self.name} called a model with model_args on {n_rows} rows without saying "
+            "which instance each row belongs to (owner)."
+        )
+
+    @staticmethod
+    def _rows_of(arg, index):
         import torch
 
-        index = torch.as_tensor(index, device=arg.device)
-        return arg.index_select(0, index)
+        return arg.index_select(0, torch.as_tensor(index, device=arg.device))
 
     def _apply_head(self, raw, n_rows):
         import torch
@@ -586,12 +597,6 @@ def _is_classifier(model):
     from sklearn.base import is_classifier
 
     return is_classifier(model) or hasattr(model, "predict_proba")
-
-
-def _available(model, name):
-    # sklearn's available_if raises AttributeError on access when unavailable; getattr
-    # above already returned None then. Pipelines expose the final step's methods.
-    return callable(getattr(model, name, None))
 
 
 def _on_device(model, kind, device):
