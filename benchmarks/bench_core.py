@@ -80,6 +80,7 @@ def _worker(index):
         reference, explained = X, X[:n]
     elif kind == "cnn_dist":
         import torch
+
         from skexplain.models import ExpActivationCNN
 
         torch.manual_seed(0)
