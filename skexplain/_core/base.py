@@ -163,7 +163,8 @@ class LocalExplainer(Explainer):
             adapter = adapter.with_args(model_args, len(X))
         self._bound_adapter = adapter
         try:
-            batch_size = resolve_batch_size("auto", self.n_features_in_)
+            batch_size = resolve_batch_size(getattr(self, "batch_size", "auto"),
+                                            self.n_features_in_)
             scores = batched_scores(adapter.scores, X, batch_size)
             target = adapter.resolve_target(target, scores)
             values, info = self._explain(X, target)
