@@ -69,17 +69,13 @@ class Explainer(BaseEstimator):
         )
 
 
-class LocalExplainer(Explainer):
-    """Base of local explainers: ``fit(X)``, ``explain(X, target)``, ``score(X)``.
+class DataExplainer(Explainer):
+    """Base of explainers fitted on reference data: validation, feature shape and names.
 
-    Subclasses implement ``_explain(X, target)`` (X flattened to ``(n_samples, n_features)``,
-    target one output index per row) returning ``(values, info)``, and may extend
-    ``_fit(X)``. During ``explain``, ``self.score_function_`` is the model adapter with the
-    call's ``model_args`` bound.
+    ``fit(X)`` validates X (arrays, sparse, DataFrame, AnnData), records the feature shape
+    and names, builds the model adapter, then calls the method-specific ``_fit(X)``. Local
+    explainers and the global surrogate derive from it.
     """
-
-    # A reason string in subclasses whose values are not feature attributions: no ``score``.
-    _score_unavailable = None
 
     def fit(self, X, y=None, *, layer=None, use_raw=False):
         """Learn what the method needs from reference data.
@@ -122,6 +118,56 @@ class LocalExplainer(Explainer):
 
     def _fit(self, X):
         """Method-specific fitting on the flattened reference data (dense or CSR)."""
+
+    def _feature_names_out(self):
+        if hasattr(self, "feature_names_in_"):
+            return self.feature_names_in_
+        return default_feature_names(self.feature_shape_)
+
+    def _feature_groups(self):
+        """Member indices of each explained unit; None when every feature stands alone."""
+        return None
+
+    def _per_feature(self, value, name):
+        """A finite scalar or array broadcast to one float per flattened feature (a copy)."""
+        value = np.asarray(value, dtype=np.float64)
+        if not np.all(np.isfinite(value)):
+            raise ValueError(f"{name} must be finite.")
+        try:
+            return np.broadcast_to(value, self.feature_shape_).ravel().copy()
+        except ValueError:
+            raise ValueError(
+                f"{name} has shape {value.shape}; expected a scalar or an array "
+                f"broadcastable to the feature shape {self.feature_shape_}."
+            ) from None
+
+    def _check_explain_input(self, X, layer=None, use_raw=False):
+        check_is_fitted(self)
+        X, feature_shape, names = check_input(X, layer=layer, use_raw=use_raw)
+        if feature_shape != self.feature_shape_:
+            raise ValueError(
+                f"X has feature shape {feature_shape}, but {type(self).__name__} was fitted "
+                f"on feature shape {self.feature_shape_}."
+            )
+        fitted_names = getattr(self, "feature_names_in_", None)
+        if names is not None and fitted_names is not None and not np.array_equal(
+            names, fitted_names
+        ):
+            raise ValueError(
+                "The feature names of X differ from those seen in fit (same names, same order "
+                "are required)."
+            )
+        return X.toarray() if sp.issparse(X) else X
+
+
+class LocalExplainer(DataExplainer):
+    """Base of local explainers: ``fit(X)``, ``explain(X, target)``, ``score(X)``.
+
+    Subclasses implement ``_explain(X, target)`` (X flattened to ``(n_samples, n_features)``,
+    target one output index per row) returning ``(values, info)``, and may extend
+    ``_fit(X)``. During ``explain``, ``self.score_function_`` is the model adapter with the
+    call's ``model_args`` bound.
+    """
 
     @property
     def score_function_(self):
@@ -189,15 +235,6 @@ class LocalExplainer(Explainer):
         """Return (values of shape (n_samples, n_units), info); a unit is a feature or group."""
         raise NotImplementedError
 
-    def _feature_names_out(self):
-        if hasattr(self, "feature_names_in_"):
-            return self.feature_names_in_
-        return default_feature_names(self.feature_shape_)
-
-    def _feature_groups(self):
-        """Member indices of each explained unit; None when every feature stands alone."""
-        return None
-
     def score(self, X=None, y=None, scoring=None):
         """Faithfulness of the explanations of X (higher is better).
 
@@ -220,50 +257,15 @@ class LocalExplainer(Explainer):
 
         Raises
         ------
-        NotImplementedError
-            For explainers whose values are not feature attributions.
+        ValueError
+            If X is missing.
         """
-        if self._score_unavailable:
-            raise NotImplementedError(
-                f"{type(self).__name__} has no faithfulness score: {self._score_unavailable}."
-            )
         if X is None:
             raise ValueError("score needs the instances X whose explanations are scored.")
         resolver = _SCORERS.get("resolver")
         if resolver is None:
             raise RuntimeError("import skexplain.metrics to score explanations.")
         return resolver("deletion_score" if scoring is None else scoring)(self, X, y)
-
-    def _per_feature(self, value, name):
-        """A finite scalar or array broadcast to one float per flattened feature (a copy)."""
-        value = np.asarray(value, dtype=np.float64)
-        if not np.all(np.isfinite(value)):
-            raise ValueError(f"{name} must be finite.")
-        try:
-            return np.broadcast_to(value, self.feature_shape_).ravel().copy()
-        except ValueError:
-            raise ValueError(
-                f"{name} has shape {value.shape}; expected a scalar or an array "
-                f"broadcastable to the feature shape {self.feature_shape_}."
-            ) from None
-
-    def _check_explain_input(self, X, layer=None, use_raw=False):
-        check_is_fitted(self)
-        X, feature_shape, names = check_input(X, layer=layer, use_raw=use_raw)
-        if feature_shape != self.feature_shape_:
-            raise ValueError(
-                f"X has feature shape {feature_shape}, but {type(self).__name__} was fitted "
-                f"on feature shape {self.feature_shape_}."
-            )
-        fitted_names = getattr(self, "feature_names_in_", None)
-        if names is not None and fitted_names is not None and not np.array_equal(
-            names, fitted_names
-        ):
-            raise ValueError(
-                "The feature names of X differ from those seen in fit (same names, same order "
-                "are required)."
-            )
-        return X.toarray() if sp.issparse(X) else X
 
 
 class ModelLevelExplainer(Explainer):

@@ -26,10 +26,6 @@ import pandas as pd
 from .validation import check_one_hot, default_feature_names, sequence_feature_names
 
 SEQUENCE_REDUCTIONS = ("input_times", "sum", "sum_abs", "max_abs", "l2")
-FEATURE_AXES = ("feature", "channel", "position", "group", "window", "token", "patch",
-                "row", "column")
-
-
 class Result:
     """Values with named axes, units and method-specific information.
 

@@ -40,11 +40,6 @@ default="auto"
         (batch, tracks, length) profile or pick one head of a tuple. The quantity used is
         recorded in ``info["output"]``. "probabilities" and "logits" are deprecated aliases."""
 
-MODEL_ARGS_DOC = """    model_args : tuple of array-like or tensor, optional
-        Extra inputs of the model's forward (``forward(x, *model_args)``), each with the
-        sample axis first (one row per explained instance, such as a control track); they
-        are sliced and repeated along with every batch of rows, perturbed rows included."""
-
 
 OUTPUT_CONSTRAINT = [
     StrOptions(set(OUTPUTS) | set(OUTPUT_ALIASES), deprecated=set(OUTPUT_ALIASES)), callable,

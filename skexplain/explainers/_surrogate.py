@@ -18,7 +18,7 @@ from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor, export_t
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from .._core.base import LocalExplainer, ModelLevelExplainer
+from .._core.base import DataExplainer, ModelLevelExplainer
 from .._core.compute import (
     BATCH_SIZE_DOC,
     batched_scores,
@@ -34,7 +34,7 @@ DEFAULT_COMPLEXITY = {"tree": 16, "linear": 16, "rules": 30}
 N_LINEAR_CS = 20  # regularisation strengths tried on the L1 path of the linear surrogate
 
 
-class GlobalSurrogate(ModelLevelExplainer):
+class GlobalSurrogate(ModelLevelExplainer, DataExplainer):
     """A global surrogate: an interpretable model trained to mimic the black box.
 
     ``fit(X)`` asks the model for its predictions on X (the data the user gives, no true
@@ -197,13 +197,7 @@ __BATCH_SIZE_DOC__
         ImportError
             With ``surrogate="rules"`` when ``imodels`` is not installed.
         """
-        # The input validation and model resolution of local explainers (check_input, the
-        # model adapter, feature names and shape), then ``self._fit``.
-        return LocalExplainer.fit(self, X, y, layer=layer, use_raw=use_raw)
-
-    _check_explain_input = LocalExplainer._check_explain_input
-    _feature_names_out = LocalExplainer._feature_names_out
-    _feature_groups = LocalExplainer._feature_groups
+        return super().fit(X, y, layer=layer, use_raw=use_raw)
 
     def _fit(self, X):
         if not isinstance(self.surrogate, str) and self.max_complexity is not None:
