@@ -1,12 +1,11 @@
 """Scanning one-hot sequences for motif instances with FIMO (memelite)."""
 
-import os
 from numbers import Real
 
 import numpy as np
 import pandas as pd
 
-from ._meme import _check_ppm, load_jaspar_database, read_meme
+from ._tomtom import _database
 
 ALPHABET = "ACGT"
 COLUMNS = ["motif_name", "example_idx", "start", "end", "strand", "score", "p_value"]
@@ -72,7 +71,7 @@ def fimo(X, motifs=None, *, threshold=1e-4, reverse_complement=True, bin_size=0.
     """
     scan = _import_fimo()
     X = _check_onehot(X)
-    motifs = _motifs(motifs)
+    motifs = _database(motifs, "motifs")
     if not isinstance(threshold, Real) or not 0 < threshold <= 1:
         raise ValueError(f"threshold must be a p-value in (0, 1], got {threshold!r}.")
     for name, value in [("bin_size", bin_size), ("eps", eps)]:
@@ -138,15 +137,6 @@ def _encode(sequences):
     return np.stack([codes == base for base in ALPHABET], axis=1).astype(np.float64)
 
 
-def _motifs(motifs):
-    if motifs is None:
-        motifs = load_jaspar_database()
-    elif isinstance(motifs, str | os.PathLike):
-        motifs = read_meme(motifs)
-    if not isinstance(motifs, dict) or not motifs:
-        raise ValueError("motifs must be a non-empty dict of name -> (4, width) PPM, or a MEME "
-                         "file.")
-    return {str(name): _check_ppm(ppm, name) for name, ppm in motifs.items()}
 
 
 class _numba_threads:

@@ -187,15 +187,16 @@ def _benjamini_hochberg(p_values):
     return q_values
 
 
-def _database(database):
+def _database(database, what="database"):
+    """Motifs as {name: checked PPM}: the bundled JASPAR for None, or a MEME file's."""
     if database is None:
         database = load_jaspar_database()
     elif isinstance(database, str | os.PathLike):
         database = read_meme(database)
     if not isinstance(database, dict) or not database:
-        raise ValueError("database must be a non-empty dict of name -> (4, width) PPM, or a "
+        raise ValueError(f"{what} must be a non-empty dict of name -> (4, width) PPM, or a "
                          "MEME file.")
-    return {name: _check_ppm(ppm, name) for name, ppm in database.items()}
+    return {str(name): _check_ppm(ppm, name) for name, ppm in database.items()}
 
 
 def _import_tomtom():
