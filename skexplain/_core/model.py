@@ -13,6 +13,7 @@ and a callable in what it returns.
 """
 
 import copy
+import inspect
 import sys
 import warnings
 from contextlib import contextmanager
@@ -407,6 +408,18 @@ class ModelAdapter:
         if isinstance(getattr(self.model, "criterion_", None), nn.BCEWithLogitsLoss):
             return "sigmoid"
         return self.model._get_predict_nonlinearity()
+
+    @property
+    def needs_model_args(self):
+        """Whether a torch model's forward requires inputs besides x (``model_args``)."""
+        if self.module is None:
+            return False
+        try:
+            parameters = inspect.signature(self.module.forward).parameters.values()
+        except (TypeError, ValueError):
+            return False
+        positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        return sum(p.kind in positional and p.default is p.empty for p in parameters) > 1
 
     @property
     def head_is_linear(self):

@@ -10,7 +10,6 @@ instance in the explained X, so that a model's extra forward inputs (``model_arg
 it.
 """
 
-import inspect
 import itertools
 import re
 import textwrap
@@ -962,7 +961,7 @@ class KernelShap(_PerturbationExplainer):
         self.units_, self.unit_names_ = self._check_units()
         self.background_, self.background_weights_ = self._summarise(X)
         self.expected_value_ = None
-        if not _needs_model_args(self.model_adapter_):
+        if not self.model_adapter_.needs_model_args:
             scores = self.score_function_(self.background_)
             self.expected_value_ = self.background_weights_ @ scores
 
@@ -1022,19 +1021,6 @@ class KernelShap(_PerturbationExplainer):
             return values, extras
 
         return coalition_rows(), 1 + n_background * (1 + len(coalitions)), finish
-
-
-def _needs_model_args(adapter):
-    """Whether a torch model's forward takes required inputs besides x (``model_args``)."""
-    if adapter.module is None:
-        return False
-    try:
-        parameters = inspect.signature(adapter.module.forward).parameters.values()
-    except (TypeError, ValueError):
-        return False
-    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    required = [p for p in parameters if p.kind in positional and p.default is p.empty]
-    return len(required) > 1
 
 
 def _dense_rows(X, rows):
