@@ -788,22 +788,69 @@ class ExampleExplanation(Result):
 
     Parameters
     ----------
-    values : ndarray of shape (n_samples, n_train) or (n_samples, k)
+    values : ndarray of shape (n_samples, n_train) or (n_samples, [n_layers,] k)
         Influence or similarity of each training example (or of the k retrieved ones).
-    indices : ndarray of int of shape (n_samples, k), optional
-        Training indices of the retrieved examples (when values hold only k of them).
+    indices : ndarray of int, optional
+        Training indices of the retrieved examples, shaped as ``values`` (when values hold
+        only k of them).
     axes : tuple of str, default=("sample", "train_example")
+        One name per dimension of ``values``, "sample" first (validated).
     units : str, optional
     info : dict, optional
+    data : ndarray of shape (n_samples, *input_shape), optional
+        The explained examples.
+    base_values : ndarray of shape (n_samples,), optional
+        One value per explained example: its loss (influence), credibility (deep k-NN).
+    example_names : ndarray of str, optional
+        Names of the training examples along the training axis: shape (n_train,) when
+        values cover every training example, else shaped as ``indices``.
+
+    Raises
+    ------
+    ValueError
+        If ``axes`` does not name every dimension of ``values``, or does not start with
+        "sample".
     """
 
-    def __init__(self, values, indices=None, axes=None, units=None, info=None):
+    def __init__(self, values, indices=None, axes=None, units=None, info=None, *, data=None,
+                 base_values=None, example_names=None):
         values = np.asarray(values)
         if axes is None:
             axes = (info or {}).get("axes") or ("sample", "train_example") + \
                 ("value",) * (values.ndim - 2)
         super().__init__(values, axes, units, info)
+        if self.axes[0] != "sample":
+            raise ValueError(f"The first axis of example values is 'sample'; got {self.axes}.")
         self.indices = None if indices is None else np.asarray(indices)
+        self.data = None if data is None else np.asarray(data)
+        self.base_values = None if base_values is None else np.asarray(base_values)
+        self.example_names = None if example_names is None else np.asarray(
+            example_names, dtype=object)
 
     def __len__(self):
         return self.values.shape[0]
+
+    def to_frame(self):
+        """Tidy long table: one row per value.
+
+        Returns
+        -------
+        frame : pandas.DataFrame
+            One column per axis (the position along it), ``index`` (the training index of
+            the example the value belongs to), ``name`` (its name, when known) and
+            ``value``.
+        """
+        import pandas as pd
+
+        grid = np.indices(self.values.shape).reshape(self.values.ndim, -1)
+        frame = pd.DataFrame({axis: grid[i] for i, axis in enumerate(self.axes)})
+        if self.indices is not None:
+            frame["index"] = self.indices.reshape(-1)
+        else:
+            frame["index"] = grid[-1]
+        if self.example_names is not None:
+            names = self.example_names
+            frame["name"] = (names[frame["index"]] if names.ndim == 1
+                             else names.reshape(-1))
+        frame["value"] = self.values.reshape(-1)
+        return frame

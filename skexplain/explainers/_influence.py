@@ -26,70 +26,6 @@ MAX_EXACT_PARAMETERS = 10_000  # an exact Hessian of this size takes 800 MB
 BATCH_SIZE_CONSTRAINT = [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})]
 
 
-class ExampleValues(ExampleExplanation):
-    """An :class:`ExampleExplanation` with the explained data and one base value per sample.
-
-    Parameters
-    ----------
-    values : ndarray of shape (n_samples, n_train) or (n_samples, [n_layers,] k)
-        Values over the training examples (or over the k retrieved ones).
-    indices : ndarray of int, optional
-        Training indices of the retrieved examples, shaped as ``values``.
-    axes : tuple of str
-        One name per dimension of ``values``, "sample" first (validated).
-    units : str, optional
-    info : dict, optional
-    data : ndarray of shape (n_samples, *input_shape), optional
-        The explained examples.
-    base_values : ndarray of shape (n_samples,), optional
-        One value per explained example: its loss (influence), credibility (deep k-NN).
-    example_names : ndarray of str, optional
-        Names of the training examples along the training axis: shape (n_train,) when
-        values cover every training example, else shaped as ``indices``.
-
-    Raises
-    ------
-    ValueError
-        If ``axes`` does not name every dimension of ``values``, or does not start with
-        "sample".
-    """
-
-    def __init__(self, values, indices=None, axes=None, units=None, info=None, *, data=None,
-                 base_values=None, example_names=None):
-        super().__init__(values, indices=indices, axes=axes, units=units, info=info)
-        if self.axes[0] != "sample":
-            raise ValueError(f"The first axis of example values is 'sample'; got {self.axes}.")
-        self.data = None if data is None else np.asarray(data)
-        self.base_values = None if base_values is None else np.asarray(base_values)
-        self.example_names = None if example_names is None else np.asarray(
-            example_names, dtype=object)
-
-    def to_frame(self):
-        """Tidy long table: one row per value.
-
-        Returns
-        -------
-        frame : pandas.DataFrame
-            One column per axis (the position along it), ``index`` (the training index of
-            the example the value belongs to), ``name`` (its name, when known) and
-            ``value``.
-        """
-        import pandas as pd
-
-        grid = np.indices(self.values.shape).reshape(self.values.ndim, -1)
-        frame = pd.DataFrame({axis: grid[i] for i, axis in enumerate(self.axes)})
-        if self.indices is not None:
-            frame["index"] = self.indices.reshape(-1)
-        else:
-            frame["index"] = grid[-1]
-        if self.example_names is not None:
-            names = self.example_names
-            frame["name"] = (names[frame["index"]] if names.ndim == 1
-                             else names.reshape(-1))
-        frame["value"] = self.values.reshape(-1)
-        return frame
-
-
 def positional_deprecated(function):
     """Let keyword-only parameters still be passed by position, with a FutureWarning.
 
@@ -478,7 +414,7 @@ default="auto"
 
         Returns
         -------
-        explanation : ExampleValues
+        explanation : ExampleExplanation
             ``values`` of shape (n_samples, n_train), axes ("sample", "train_example"): the
             predicted change of each example's loss when each training example is removed
             (positive: helpful). ``base_values`` are the examples' losses, ``data`` the
@@ -529,7 +465,7 @@ default="auto"
         }
         if n_iter is not None:
             info["n_iter"] = n_iter
-        return ExampleValues(values, axes=("sample", "train_example"),
+        return ExampleExplanation(values, axes=("sample", "train_example"),
                              units="change of the loss (leave-one-out)", info=info,
                              data=data, base_values=losses,
                              example_names=self.training_names_)

@@ -10,8 +10,9 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._core.base import ExampleExplainer
 from .._core.compute import batched_scores, resolve_batch_size, torch_batches
+from .._core.explanation import ExampleExplanation
 from .._core.validation import check_input
-from ._influence import BATCH_SIZE_CONSTRAINT, ExampleValues, example_names, positional_deprecated
+from ._influence import BATCH_SIZE_CONSTRAINT, example_names, positional_deprecated
 
 
 class DeepKNN(ExampleExplainer):
@@ -295,7 +296,7 @@ class DeepKNN(ExampleExplainer):
 
         Returns
         -------
-        explanation : ExampleValues
+        explanation : ExampleExplanation
             ``values``: distances to the neighbours, nearest first, of shape
             (n_samples, n_neighbors), axes ("sample", "neighbor"), or
             (n_samples, n_layers, n_neighbors), axes ("sample", "layer", "neighbor"), when
@@ -342,7 +343,7 @@ class DeepKNN(ExampleExplainer):
             distances, indices, labels = distances[:, 0], indices[:, 0], labels[:, 0]
         names = self.training_names_[indices]
         info.update(indices=indices, names=names, labels=labels)
-        return ExampleValues(
+        return ExampleExplanation(
             distances, indices=indices, axes=axes, units=f"{self.metric} distance"
             if isinstance(self.metric, str) else "distance", info=info,
             data=(data.toarray() if sp.issparse(data) else data).reshape(

@@ -8,9 +8,9 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._core.base import ExampleExplainer
 from .._core.compute import resolve_batch_size
+from .._core.explanation import ExampleExplanation
 from ._influence import (
     BATCH_SIZE_CONSTRAINT,
-    ExampleValues,
     checked_examples,
     example_names,
     loss_name_of,
@@ -181,7 +181,7 @@ default="auto"
 
         Returns
         -------
-        explanation : ExampleValues
+        explanation : ExampleExplanation
             ``values`` of shape (n_samples, n_train), axes ("sample", "train_example"),
             positive for proponents; ``data`` the examples, ``example_names`` the training
             examples' names (n_train,); ``info`` holds ``helpful`` and ``harmful``
@@ -218,7 +218,7 @@ default="auto"
         loss = self._gradients.loss_kind(self._X[:1]) or loss_name_of(self.loss)
         info = {"method": "tracin", "output": "loss", "loss": loss, "y": np.asarray(y),
                 "y_predicted": y_predicted, "helpful": helpful, "harmful": harmful}
-        return ExampleValues(values, axes=("sample", "train_example"),
+        return ExampleExplanation(values, axes=("sample", "train_example"),
                              units="decrease of the loss (learning rate x gradient product)",
                              info=info, data=X.numpy(), example_names=self.training_names_)
 

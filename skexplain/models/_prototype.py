@@ -613,9 +613,8 @@ class PrototypeExplanation(ExampleExplanation):
     def __init__(self, values, indices, data, base_values, prototype_names, output_names,
                  info=None):
         super().__init__(values, indices=indices, axes=("sample", "prototype"),
-                         units="similarity log((d + 1) / (d + epsilon))", info=info)
-        self.data = np.asarray(data)
-        self.base_values = np.asarray(base_values)
+                         units="similarity log((d + 1) / (d + epsilon))", info=info,
+                         data=data, base_values=base_values)
         self.prototype_names = np.asarray(prototype_names, dtype=object)
         self.output_names = np.asarray(output_names)
 
