@@ -77,3 +77,24 @@ def test_rank_genes_example_finds_b_cell_markers_through_scanpy():
     b_cell = re.search(r"CD19\+ B\s+SensX\s+: (.*)", result.stdout).group(1).split(", ")
     assert {"CD79A", "CD79B"} <= set(b_cell[:3])
     assert "saved" in result.stdout
+
+
+SEQUENCE_TO_MOTIFS_EXAMPLE = EXAMPLE.parent / "plot_sequence_to_motifs.py"
+
+
+@pytest.mark.example
+def test_sequence_to_motifs_example_finds_irf_seqlets_and_scores_variants():
+    pytest.importorskip("memelite")
+    pytest.importorskip("logomaker")
+    result = subprocess.run(
+        [sys.executable, str(SEQUENCE_TO_MOTIFS_EXAMPLE)], capture_output=True, text=True,
+        timeout=900, check=True,
+    )
+    out = result.stdout
+    assert float(re.search(r"test AUROC ([\d.]+)", out).group(1)) > 0.9
+    irf = int(re.search(r"(\d+)% of the 100 strongest positive seqlets are IRF", out).group(1))
+    assert irf >= 50
+    gap = float(re.search(r"largest \|variant effect - ISM\| .*: ([\d.e+-]+)", out).group(1))
+    assert gap < 1e-4
+    assert "insertion" in out and "deletion" in out
+    assert "saved" in out

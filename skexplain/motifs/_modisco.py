@@ -208,11 +208,12 @@ int or float
 
     Examples
     --------
-    >>> from skexplain.explainers import InSilicoMutagenesis  # doctest: +SKIP
-    >>> hyp = InSilicoMutagenesis(model).fit(X[:1]).explain(X, target=1).values  # +SKIP
+    >>> from skexplain.explainers import InSilicoMutagenesis
+    >>> ism = InSilicoMutagenesis(model).fit(X[:1])  # doctest: +SKIP
+    >>> hyp = ism.explain(X, target=1).values  # doctest: +SKIP
     >>> motifs = discover_motifs(X, hyp)  # doctest: +SKIP
-    >>> motifs.table[["pattern", "n_seqlets", "motif_name", "motif_q_value"]]  # +SKIP
-    >>> motifs.plot(n_motifs=5)  # doctest: +SKIP
+    >>> motifs.table[["pattern", "n_seqlets", "motif_name"]]  # doctest: +SKIP
+    >>> fig = motifs.plot(n_motifs=5)  # doctest: +SKIP
     """
     from ._fimo import _check_onehot
 
