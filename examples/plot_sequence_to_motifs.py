@@ -67,7 +67,7 @@ explainer = DeepLiftShap(net, baselines="shuffle", shuffle="mononucleotide", n_b
                          random_state=0).fit(data.X_train[:100])
 E = explainer.explain(X_pos, target=1)
 scores = E.reduce("input_times").values  # (n, 400)
-print(f"DeepLiftShap of {len(X_pos)} sequences; feature names {E.feature_names[:2].tolist()}")
+print(f"DeepLiftShap of {len(X_pos)} sequences: values {E.values.shape}, {E.units}")
 
 # %%
 # Seqlets of both signs
