@@ -249,7 +249,7 @@ def main():
                f"modisco {modisco_seconds:.0f} s)",
                f"{len(found)}/5 {found}; by family {len(found_family)}/5", ">= 4 of 5",
                len(found) >= 4)
-        motifs.plot(n_motifs=8).savefig(RESULTS / "genomics_modisco.png", dpi=80)
+        motifs.plot(n_motifs=8).savefig(CHECKPOINTS / "genomics_modisco.png", dpi=80)  # not in git
 
     # 5. IRF1 ChIP-seq
     data = load_chipseq("IRF1")
