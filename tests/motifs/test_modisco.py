@@ -156,3 +156,18 @@ def test_planted_activator_and_repressor_are_discovered_and_named():
     assert isinstance(motifs.matches, pd.DataFrame) and (motifs.matches.e_value < 0.1).all()
     fig = motifs.plot(n_motifs=2)
     assert len(fig.axes) == 4
+
+
+def test_report_figure_has_a_row_per_motif_and_a_column_per_kind(fake_modisco):
+    pytest.importorskip("logomaker")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    X, hyp, _ = _planted(n=6, length=60)
+    motifs = discover_motifs(X, hyp, annotate=False)
+    assert "2 positive, 1 negative" in repr(motifs)
+    fig = motifs.plot(n_motifs=2, kinds=("cwm", "hypothetical_cwm", "ppm"))
+    assert len(fig.axes) == 6
+    assert fig.axes[0].get_title(loc="left").startswith("pos_patterns.pattern_0 (5 seqlets)")
+    with pytest.raises(ValueError, match="kinds"):
+        motifs.plot(kinds=("logo",))
