@@ -290,9 +290,10 @@ def main():
         "`python benchmarks/check_genomics.py`: task 3 (Koo & Ploenzke 2021) with CTCF planted "
         "as a repressor in a third of the positives (relabelled 0); exponential CNN-dist, "
         f"test AUROC {auroc:.3f}; DeepLiftShap (10 shuffled references, logit); "
-        "`recursive_seqlets(sign='both')`; TomTom against the bundled JASPAR.\n\n"
+        "seqlets of both signs; TomTom against the bundled JASPAR.\n\n"
         + table.to_markdown(index=False)
-        + "\n\nSeqlet calling (`recursive_seqlets`, both signs) on the 500 positive and 250 "
+        + "\n\nSeqlet calling (`recursive_seqlets` or `window_seqlets` with 11-nt windows "
+        "widened by 2, both signs) on the 500 positive and 250 "
         "CTCF-holding test sequences: thresholds chosen from position-shuffled controls at a "
         "target FDR, or fixed. Recall/precision: positives vs. the planted core motifs; CTCF: "
         "negative seqlets of the CTCF sequences vs. the CTCF sites.\n\n"
