@@ -9,6 +9,7 @@ import torch
 
 from .._core.compute import spawn_seeds
 from ..nn import deeplift_rule, maxpool_rule
+from ..nn._deeplift_rules import split_rule
 from ._gradient import (
     BASELINE_CONSTRAINTS,
     BASELINE_PARAMETERS,
@@ -200,7 +201,7 @@ class DeepLift(_BaselineMixin, GradientExplainer):
         module = self.score_function_.module
         head = contextlib.nullcontext([]) if self.score_function_.head_is_linear else (
             captured_output(module))
-        with torch.enable_grad(), deeplift_hooks(module), head as raw:
+        with torch.enable_grad(), _Hooks(module) as hooks, head as raw:
             for start in range(0, n, max(1, pairs // k)):
                 index = np.arange(start, min(n, start + max(1, pairs // k)))
                 x = self._tensor(X[index])
@@ -211,11 +212,11 @@ class DeepLift(_BaselineMixin, GradientExplainer):
                 for lo in range(0, len(refs), pairs):
                     own = local[lo:lo + pairs]
                     ref = refs[lo:lo + pairs]
-                    batch = torch.cat([x[own], ref])
+                    rows = x[own]
                     raw.clear()
                     grads, row_scores, ref_scores = self._multipliers(
-                        batch, target[index][own], self._owners(index[own.cpu().numpy()]), raw)
-                    rows = batch[:len(own)]
+                        rows, ref, target[index][own], self._owners(index[own.cpu().numpy()]),
+                        raw, hooks)
                     diff = rows - ref
                     contribution = grads * diff
                     sums[0].index_add_(0, own, contribution.flatten(1).sum(1).double())
@@ -233,33 +234,59 @@ class DeepLift(_BaselineMixin, GradientExplainer):
                     sums.cpu().numpy() / k)
         return values, totals, scores, reference_scores
 
-    def _multipliers(self, batch, target, owner, raw):
-        """DeepLIFT multipliers of the target scores of the first half of ``batch``.
+    def _multipliers(self, rows, refs, target, owner, raw, hooks):
+        """DeepLIFT multipliers of the rows' target scores against their references.
 
-        ``batch`` holds m inputs then their m references (each reference with its
-        instance's ``model_args``); it runs through the adapter's forward and output head
-        with the rules' hooks registered by the caller (and ``raw`` collecting the raw
-        output when the head is not linear).
+        With every rule split-capable, the references run first without gradients (the
+        hooks record each rule module's input and output), then the rows with the rules
+        applied against the records: the backward pass runs on the rows only. Otherwise
+        rows and references run as one batch (two halves). Each row and its reference get
+        the instance's ``model_args``; ``raw`` collects the raw output when the head is not
+        linear.
 
         Returns
         -------
         multipliers : tensor of shape (m, *feature_shape)
         scores, reference_scores : tensors of shape (m,)
-            The target scores of the inputs and of the references.
+            The target scores of the rows and of the references.
         """
         adapter = self.score_function_
-        batch = batch.detach().requires_grad_(True)
-        n = len(batch) // 2
+        n = len(rows)
+        if hooks.split:
+            try:
+                hooks.mode = "reference"
+                with torch.no_grad():
+                    ref_scores = adapter.forward(refs, owner)
+                hooks.mode = "input"
+                rows = rows.detach().requires_grad_(True)
+                scores = adapter.forward(rows, owner)
+                if adapter.head_is_linear:
+                    picked = scores.gather(1, target[:, None]).sum()
+                else:
+                    raw_r, raw_x = raw
+                    picked = self._head_picked(raw_x, raw_r, target)
+                (grads,) = torch.autograd.grad(picked, rows)
+            finally:
+                hooks.mode = "pairs"
+                hooks.reset()
+            return (grads, scores.detach().gather(1, target[:, None])[:, 0],
+                    ref_scores.gather(1, target[:, None])[:, 0])
+        batch = torch.cat([rows, refs]).requires_grad_(True)
         scores = adapter.forward(batch, torch.cat([owner, owner]))
         picked_scores = scores.detach().gather(1, target.repeat(2)[:, None])[:, 0]
         if adapter.head_is_linear:
             picked = scores[:n].gather(1, target[:, None]).sum()
         else:
             raw_x, raw_r = _halves(raw[0])
-            weights = head_multipliers(adapter.head, _detached(raw_x), _detached(raw_r), target)
-            picked = sum((w * x).sum() for w, x in zip(weights, _parts(raw_x), strict=True))
+            picked = self._head_picked(raw_x, raw_r, target)
         (grads,) = torch.autograd.grad(picked, batch)
         return grads[:n], picked_scores[:n], picked_scores[n:]
+
+    def _head_picked(self, raw_x, raw_r, target):
+        """Sum of raw_x times the multipliers of a non-linear head (differentiable in raw_x)."""
+        weights = head_multipliers(self.score_function_.head, _detached(raw_x),
+                                   _detached(raw_r), target)
+        return sum((w * x).sum() for w, x in zip(weights, _parts(raw_x), strict=True))
 
 
 class DeepLiftShap(DeepLift):
@@ -308,21 +335,70 @@ def deeplift_hooks(module):
     The batch holds inputs then their references (two halves); see
     :mod:`skexplain.nn` for what a rule returns.
     """
-    handles, pools = [], []
-    for m in module.modules():
-        rule = deeplift_rule(m)
-        if rule is not None and rule.hook is not None:
-            handles.append(m.register_forward_hook(rule.hook))
-            if rule.hook is maxpool_rule and getattr(m, "return_indices", True) is False:
-                m.return_indices = True  # the rule reads the maxima and returns the values
-                pools.append(m)
-    try:
+    with _Hooks(module) as hooks:
+        hooks.mode = "pairs"
         yield
-    finally:
-        for handle in handles:
+
+
+class _Hooks:
+    """The rules of a module's submodules as forward hooks, registered once per call.
+
+    ``mode`` says what a hook does: "pairs" runs a rule on a batch of inputs then their
+    references; "reference" records each hooked module's (input, output) in call order
+    (a gradient-free pass of the references); "input" runs the rule's split variant
+    (:func:`skexplain.nn._deeplift_rules.split_rule`) on a batch of inputs against the
+    recorded references. ``split`` says whether every rule has a split variant. Max-pooling
+    modules return their indices while registered (the rule reads them).
+    """
+
+    def __init__(self, module):
+        self.module = module
+        self.mode = "pairs"
+        self.records, self.calls = {}, {}
+
+    def __enter__(self):
+        self.handles, self.pools, self.split = [], [], True
+        for m in self.module.modules():
+            rule = deeplift_rule(m)
+            if rule is None or rule.hook is None:
+                continue
+            split = split_rule(rule.hook)
+            self.split &= split is not None
+            self.handles.append(m.register_forward_hook(self._hook(rule.hook, split)))
+            if rule.hook is maxpool_rule and getattr(m, "return_indices", True) is False:
+                m.return_indices = True
+                self.pools.append(m)
+        return self
+
+    def __exit__(self, *exc):
+        for handle in self.handles:
             handle.remove()
-        for m in pools:
+        for m in self.pools:
             m.return_indices = False
+        self.reset()
+
+    def reset(self):
+        self.records.clear()
+        self.calls.clear()
+
+    def _hook(self, rule, split):
+        def hook(module, args, output):
+            if self.mode == "pairs":
+                return rule(module, args, output)
+            if self.mode == "reference":
+                self.records.setdefault(module, []).append((args[0].detach(), output))
+                return output[0] if isinstance(output, tuple) else output
+            call = self.calls.get(module, 0)
+            self.calls[module] = call + 1
+            reference = self.records.get(module, [])
+            if call >= len(reference) or reference[call][0].shape != args[0].shape:
+                raise RuntimeError(
+                    f"DeepLIFT: {type(module).__name__} was called differently for the inputs "
+                    "and for their references (data-dependent control flow in forward?)."
+                )
+            return split(module, args, output, reference[call])
+
+        return hook
 
 
 def check_one_hot_strict(X, what):

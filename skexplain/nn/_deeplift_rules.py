@@ -74,23 +74,27 @@ class _Multipliers(torch.autograd.Function):
 
     ``backward(grad)`` writes the input half's gradient with ``fill(grad[:n], out[:n])``
     and zeros to the reference half (whose gradient is never read: the references are
-    constants).
+    constants); with ``halves=False`` the batch holds inputs only, ``fill(grad, out)``.
     """
 
     @staticmethod
-    def forward(ctx, inputs, output, fill):
+    def forward(ctx, inputs, output, fill, halves):
         ctx.fill = fill
+        ctx.halves = halves
         ctx.input_shape = inputs.shape
         return output
 
     @staticmethod
     def backward(ctx, grad):
-        n = len(grad) // 2
         out = grad.new_empty(ctx.input_shape)
-        ctx.fill(grad[:n], out[:n])
-        out[n:].zero_()
+        if ctx.halves:
+            n = len(grad) // 2
+            ctx.fill(grad[:n], out[:n])
+            out[n:].zero_()
+        else:
+            ctx.fill(grad, out)
         del ctx.fill
-        return out, None, None
+        return out, None, None, None
 
 
 # Modules whose pieces have slope 0 or 1: the quotient of their float outputs is exact (to
@@ -113,7 +117,16 @@ def rescale_rule(module, args, output):
     with torch.no_grad():
         slope = _secant(module, x_in, r_in, y_out, r_out)
     return _Multipliers.apply(args[0], output.detach(),
-                              lambda grad, out: torch.mul(grad, slope, out=out))
+                              lambda grad, out: torch.mul(grad, slope, out=out), True)
+
+
+def _rescale_split(module, args, output, reference):
+    """rescale_rule for a batch of inputs whose references ran before (see split_rule)."""
+    x_in, y_out = args[0].detach(), output.detach()
+    with torch.no_grad():
+        slope = _secant(module, x_in, reference[0], y_out, reference[1])
+    return _Multipliers.apply(args[0], y_out,
+                              lambda grad, out: torch.mul(grad, slope, out=out), False)
 
 
 def _secant(module, x, r, y, y_r):
@@ -170,18 +183,40 @@ def maxpool_rule(module, args, output):
     found once); the values are returned.
     """
     inputs = args[0].detach()
+    output, argmax = _pooled(module, inputs, output)
+    x_argmax, r_argmax = argmax.chunk(2)
+    x_in, r_in = inputs.chunk(2)
+    y_out, r_out = output.detach().chunk(2)
+    fill = _maxpool_fill(x_in, r_in, y_out, r_out, x_argmax, r_argmax)
+    return _Multipliers.apply(args[0], output.detach(), fill, True)
+
+
+def _maxpool_split(module, args, output, reference):
+    """maxpool_rule for a batch of inputs whose references ran before (see split_rule)."""
+    x_in = args[0].detach()
+    output, x_argmax = _pooled(module, x_in, output)
+    r_in, (r_out, r_argmax) = reference[0], _pooled(module, reference[0], reference[1])
+    fill = _maxpool_fill(x_in, r_in, output.detach(), r_out, x_argmax, r_argmax)
+    return _Multipliers.apply(args[0], output.detach(), fill, False)
+
+
+def _pooled(module, inputs, output):
+    """(values, indices) of a max-pooling module's output, the indices computed if absent."""
     if isinstance(output, tuple):
-        output, argmax = output
-    else:
-        pool = next(f for cls, f in MAX_POOLS.items() if isinstance(module, cls))
-        options = (module.kernel_size, module.stride, module.padding, module.dilation,
-                   module.ceil_mode)
-        with torch.no_grad():
-            _, argmax = pool(inputs, *options, return_indices=True)  # both halves at once
+        return output
+    pool = next(f for cls, f in MAX_POOLS.items() if isinstance(module, cls))
     with torch.no_grad():
-        x_argmax, r_argmax = argmax.flatten(2).chunk(2)
-        x_in, r_in = inputs.flatten(2).chunk(2)
-        y_out, r_out = output.detach().flatten(2).chunk(2)
+        _, argmax = pool(inputs, module.kernel_size, module.stride, module.padding,
+                         module.dilation, module.ceil_mode, return_indices=True)
+    return output, argmax
+
+
+def _maxpool_fill(x_in, r_in, y_out, r_out, x_argmax, r_argmax):
+    """The backward of the max-pool rule: fill(grad, out) writes the input's multipliers."""
+    with torch.no_grad():
+        x_argmax, r_argmax = x_argmax.flatten(2), r_argmax.flatten(2)
+        x_in, r_in = x_in.flatten(2), r_in.flatten(2)
+        y_out, r_out = y_out.flatten(2), r_out.detach().flatten(2)
         top = torch.maximum(y_out, r_out)
         # Per window: the input difference at each maximum, the output difference routed
         # there, and their quotient (the ordinary gradient, 1, at the input's maximum where
@@ -198,7 +233,25 @@ def maxpool_rule(module, args, output):
         flat.scatter_add_(2, x_argmax, grad * through_x)
         flat.scatter_add_(2, r_argmax, grad * through_r)
 
-    return _Multipliers.apply(args[0], output.detach(), fill)
+    return fill
+
+
+_SPLIT = {}
+
+
+def split_rule(hook):
+    """The variant of a built-in rule for inputs whose references ran in an earlier pass.
+
+    ``split(module, args, output, reference) -> output``: the batch holds inputs only, and
+    ``reference`` is the (input, output) the module saw for the matching references
+    (recorded by a forward hook during a gradient-free pass of the references). None for
+    rules without one (rules registered by users), which run on the two-halves batch.
+    """
+    return _SPLIT.get(hook)
+
+
+_SPLIT[rescale_rule] = _rescale_split
+_SPLIT[maxpool_rule] = _maxpool_split
 
 
 for _type in (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU,
