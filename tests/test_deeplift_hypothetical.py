@@ -153,3 +153,41 @@ def test_hypothetical_needs_one_hot_sequences(sequences):
     tabular = torch.nn.Linear(5, 1)
     with pytest.raises(ValueError, match="hypothetical=True needs one-hot sequences"):
         DeepLiftShap(tabular, hypothetical=True).fit(np.zeros((4, 5), dtype=np.float32))
+
+
+def test_a_user_rule_without_a_split_variant_runs_on_two_halves_with_equal_values(sequences):
+    # Built-in rules run the references in a gradient-free pass first; a rule registered by
+    # a user (the two-halves protocol of skexplain.nn) makes the whole call use batches of
+    # inputs then references. Both give the same values.
+    from skexplain.nn import register_deeplift_rule, rescale_rule
+
+    class Split(torch.nn.Module):
+        def forward(self, x):
+            return torch.exp(x)
+
+    class Halves(Split):
+        pass
+
+    register_deeplift_rule(Split, rescale_rule)
+    register_deeplift_rule(Halves, lambda m, args, out: rescale_rule(m, args, out))
+
+    def model(activation):
+        torch.manual_seed(5)
+        return torch.nn.Sequential(
+            torch.nn.Conv1d(4, 6, 5), activation, torch.nn.MaxPool1d(3),
+            torch.nn.Conv1d(6, 4, 3), torch.nn.ReLU(), torch.nn.Flatten(),
+            torch.nn.LazyLinear(2)).eval()
+
+    X = sequences[:3]
+    values = []
+    for activation in (Split(), Halves()):
+        net = model(activation)
+        net(torch.as_tensor(X))  # materialise the lazy layer
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            E = DeepLiftShap(net, baselines="shuffle", n_baselines=4, random_state=0,
+                             hypothetical=True).fit(sequences).explain(X, target=1)
+        assert np.abs(E.info["completeness_delta"]).max() < 1e-5
+        values.append(E.values)
+    assert np.abs(values[0]).max() > 1e-3
+    np.testing.assert_allclose(values[0], values[1], atol=1e-7)
