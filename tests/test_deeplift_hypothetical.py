@@ -191,3 +191,34 @@ def test_a_user_rule_without_a_split_variant_runs_on_two_halves_with_equal_value
         values.append(E.values)
     assert np.abs(values[0]).max() > 1e-3
     np.testing.assert_allclose(values[0], values[1], atol=1e-7)
+
+
+class _InPlace(torch.nn.Module):
+    """conv -> ReLU -> (x 2) -> max pool -> (+ 1) -> linear, the updates in place or not."""
+
+    def __init__(self, in_place):
+        super().__init__()
+        torch.manual_seed(0)
+        self.in_place = in_place
+        self.conv = torch.nn.Conv1d(4, 5, 3)
+        self.act = torch.nn.ReLU()
+        self.pool = torch.nn.MaxPool1d(2)
+        self.linear = torch.nn.Linear(5 * 14, 1)
+
+    def forward(self, x):
+        h = self.act(self.conv(x))
+        h = h.mul_(2.0) if self.in_place else h * 2.0
+        h = self.pool(h)
+        h = h.add_(1.0) if self.in_place else h + 1.0
+        return self.linear(h.flatten(1))
+
+
+def test_a_forward_that_updates_activations_in_place_gets_the_same_values():
+    # The references' recorded activations are changed by the in-place updates: the call
+    # notices (version counters) and runs inputs and references as one batch instead.
+    X = one_hot(5, 30, seed=4)
+    values = [DeepLiftShap(_InPlace(in_place).eval(), baselines="shuffle", n_baselines=3,
+                           random_state=0, hypothetical=True).fit(X).explain(X, target=0)
+              for in_place in (False, True)]
+    assert np.abs(values[1].info["completeness_delta"]).max() < 1e-5
+    np.testing.assert_allclose(values[1].values, values[0].values, atol=1e-7)

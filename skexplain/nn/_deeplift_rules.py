@@ -8,6 +8,12 @@ for linear maps (conv, linear, batch norm in eval mode, average pooling, dropout
 mode, reshapes). Modules registered with ``exact=False`` also pass their ordinary gradient,
 but DeepLIFT is not exact through them (softmax, attention, layer normalisation): an
 explainer names them when the attributions miss the score difference.
+
+The built-in rules (:func:`rescale_rule`, :func:`maxpool_rule`) also have split variants
+(``split_rule``) for the explainers' faster passes: the references run first without
+gradients while their inputs and outputs are recorded, then the inputs alone run against the
+records, so the backward pass covers the inputs only. A rule returns a tensor from an
+autograd function whose backward writes the multipliers directly.
 """
 
 from collections import namedtuple
@@ -79,10 +85,12 @@ class _Multipliers(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, inputs, output, fill, halves):
+        # ``output`` is a detached tensor handed over in a list: not an input of the
+        # function, so the result is not a view of one and may be updated in place.
         ctx.fill = fill
         ctx.halves = halves
         ctx.input_shape = inputs.shape
-        return output
+        return output[0]
 
     @staticmethod
     def backward(ctx, grad):
@@ -116,7 +124,7 @@ def rescale_rule(module, args, output):
     y_out, r_out = output.detach().chunk(2)
     with torch.no_grad():
         slope = _secant(module, x_in, r_in, y_out, r_out)
-    return _Multipliers.apply(args[0], output.detach(),
+    return _Multipliers.apply(args[0], [output.detach()],
                               lambda grad, out: torch.mul(grad, slope, out=out), True)
 
 
@@ -125,7 +133,7 @@ def _rescale_split(module, args, output, reference):
     x_in, y_out = args[0].detach(), output.detach()
     with torch.no_grad():
         slope = _secant(module, x_in, reference[0], y_out, reference[1])
-    return _Multipliers.apply(args[0], y_out,
+    return _Multipliers.apply(args[0], [y_out],
                               lambda grad, out: torch.mul(grad, slope, out=out), False)
 
 
@@ -188,7 +196,7 @@ def maxpool_rule(module, args, output):
     x_in, r_in = inputs.chunk(2)
     y_out, r_out = output.detach().chunk(2)
     fill = _maxpool_fill(x_in, r_in, y_out, r_out, x_argmax, r_argmax)
-    return _Multipliers.apply(args[0], output.detach(), fill, True)
+    return _Multipliers.apply(args[0], [output.detach()], fill, True)
 
 
 def _maxpool_split(module, args, output, reference):
@@ -197,7 +205,7 @@ def _maxpool_split(module, args, output, reference):
     output, x_argmax = _pooled(module, x_in, output)
     r_in, (r_out, r_argmax) = reference[0], _pooled(module, reference[0], reference[1])
     fill = _maxpool_fill(x_in, r_in, output.detach(), r_out, x_argmax, r_argmax)
-    return _Multipliers.apply(args[0], output.detach(), fill, False)
+    return _Multipliers.apply(args[0], [output.detach()], fill, False)
 
 
 def _pooled(module, inputs, output):
