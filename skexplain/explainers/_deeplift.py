@@ -416,6 +416,12 @@ class _Hooks:
 
     def _hook(self, rule, split):
         def hook(module, args, output):
+            result = apply(module, args, output)
+            if isinstance(output, tuple) and module not in self.pools:
+                return (result, *output[1:])  # the module's own (values, indices)
+            return result
+
+        def apply(module, args, output):
             if self.mode == "pairs":
                 return rule(module, args, output)
             if self.mode == "reference":
