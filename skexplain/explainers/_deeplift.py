@@ -193,7 +193,8 @@ class DeepLift(_BaselineMixin, GradientExplainer):
 
         Instances are taken in blocks whose input-reference pairs fill ``batch_size``
         pairs per pass (an instance's references may span several passes); each pass is
-        one forward pass of the pairs and one backward pass, with the rules' hooks
+        a gradient-free forward pass of the references, a forward pass of the inputs and a
+        backward pass of the inputs (see ``_multipliers``), with the rules' hooks
         registered once for the whole call. References are built in the model's dtype.
 
         Returns
