@@ -185,8 +185,8 @@ def main():
         "model with the same references (untimed; per-position sums for ordinary attributions, "
         "all bases for hypothetical contributions): the median over sequences of each "
         "sequence's largest error is in parentheses. Both libraries share the few large "
-        "errors: near-ties (which position holds a max-pool window's maximum, the sign of a "
-        "ReLU's input) that float32 resolves otherwise than float64.",
+        "errors, probably near-ties (which position holds a max-pool window's maximum, the "
+        "sign of a ReLU's input) that float32 resolves otherwise than float64.",
     ]
     text = "\n".join(lines) + "\n"
     print(text)
