@@ -1,5 +1,6 @@
 """DeepLIFT (rescale rule) and DeepSHAP for torch models, through module hooks."""
 
+import contextlib
 import warnings
 from contextlib import contextmanager
 
@@ -7,7 +8,8 @@ import numpy as np
 import torch
 
 from .._core.compute import spawn_seeds
-from ..nn import deeplift_rule
+from ..nn import deeplift_rule, maxpool_rule
+from ..nn._deeplift_rules import split_rule
 from ._gradient import (
     BASELINE_CONSTRAINTS,
     BASELINE_PARAMETERS,
@@ -16,23 +18,48 @@ from ._gradient import (
     GRADIENT_CORRECTION,
     GradientExplainer,
     _BaselineMixin,
+    correct_gradients,
     path_quadrature,
 )
 from ._network import captured_output
 
 HEAD_NODES = 64  # Gauss-Legendre nodes for the output nonlinearity's multiplier
 COMPLETENESS_TOLERANCE = 1e-3
+# Working-set factor of batch_size="auto" (resolve_batch_size: 64 MiB over this many float64
+# copies of an input row per input-reference pair). Measured on CNN-deep at 1,000 nt on CPU
+# (benchmarks/bench_deeplift.py): see DeepLift's batch_size.
+DEEPLIFT_WORKING_SET = 32
+
+HYPOTHETICAL_PARAMETER = """    hypothetical : bool, default=False
+        Return hypothetical contributions instead of attributions: for one-hot sequences
+        (n, A, L), the contribution base ``b`` would make at each position,
+        ``mean_r sum_c (e_b[c] - r[c]) * m_r[c]`` with ``m_r`` the multipliers for
+        reference ``r`` (tangermeme's ``hypothetical_attributions``), for every base, not
+        only the observed one; shape (n_samples, A, L). This is what motif discovery with
+        tfmodisco-lite takes (``hypothetical_contribs``, with ``E.as_channels_last()``).
+        Summed over channels after multiplying by the one-hot input, they give the
+        per-position sums of the ordinary attributions, so ``E.values * E.data`` is
+        tangermeme's ``deep_lift_shap(hypothetical=False)``. X must be one-hot (exactly one
+        channel set at each position: replace unknown bases, N, first); the gradient
+        correction does not change them for one-hot references. ``info["quantity"]``
+        names what ``values`` hold; ``completeness_delta`` is that of the attributions."""
 
 
 class DeepLift(_BaselineMixin, GradientExplainer):
     __doc__ = f"""DeepLIFT with the rescale rule: contributions of input differences to the
     difference of the explained score from its value at a reference.
 
-    The model runs on the input and its reference together; each element-wise nonlinearity
-    module ``y = g(x)`` passes back the multiplier ``(g(x) - g(r)) / (x - r)`` (the rescale
-    rule; its derivative where ``x = r``), each max-pooling module splits its output
-    difference between the positions of the input's and the reference's maxima (as captum),
-    and every other module its ordinary gradient. The attributions ``multiplier * (x - r)``
+    The references run first, without gradients, while hooks record what each nonlinearity
+    and max-pooling module sees; the inputs then run with the rules applied against those
+    records, and one backward pass over the inputs gives the multipliers (a rule registered
+    by a user, which has no such split variant, makes the inputs and references run as one
+    batch of two halves instead). Each element-wise nonlinearity module ``y = g(x)`` passes
+    back the multiplier ``(g(x) - g(r)) / (x - r)`` (the rescale rule; its derivative where
+    ``x = r``), computed in the model's dtype from the layer's outputs and recomputed in
+    float64 only where their rounding could make it wrong by more than 1e-5 (relative);
+    each max-pooling module splits its output difference between the positions of the
+    input's and the reference's maxima (as captum), and every other module passes its
+    ordinary gradient. The attributions ``multiplier * (x - r)``
     of an instance sum to ``f(x) - f(r)`` (summation-to-delta) whenever every nonlinearity
     is its own module used in ``forward`` (``torch.relu`` called inside ``forward`` is invisible
     to hooks and breaks this); the gap is reported in ``info["completeness_delta"]`` and a
@@ -61,6 +88,7 @@ class DeepLift(_BaselineMixin, GradientExplainer):
         One-hot references (shuffles) keep completeness exact under the correction; zeros
         or mean references do not.
 {BASELINE_PARAMETERS.format(default="zeros", what="References", lower="references", n=10)}
+{HYPOTHETICAL_PARAMETER}
 
     Attributes
     ----------
@@ -72,9 +100,16 @@ class DeepLift(_BaselineMixin, GradientExplainer):
     -----
     ``info`` holds ``scores`` (f(x)), ``reference_scores`` (mean f(r)) and
     ``completeness_delta`` (sum of attributions minus their difference, before any gradient
-    correction), each of shape (n_samples,), and ``inexact_modules``, the names of modules
-    DeepLIFT is not exact through. The module is run in eval mode, with in-place
-    activations switched off, and restored afterwards.
+    correction), each of shape (n_samples,), from the same forward passes as the
+    multipliers, ``quantity`` ("attributions" or "hypothetical_contributions") and
+    ``inexact_modules``, the names of modules DeepLIFT is not exact through.
+
+    ``batch_size`` counts input-reference pairs per pass (as tangermeme's); "auto" holds
+    64 MiB over a working set of {DEEPLIFT_WORKING_SET} float64 copies of an input row per
+    pair (65 pairs for 4 x 1,000 inputs; on CNN-deep at 1,000 nt, 20 to 160 pairs ran
+    equally fast on CPU and 320 about 30 % slower). An instance's references may span
+    several passes; the values do not depend on ``batch_size``. The module is run in eval
+    mode, with in-place activations switched off, and restored afterwards.
 
     Warns
     -----
@@ -92,38 +127,40 @@ class DeepLift(_BaselineMixin, GradientExplainer):
     _parameter_constraints = {
         **GradientExplainer._parameter_constraints,
         **BASELINE_CONSTRAINTS,
+        "hypothetical": ["boolean"],
     }
 
     def __init__(self, model=None, *, baselines="zeros", n_baselines=10, shuffle="dinucleotide",
-                 random_state=None, gradient_correction=False, output="auto", batch_size="auto",
-                 device=None):
+                 random_state=None, hypothetical=False, gradient_correction=False,
+                 output="auto", batch_size="auto", device=None):
         super().__init__(model, gradient_correction=gradient_correction, output=output,
                          batch_size=batch_size, device=device)
         self.baselines = baselines
         self.n_baselines = n_baselines
         self.shuffle = shuffle
         self.random_state = random_state
+        self.hypothetical = hypothetical
 
     def _fit_method(self, X):
+        if self.hypothetical and len(self.feature_shape_) != 2:
+            raise ValueError(
+                "hypothetical=True needs one-hot sequences of shape (n_samples, n_channels, "
+                f"length); the data has feature shape {self.feature_shape_}."
+            )
         self._fit_baselines(X)
 
     def _attribute(self, X, target):
-        k = self._n_references()
-        seeds = spawn_seeds(self.random_state, len(X), 1)[:, 0]
-
-        def draws(index, x):
-            refs = self._references(index, x, seeds).reshape((-1,) + self.feature_shape_)
-            rows = x.repeat_interleave(k, 0)
-            return rows, refs, (rows - refs) / k, None
-
-        values, totals, reference_scores = self._accumulate(
-            X, target, k, draws, gradient=self._multipliers
-        )
+        if self.hypothetical:
+            check_one_hot_strict(X, "X (for hypothetical=True)")
+        values, totals, scores, reference_scores = self._contributions(X, target)
         inexact = inexact_modules(self.torch_module_)
         info = {"method": self._method_name, "axes": self._axes(), **self._reference_info(),
-                "inexact_modules": inexact}
-        info.update(self._completeness(X, target, totals, reference_scores))
-        scale = 1 + np.abs(info["scores"]) + np.abs(reference_scores)
+                "quantity": ("hypothetical_contributions" if self.hypothetical
+                             else "attributions"),
+                "inexact_modules": inexact, "scores": scores,
+                "reference_scores": reference_scores,
+                "completeness_delta": totals - (scores - reference_scores)}
+        scale = 1 + np.abs(scores) + np.abs(reference_scores)
         worst = np.max(np.abs(info["completeness_delta"]) / scale)
         if worst > COMPLETENESS_TOLERANCE:
             if inexact:
@@ -147,32 +184,132 @@ class DeepLift(_BaselineMixin, GradientExplainer):
         return values, info
 
     _method_name = "deeplift"
+    # Working-set factor of batch_size="auto", in float64 bytes of an input row: a pass
+    # holds every layer's activations for the input and its reference (see _contributions).
+    _working_set = DEEPLIFT_WORKING_SET
 
-    def _multipliers(self, rows, refs, target, owner):
-        """DeepLIFT multipliers of the rows' target scores; (multipliers, reference scores).
+    def _contributions(self, X, target):
+        """Averaged contributions of the references of every instance of X.
 
-        Inputs and references run as one batch (two halves, each reference with its
-        instance's ``model_args``) through the adapter's forward and output head.
+        Instances are taken in blocks whose input-reference pairs fill ``batch_size``
+        pairs per pass (an instance's references may span several passes); each pass is
+        a gradient-free forward pass of the references, a forward pass of the inputs and a
+        backward pass of the inputs (see ``_multipliers``), with the rules' hooks
+        registered once for the whole call. References are built in the model's dtype.
+
+        Returns
+        -------
+        values : ndarray of shape (n, *feature_shape), float64
+            Attributions (gradient-corrected when asked), or hypothetical contributions.
+        totals : ndarray of shape (n,)
+            Sum of each instance's uncorrected attributions.
+        scores, reference_scores : ndarray of shape (n,)
+            f(x) and the mean f(r) over the references, from the same passes.
+        """
+        n, k = len(X), self._n_references()
+        shape = self.feature_shape_
+        pairs = self._rows_per_pass
+        seeds = spawn_seeds(self.random_state, n, 1)[:, 0]
+        values = np.empty(X.shape)
+        totals, scores, reference_scores = np.empty(n), np.empty(n), np.empty(n)
+        module = self.score_function_.module
+        head = contextlib.nullcontext([]) if self.score_function_.head_is_linear else (
+            captured_output(module))
+        with torch.enable_grad(), _Hooks(module) as hooks, head as raw:
+            for start in range(0, n, max(1, pairs // k)):
+                index = np.arange(start, min(n, start + max(1, pairs // k)))
+                x = self._tensor(X[index])
+                refs = self._references(index, x, seeds).reshape((-1,) + shape)
+                local = torch.arange(len(index), device=self._device).repeat_interleave(k)
+                acc = torch.zeros(x.shape, dtype=self._dtype, device=self._device)
+                sums = torch.zeros((3, len(index)), dtype=torch.float64, device=self._device)
+                for lo in range(0, len(refs), pairs):
+                    own = local[lo:lo + pairs]
+                    ref = refs[lo:lo + pairs]
+                    rows = x[own]
+                    raw.clear()
+                    grads, row_scores, ref_scores = self._multipliers(
+                        rows, ref, target[index][own], self._owners(index[own.cpu().numpy()]),
+                        raw, hooks)
+                    diff = rows - ref
+                    contribution = grads * diff
+                    sums[0].index_add_(0, own, contribution.flatten(1).sum(1).double())
+                    sums[1].index_add_(0, own, row_scores.double())
+                    sums[2].index_add_(0, own, ref_scores.double())
+                    if self.gradient_correction:
+                        grads = correct_gradients(grads)
+                        if not self.hypothetical:
+                            contribution = grads * diff
+                    if self.hypothetical:
+                        contribution = grads - (ref * grads).sum(1, keepdim=True)
+                    acc.index_add_(0, own, contribution)
+                values[index] = acc.to("cpu", torch.float64).numpy() / k
+                totals[index], scores[index], reference_scores[index] = (
+                    sums.cpu().numpy() / k)
+        return values, totals, scores, reference_scores
+
+    def _multipliers(self, rows, refs, target, owner, raw, hooks):
+        """DeepLIFT multipliers of the rows' target scores against their references.
+
+        With every rule split-capable, the references run first without gradients (the
+        hooks record each rule module's input and output), then the rows with the rules
+        applied against the records: the backward pass runs on the rows only. Otherwise
+        rows and references run as one batch (two halves). Each row and its reference get
+        the instance's ``model_args``; ``raw`` collects the raw output when the head is not
+        linear.
+
+        Returns
+        -------
+        multipliers : tensor of shape (m, *feature_shape)
+        scores, reference_scores : tensors of shape (m,)
+            The target scores of the rows and of the references.
         """
         adapter = self.score_function_
-        rows = rows.detach().requires_grad_(True)
         n = len(rows)
-        with torch.enable_grad():
-            with deeplift_hooks(adapter.module), captured_output(adapter.module) as raw:
-                scores = adapter.forward(torch.cat([rows, refs]), torch.cat([owner, owner]))
-            ref_scores = scores[n:].detach().gather(1, target[:, None])[:, 0]
+        if hooks.split:
+            try:
+                return self._split_multipliers(rows, refs, target, owner, raw, hooks)
+            except _Modified:  # a forward that updates activations in place: two halves
+                hooks.split = False
+                raw.clear()
+        batch = torch.cat([rows, refs]).requires_grad_(True)
+        scores = adapter.forward(batch, torch.cat([owner, owner]))
+        picked_scores = scores.detach().gather(1, target.repeat(2)[:, None])[:, 0]
+        if adapter.head_is_linear:
+            picked = scores[:n].gather(1, target[:, None]).sum()
+        else:
+            raw_x, raw_r = _halves(raw[0])
+            picked = self._head_picked(raw_x, raw_r, target)
+        (grads,) = torch.autograd.grad(picked, batch)
+        return grads[:n], picked_scores[:n], picked_scores[n:]
+
+    def _split_multipliers(self, rows, refs, target, owner, raw, hooks):
+        """_multipliers by a gradient-free pass of the references, then one of the rows."""
+        adapter = self.score_function_
+        try:
+            hooks.mode = "reference"
+            with torch.no_grad():
+                ref_scores = adapter.forward(refs, owner)
+            hooks.mode = "input"
+            rows = rows.detach().requires_grad_(True)
+            scores = adapter.forward(rows, owner)
             if adapter.head_is_linear:
-                picked = scores[:n].gather(1, target[:, None]).sum()
+                picked = scores.gather(1, target[:, None]).sum()
             else:
-                raw_x, raw_r = _halves(raw[0])
-                weights = head_multipliers(
-                    adapter.head, _detached(raw_x),
-                    _detached(raw_r), target,
-                )
-                picked = sum((w * x).sum() for w, x in zip(weights, _parts(raw_x),
-                                                           strict=True))
+                raw_r, raw_x = raw
+                picked = self._head_picked(raw_x, raw_r, target)
             (grads,) = torch.autograd.grad(picked, rows)
-        return grads, ref_scores
+        finally:
+            hooks.mode = "pairs"
+            hooks.reset()
+        return (grads, scores.detach().gather(1, target[:, None])[:, 0],
+                ref_scores.gather(1, target[:, None])[:, 0])
+
+    def _head_picked(self, raw_x, raw_r, target):
+        """Sum of raw_x times the multipliers of a non-linear head (differentiable in raw_x)."""
+        weights = head_multipliers(self.score_function_.head, _detached(raw_x),
+                                   _detached(raw_r), target)
+        return sum((w * x).sum() for w, x in zip(weights, _parts(raw_x), strict=True))
 
 
 class DeepLiftShap(DeepLift):
@@ -188,6 +325,7 @@ class DeepLiftShap(DeepLift):
 {COMMON_PARAMETERS}
 {GRADIENT_CORRECTION}
 {BASELINE_PARAMETERS.format(default="data", what="References", lower="references", n=20)}
+{HYPOTHETICAL_PARAMETER}
 
     Attributes
     ----------
@@ -205,11 +343,12 @@ class DeepLiftShap(DeepLift):
     _method_name = "deepliftshap"
 
     def __init__(self, model=None, *, baselines="data", n_baselines=20, shuffle="dinucleotide",
-                 random_state=None, gradient_correction=False, output="auto", batch_size="auto",
-                 device=None):
+                 random_state=None, hypothetical=False, gradient_correction=False,
+                 output="auto", batch_size="auto", device=None):
         super().__init__(model, baselines=baselines, n_baselines=n_baselines, shuffle=shuffle,
-                         random_state=random_state, gradient_correction=gradient_correction,
-                         output=output, batch_size=batch_size, device=device)
+                         random_state=random_state, hypothetical=hypothetical,
+                         gradient_correction=gradient_correction, output=output,
+                         batch_size=batch_size, device=device)
 
 
 @contextmanager
@@ -219,16 +358,103 @@ def deeplift_hooks(module):
     The batch holds inputs then their references (two halves); see
     :mod:`skexplain.nn` for what a rule returns.
     """
-    handles = []
-    for m in module.modules():
-        rule = deeplift_rule(m)
-        if rule is not None and rule.hook is not None:
-            handles.append(m.register_forward_hook(rule.hook))
-    try:
+    with _Hooks(module) as hooks:
+        hooks.mode = "pairs"
         yield
-    finally:
-        for handle in handles:
+
+
+class _Modified(Exception):
+    """A recorded reference activation was modified in place by the forward pass."""
+
+
+def _versions(record):
+    """Version counters of the tensors of a record (they change on in-place updates)."""
+    inputs, output = record
+    outputs = output if isinstance(output, tuple) else (output,)
+    return tuple(t._version for t in (inputs, *outputs))
+
+
+class _Hooks:
+    """The rules of a module's submodules as forward hooks, registered once per call.
+
+    ``mode`` says what a hook does: "pairs" runs a rule on a batch of inputs then their
+    references; "reference" records each hooked module's (input, output) in call order
+    (a gradient-free pass of the references); "input" runs the rule's split variant
+    (:func:`skexplain.nn._deeplift_rules.split_rule`) on a batch of inputs against the
+    recorded references. ``split`` says whether every rule has a split variant. Max-pooling
+    modules return their indices while registered (the rule reads them).
+    """
+
+    def __init__(self, module):
+        self.module = module
+        self.mode = "pairs"
+        self.records, self.calls = {}, {}
+
+    def __enter__(self):
+        self.handles, self.pools, self.split = [], [], True
+        for m in self.module.modules():
+            rule = deeplift_rule(m)
+            if rule is None or rule.hook is None:
+                continue
+            split = split_rule(rule.hook)
+            self.split &= split is not None
+            self.handles.append(m.register_forward_hook(self._hook(rule.hook, split)))
+            if rule.hook is maxpool_rule and getattr(m, "return_indices", True) is False:
+                m.return_indices = True
+                self.pools.append(m)
+        return self
+
+    def __exit__(self, *exc):
+        for handle in self.handles:
             handle.remove()
+        for m in self.pools:
+            m.return_indices = False
+        self.reset()
+
+    def reset(self):
+        self.records.clear()
+        self.calls.clear()
+
+    def _hook(self, rule, split):
+        def hook(module, args, output):
+            result = apply(module, args, output)
+            if isinstance(output, tuple) and module not in self.pools:
+                return (result, *output[1:])  # the module's own (values, indices)
+            return result
+
+        def apply(module, args, output):
+            if self.mode == "pairs":
+                return rule(module, args, output)
+            if self.mode == "reference":
+                record = (args[0].detach(), output)
+                self.records.setdefault(module, []).append((record, _versions(record)))
+                return output[0] if isinstance(output, tuple) else output
+            call = self.calls.get(module, 0)
+            self.calls[module] = call + 1
+            records = self.records.get(module, [])
+            if call >= len(records) or records[call][0][0].shape != args[0].shape:
+                raise RuntimeError(
+                    f"DeepLIFT: {type(module).__name__} was called differently for the inputs "
+                    "and for their references (data-dependent control flow in forward?)."
+                )
+            record, versions = records[call]
+            if _versions(record) != versions:
+                raise _Modified  # changed in place after its hook: not safe to keep
+            return split(module, args, output, record)
+
+        return hook
+
+
+def check_one_hot_strict(X, what):
+    """Raise ValueError unless X (n, A, L) has exactly one channel set to 1 at each position."""
+    X = np.asarray(X)
+    sums = X.sum(axis=1)
+    if not (np.isin(X, (0, 1)).all() and (sums == 1).all()):
+        raise ValueError(
+            f"{what} must be one-hot along the channel axis (axis 1): exactly one channel set "
+            "to 1 at each position; unknown bases (all-zero columns) and soft encodings have "
+            "no hypothetical contributions."
+        )
 
 
 def inexact_modules(module):
