@@ -272,8 +272,7 @@ def rank_genes_explained(
             UserWarning, stacklevel=2,
         )
     explainer = _make_explainer(method, model, explainer_params, n_jobs, random_state, verbose)
-    reference = _dense_rows(X_in, np.flatnonzero(train)) if sp.issparse(X_in) \
-        else X_in[train]
+    reference = X_in[np.flatnonzero(train)]  # stays sparse when X is
     explainer.fit(reference)
     names = _output_names(explainer, X_in)
     spread = None if feature_scale is None else feature_spread(reference, feature_scale)
