@@ -122,6 +122,12 @@ def main():
                                  capture_output=True, text=True, check=True)
             rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
             print(rows[-1], flush=True)
+            write_table(rows)  # after every row: a long run keeps what it measured
+    print(RESULTS.read_text())
+    print(f"wrote {RESULTS}")
+
+
+def write_table(rows):
     load = os.getloadavg()
     lines = [
         "# rank_genes_explained: wall time and peak memory per method (fit included)",
@@ -147,8 +153,6 @@ def main():
             f"{r['nk_markers']}/4 |")
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
-    print(f"wrote {RESULTS}")
 
 
 if __name__ == "__main__":
