@@ -74,9 +74,10 @@ def rank_genes_explained(
     ``.raw``) and an unfitted ``MLPClassifier((64,), alpha=1.0)``, the call takes about 30 s
     on 2 CPU cores, fit included (130 cells explained; about 0.15 s per cell, 7 s for the
     fit); occlusion about 2 s per 100 cells. On 20,000 cells x 2,000 genes the defaults
-    explain 5 cells per group and finish within 2 minutes (``benchmarks/bench_sc_atlas.py``,
-    ``benchmarks/results/sc_atlas.md``). The cost of SensX, occlusion and KernelSHAP grows
-    with the number of explained cells times the square of the number of genes.
+    explain 5 cells per group, sized to finish within 2 minutes, fit included
+    (``benchmarks/bench_sc_atlas.py`` measures it: ``benchmarks/results/sc_atlas.md``).
+    The cost of SensX, occlusion and KernelSHAP grows with the number of explained cells
+    times the square of the number of genes.
 
     *Scaled models.* A StandardScaler (or RobustScaler, MinMaxScaler, MaxAbsScaler) in front
     of the classifier, or z-scored expression (``sc.pp.scale``), divides each gene by its
