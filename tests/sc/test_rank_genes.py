@@ -1,4 +1,5 @@
 import sys
+import warnings
 
 import joblib
 import matplotlib
@@ -7,6 +8,8 @@ import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
 from skexplain.explainers import Occlusion
@@ -156,6 +159,7 @@ def test_layer_chooses_the_input_and_unfitted_estimator_is_fitted_on_it(pbmc):
     estimator = LogisticRegression(max_iter=500)
     rank_genes_explained(adata, GROUPBY, estimator, method="occlusion", layer="planted",
                          max_cells_per_group=5, random_state=0)
+    assert adata.uns["rank_genes_explained"]["params"]["split"] == "holdout"
     with pytest.raises(NotFittedError):
         check_is_fitted(estimator)  # a clone was fitted
     result = adata.uns["rank_genes_explained"]
@@ -163,8 +167,9 @@ def test_layer_chooses_the_input_and_unfitted_estimator_is_fitted_on_it(pbmc):
     for code, group in enumerate(adata.obs[GROUPBY].cat.categories):
         assert result["names"][group][0] == adata.var_names[code]
     # the same estimator on .X (scaled expression) finds no planted gene first
-    rank_genes_explained(adata, GROUPBY, estimator, method="occlusion", use_raw=False,
-                         max_cells_per_group=5, random_state=0, key_added="X")
+    with pytest.warns(UserWarning, match="z-scored"):
+        rank_genes_explained(adata, GROUPBY, estimator, method="occlusion", use_raw=False,
+                             max_cells_per_group=5, random_state=0, key_added="X")
     firsts = [adata.uns["X"]["names"][g][0] for g in adata.obs[GROUPBY].cat.categories]
     assert sum(f == adata.var_names[i] for i, f in enumerate(firsts)) <= 1
 
@@ -177,7 +182,8 @@ def test_callable_model_outputs_in_category_order(pbmc):
     adata.layers["planted"] = layer
     n_groups = len(adata.obs[GROUPBY].cat.categories)
     rank_genes_explained(adata, GROUPBY, lambda X: X[:, :n_groups], method="occlusion",
-                         layer="planted", aggregate="mean", random_state=0)
+                         layer="planted", aggregate="mean", max_cells_per_group=None,
+                         random_state=0)
     result = adata.uns["rank_genes_explained"]
     codes = adata.obs[GROUPBY].cat.codes.to_numpy()
     for code, group in enumerate(adata.obs[GROUPBY].cat.categories):
@@ -304,3 +310,141 @@ def test_method_names_are_the_explainers_info_method(name):
     with np.errstate(all="ignore"):
         E = METHODS[name](model, **params).fit(X).explain(X[:2], target=1)
     assert E.info["method"] == name
+
+
+FITTED_ON = []
+CELL_INDEX_SCALE = np.arange(700) / 700  # pbmc68k_reduced has 700 cells
+
+
+class _RecordingLogisticRegression(LogisticRegression):
+    """Records the rows it is fitted on (the last feature is the cell's index)."""
+
+    def fit(self, X, y):
+        FITTED_ON.append(np.rint(np.asarray(X[:, -1]) * len(CELL_INDEX_SCALE)).astype(int))
+        return super().fit(X, y)
+
+
+def _indexed(pbmc):
+    adata = pbmc[:, :40].copy()
+    layer = _planted(adata)
+    layer[:, -1] = CELL_INDEX_SCALE  # the cell's index (scaled to [0, 1)), as a gene
+    adata.layers["indexed"] = layer
+    return adata
+
+
+def test_split_explains_held_out_cells_only_stratified_and_reproducibly(pbmc):
+    adata = _indexed(pbmc)
+    runs = []
+    for seed in (0, 0, 1):
+        FITTED_ON.clear()
+        rank_genes_explained(adata, GROUPBY, _RecordingLogisticRegression(max_iter=300),
+                             method="occlusion", layer="indexed", max_cells_per_group=None,
+                             random_state=seed)
+        (trained,) = FITTED_ON
+        result = adata.uns["rank_genes_explained"]
+        explained = adata.obs_names.get_indexer(result["explained_cells"])
+        assert len(np.intersect1d(trained, explained)) == 0  # disjoint
+        assert len(trained) + len(explained) == adata.n_obs  # all held-out cells explained
+        params = result["params"]
+        assert params["split"] == "holdout" and params["explain_fraction"] == 0.3
+        assert params["n_train"] == len(trained) and params["n_held_out"] == len(explained)
+        assert params["random_state"] == seed and params["fitted_here"]
+        sizes = adata.obs[GROUPBY].value_counts()
+        held = adata.obs[GROUPBY].iloc[explained].value_counts()
+        for group, n in sizes.items():  # stratified: 30 % of every group
+            assert held[group] == min(max(round(0.3 * n), 1), n - 1)
+        runs.append(sorted(explained))
+    assert runs[0] == runs[1] and runs[0] != runs[2]
+
+
+def test_split_mask_names_and_none(pbmc, model):
+    adata = pbmc.copy()
+    mask = np.zeros(adata.n_obs, dtype=bool)
+    mask[::7] = True
+    for split in (mask, adata.obs_names[mask]):
+        rank_genes_explained(adata, GROUPBY, model, method="occlusion", split=split,
+                             max_cells_per_group=None, random_state=0)
+        result = adata.uns["rank_genes_explained"]
+        assert result["params"]["split"] == "mask"
+        assert list(result["explained_cells"]) == list(adata.obs_names[mask])
+    # a fitted estimator is explained on every cell by default (split="auto" -> none)
+    rank_genes_explained(adata, GROUPBY, model, method="occlusion", max_cells_per_group=None,
+                         random_state=0)
+    result = adata.uns["rank_genes_explained"]
+    assert result["params"]["split"] == "none" and not result["params"]["fitted_here"]
+    assert len(result["explained_cells"]) == adata.n_obs
+    with pytest.raises(ValueError, match="split"):
+        rank_genes_explained(adata, GROUPBY, model, split=1.5)
+    with pytest.raises(ValueError, match="not in adata.obs_names"):
+        rank_genes_explained(adata, GROUPBY, model, split=["no-such-cell"])
+
+
+def _scaled_model(pbmc):
+    y = pbmc.obs[GROUPBY].astype(str).to_numpy()
+    return make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=2000)).fit(
+        pbmc.raw.X.toarray(), y)
+
+
+def _rarely_expressed_warnings(record):
+    return [w for w in record if "rarely expressed" in str(w.message)]
+
+
+def test_scaled_pipeline_warns_and_plain_model_does_not(pbmc, model):
+    adata = pbmc.copy()
+    kwargs = dict(method="occlusion", groups=["CD19+ B"], max_cells_per_group=2,
+                  random_state=0)
+    with pytest.warns(UserWarning, match="StandardScaler in its pipeline"):
+        rank_genes_explained(adata, GROUPBY, _scaled_model(pbmc), **kwargs)
+    assert "StandardScaler" in adata.uns["rank_genes_explained"]["params"]["scaling"]
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        rank_genes_explained(adata, GROUPBY, model, **kwargs)
+        rank_genes_explained(adata, GROUPBY, make_pipeline(model), **kwargs)
+    assert not _rarely_expressed_warnings(record)
+    assert adata.uns["rank_genes_explained"]["params"]["scaling"] == ""
+
+
+def test_input_space_model_explains_the_scaled_genes(pbmc):
+    """For a linear logit, every elementary effect is exact: |w_j| / s_j per unit of raw
+    expression (rare genes, small s_j, first), |w_j| per unit of the scaled gene."""
+    adata = pbmc.copy()
+    pipe = _scaled_model(pbmc)
+    scaler, linear = pipe[0], pipe[-1]
+    group = "CD56+ NK"
+    weights = np.abs(linear.coef_[list(linear.classes_).index(group)])
+    kwargs = dict(groups=[group], max_cells_per_group=2, aggregate="mean", random_state=0,
+                  explainer_params={"delta": 0.5, "n_walks": 2, "output": "logit"})
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        rank_genes_explained(adata, GROUPBY, pipe, input_space="model", key_added="model",
+                             **kwargs)
+    assert not _rarely_expressed_warnings(record)
+    with pytest.warns(UserWarning, match="rarely expressed"):
+        rank_genes_explained(adata, GROUPBY, pipe, key_added="raw", **kwargs)
+    moving = scaler.var_ > 0
+    for key, expected in [("model", weights), ("raw", weights / scaler.scale_)]:
+        frame = sc.get.rank_genes_groups_df(adata, group, key=key).set_index("names")
+        got = frame.loc[np.asarray(pbmc.raw.var_names)[moving], "scores"].to_numpy()
+        np.testing.assert_allclose(got, expected[moving], rtol=1e-3)
+    assert adata.uns["model"]["params"]["input_space"] == "model"
+    # occlusion with the mean baseline is the same in both spaces
+    rank_genes_explained(adata, GROUPBY, pipe, method="occlusion", input_space="model",
+                         groups=[group], max_cells_per_group=3, random_state=0,
+                         key_added="occ_model")
+    with pytest.warns(UserWarning, match="rarely expressed"):
+        rank_genes_explained(adata, GROUPBY, pipe, method="occlusion", groups=[group],
+                             max_cells_per_group=3, random_state=0, key_added="occ_raw")
+    np.testing.assert_allclose(adata.uns["occ_model"]["scores"][group],
+                               adata.uns["occ_raw"]["scores"][group], atol=1e-6)
+    with pytest.raises(ValueError, match="needs a Pipeline"):
+        rank_genes_explained(adata, GROUPBY, linear, input_space="model")
+
+
+def test_default_sensx_settings_are_recorded(pbmc, model):
+    adata = pbmc.copy()
+    rank_genes_explained(adata, GROUPBY, model, groups=["CD19+ B"], max_cells_per_group=1,
+                         random_state=0)
+    params = adata.uns["rank_genes_explained"]["params"]
+    assert params["explainer_params"]["n_walks"] == 20
+    assert params["explainer_params"]["n_profile_samples"] == 200
+    assert params["max_cells_per_group"] == 1 and params["n_cells"].tolist() == [1]
