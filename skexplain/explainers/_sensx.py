@@ -1,6 +1,7 @@
 """SensX: model-agnostic local attribution by calibrated global sensitivity analysis."""
 
 import warnings
+from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
@@ -9,7 +10,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._core.base import LocalExplainer
 from .._core.compute import parallel_map, resolve_batch_size, spawn_seeds
-from .._core.model import OUTPUT_CONSTRAINT
+from .._core.model import OUTPUT_CONSTRAINT, check_scores
 from ..metrics._perturbation import walk_box
 from ._groups import groups_from_labels
 from ._perturbation import shared_docs
@@ -17,6 +18,7 @@ from ._perturbation import shared_docs
 DEFAULT_DELTA_GRID = np.linspace(0.05, 1.0, 20)
 WALKS_PER_SEED = 10  # walks drawn from one seed: fixed, so results never depend on n_jobs
 TASK_BATCHES = 4  # a parallel task scores about this many batches
+CHUNK_BYTES = 2**18  # rows are written in chunks of this many bytes, which stay in cache
 MIN_STEP = 1e-12
 
 
@@ -273,7 +275,7 @@ class SensX(LocalExplainer):
                                         itemsize=dtype.itemsize)
         engine = _Engine(self.score_function_, dtype, batch_size, self.n_jobs, self.verbose)
 
-        info = {"method": "sensx", "axes": self._axes(), "batch_size": batch_size}
+        info = {"method": "sensx", "axes": self._axes()}
         if self.delta == "auto":
             quantiles = self._stability_profiles(engine, X, target, lower, upper, profile_seeds)
             low, high = (0, 2) if self.delta_rule == "envelope" else (1, 1)
@@ -378,21 +380,22 @@ def _score_task(score, plan, dtype, batch_size, items):
     owners = np.repeat([item[-2] for item in items], sizes)
     targets = np.repeat([item[-3] for item in items], sizes)
     buffer = np.empty((min(batch_size, total), plan.n_features), dtype)
-    scratch = np.empty(buffer.shape, dtype=bool)
+    scratch = np.empty(buffer.shape, dtype=bool)  # the masks of walk states
     scores = np.empty(total)
-    k = 0
-    for start in range(0, total, batch_size):
-        stop = min(start + batch_size, total)
-        position = start
-        while position < stop:
-            while bounds[k + 1] <= position:
-                k += 1
-            end = min(stop, int(bounds[k + 1]))
-            makers[k].write(buffer[position - start:end - start], position - bounds[k],
-                            end - bounds[k], scratch)
-            position = end
-        batch = score(buffer[:stop - start], owners[start:stop])
-        scores[start:stop] = batch[np.arange(stop - start), targets[start:stop]]
+    with _scoring(score) as score_rows:
+        k = 0
+        for start in range(0, total, batch_size):
+            stop = min(start + batch_size, total)
+            position = start
+            while position < stop:
+                while bounds[k + 1] <= position:
+                    k += 1
+                end = min(stop, int(bounds[k + 1]))
+                makers[k].write(buffer[position - start:end - start], position - bounds[k],
+                                end - bounds[k], scratch)
+                position = end
+            batch = score_rows(buffer[:stop - start], owners[start:stop])
+            scores[start:stop] = batch[np.arange(stop - start), targets[start:stop]]
     return [m.finish(scores[a:b]) for m, a, b in zip(makers, bounds[:-1], bounds[1:],
                                                       strict=True)]
 
@@ -420,6 +423,26 @@ def characteristic_delta(q_low, q_high, delta_grid, tau):
     tail_min = np.minimum.accumulate(q_low[:, ::-1], axis=1)[:, ::-1]
     stable = (tail_max[:, 1:] - tail_min[:, 1:]) <= tau
     return np.where(stable.any(axis=1), delta_grid[np.argmax(stable, axis=1)], 1.0)
+
+
+@contextmanager
+def _scoring(score):
+    """``score_rows(rows, owner)``: float64 scores; a torch model is put in inference mode
+    once for the whole task rather than once per call."""
+    module = getattr(score, "module", None)
+    if module is None or not hasattr(score, "forward"):
+        yield score
+        return
+    import torch
+
+    def score_rows(rows, owner):
+        batch = rows.reshape((len(rows),) + score.feature_shape)
+        scores = score.forward(score.tensor(batch), owner)
+        scores = scores.detach().to("cpu", torch.float64).numpy()
+        return check_scores(scores, len(rows), score.name, score.model)
+
+    with score.inference(), torch.no_grad():
+        yield score_rows
 
 
 class _ProfilePlan:
@@ -456,30 +479,38 @@ class _ProfileRows:
 
     def _uniforms(self, first, last):
         """u of samples first..last (inclusive), drawn in order (writes only move forward)."""
-        new = self.rng.random((last + 1 - self.drawn, self.width.shape[1])).astype(self.dtype) \
-            if last >= self.drawn else np.empty((0, self.width.shape[1]), self.dtype)
+        # float32 uniforms (24 random bits) whatever the dtype: rows in float32 and float64
+        # differ by rounding only.
+        shape = (max(0, last + 1 - self.drawn), self.width.shape[1])
+        new = self.rng.random(shape, dtype=np.float32).astype(self.dtype, copy=False)
         u = new if first >= self.drawn else np.concatenate([self.last[None], new])
         if len(new):
             self.drawn, self.last = last + 1, new[-1]
         return u
 
     def write(self, out, start, stop, scratch):
+        import torch
+
         n_deltas = self.n_deltas
         first, last = start // n_deltas, (stop - 1) // n_deltas
-        u = self._uniforms(first, last)
+        u = torch.from_numpy(self._uniforms(first, last))
+        out = torch.from_numpy(out)
+        low, width = torch.from_numpy(self.low), torch.from_numpy(self.width)
         row = start
-        for k in range(first, last + 1):
-            j0 = row - k * n_deltas
-            if j0 == 0 and (last + 1) * n_deltas <= stop:  # every remaining sample is whole
-                block = out[row - start:].reshape(last + 1 - k, n_deltas, -1)
-                np.multiply(u[k - first:, None, :], self.width[None], out=block)
-                block += self.low[None]
-                return
-            j1 = min(n_deltas, stop - k * n_deltas)
-            segment = out[row - start:row - start + j1 - j0]
-            np.multiply(u[k - first][None], self.width[j0:j1], out=segment)
-            segment += self.low[j0:j1]
-            row += j1 - j0
+        while row < stop:  # one fused pass: low + u * width
+            k, j0 = divmod(row, n_deltas)
+            whole = (stop - row) // n_deltas if j0 == 0 else 0
+            at = row - start
+            if whole:  # whole samples: every delta of each
+                block = out[at:at + whole * n_deltas].view(whole, n_deltas, -1)
+                torch.addcmul(low[None], u[k - first:k - first + whole, None, :], width[None],
+                              out=block)
+                row += whole * n_deltas
+            else:
+                j1 = min(n_deltas, j0 + stop - row)
+                torch.addcmul(low[j0:j1], u[k - first][None], width[j0:j1],
+                              out=out[at:at + j1 - j0])
+                row += j1 - j0
 
     def finish(self, scores):
         per_delta = scores.reshape(self.n_samples, self.n_deltas)
@@ -547,6 +578,13 @@ class _WalkRows:
         self.t = np.arange(n_units + 1, dtype=np.int32)
 
     def write(self, out, start, stop, scratch):
+        # A cache-sized chunk at a time, so that the three passes stay in cache.
+        chunk = max(1, CHUNK_BYTES // self.x_bits.nbytes)
+        for a in range(start, stop, chunk):
+            b = min(stop, a + chunk)
+            self._write(out[a - start:b - start], a, b, scratch)
+
+    def _write(self, out, start, stop, scratch):
         out = out.view(self.bits)
         length = self.n_units + 1
         row = start
