@@ -155,8 +155,9 @@ class SensX(LocalExplainer):
         with joblib.parallel_config(backend="dask"):
             explanation = explainer.explain(X)
 
-    The explainer, with its model, is sent to the workers with each task; on a GPU
-    cluster give ``device="cuda"`` so that each worker runs its copy on its GPU.
+    The model is sent to the workers once per chunk of tasks (two chunks per worker for
+    each of the profile and walk phases), and a worker process runs torch on one thread;
+    on a GPU cluster give ``device="cuda"`` so that each worker runs its copy on its GPU.
 
     References
     ----------
