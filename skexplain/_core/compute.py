@@ -121,7 +121,8 @@ def parallel_map(function, arguments, *, n_jobs=None, verbose=0, description=Non
         results = itertools.chain.from_iterable(
             Parallel(n_jobs=n_jobs, return_as="generator")(chunks)
         )
-    results = tqdm(results, total=total, desc=description, disable=not verbose)
+    if verbose:  # (a disabled bar still costs milliseconds to set up)
+        results = tqdm(results, total=total, desc=description)
     return results if lazy else list(results)
 
 
