@@ -15,11 +15,18 @@ not) and the process's peak resident memory so far (``ru_maxrss``), and the rank
 planted patch (patches scored by their summed absolute attributions when ungrouped). SensX
 explains the ViT's log-odds of class 1. Run from the repository root::
 
-    python benchmarks/bench_vit_sensx.py                 # about 10 minutes on one core
+    python benchmarks/bench_vit_sensx.py                 # both rows
+    python benchmarks/bench_vit_sensx.py --rows ungrouped  # only the 150,528-feature row
     python benchmarks/bench_vit_sensx.py --n-walks 2 --threads 2
+
+Each row also reports SensX's seconds per model evaluation next to the model's own
+seconds per row: the same ViT (float32, as SensX calls it: inference mode, no_grad) on
+random rows built outside the timed region, in calls of SensX's batch size
+(``batch_size="auto"``: 64 MiB of float32 rows, 111 rows of 150,528 values).
 """
 
 import argparse
+import os
 import resource
 import time
 import tracemalloc
@@ -30,6 +37,7 @@ import torch
 from skorch import NeuralNetClassifier
 from skorch.callbacks import GradientNormClipping
 
+from skexplain._core.compute import resolve_batch_size
 from skexplain.datasets import make_planted_patch_images
 from skexplain.explainers import SensX
 from skexplain.models import VisionTransformer
@@ -78,13 +86,25 @@ def planted_rank(values, mask, grouped):
     return int((scores >= scores[planted]).sum())
 
 
+def model_seconds_per_row(module, batch_size, n_calls=3):
+    """The model alone: seconds per row over n_calls calls of batch_size random rows."""
+    rows = torch.rand(batch_size, 3, 224, 224) * 2 - 1
+    with torch.no_grad():
+        module(rows[:2])
+        start = time.perf_counter()
+        for _ in range(n_calls):
+            module(rows)
+    return (time.perf_counter() - start) / (n_calls * batch_size)
+
+
 def run(vit, image, mask, grouped, args):
     groups = None
     if grouped:
         patch = np.arange(196).reshape(14, 14).repeat(16, 0).repeat(16, 1)
         groups = np.broadcast_to(patch, (3, 224, 224))
+    module = LogOdds(vit.module_).eval()
     explainer = SensX(
-        LogOdds(vit.module_).eval(), n_walks=args.n_walks_grouped if grouped else args.n_walks,
+        module, n_walks=args.n_walks_grouped if grouped else args.n_walks,
         n_profile_samples=args.n_profile_samples, feature_groups=groups, lower=-1.0, upper=1.0,
         random_state=0,
     ).fit(image[None])
@@ -98,11 +118,16 @@ def run(vit, image, mask, grouped, args):
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     max_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10  # KiB on Linux
+    batch_size = resolve_batch_size("auto", image.size, itemsize=4)
+    model_row = model_seconds_per_row(module, batch_size)
     return {
         "units": f"{n_units:,} {'patch groups' if grouped else 'features'}",
         "walks": explainer.n_walks,
         "model evaluations": f"{n_evaluations:,}",
         "seconds": f"{seconds:.1f}",
+        "ms / evaluation": f"{seconds / n_evaluations * 1e3:.3f}",
+        "model alone ms / row": f"{model_row * 1e3:.3f}",
+        "batch size": batch_size,
         "tracemalloc peak (MiB)": f"{peak / 2**20:.0f}",
         "peak RSS so far (MiB)": f"{max_rss:.0f}",
         "delta*": f"{E.info['delta_star'][0]:.2f}",
@@ -118,6 +143,8 @@ def main():
     parser.add_argument("--n-walks-grouped", type=int, default=10)
     parser.add_argument("--n-profile-samples", type=int, default=50)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--rows", nargs="+", choices=["grouped", "ungrouped"],
+                        default=["grouped", "ungrouped"], help="which rows to run")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -127,7 +154,7 @@ def main():
     print(f"ViT trained in {time.perf_counter() - start:.0f} s; accuracy on 8 test images "
           f"{accuracy:.2f}", flush=True)
     rows = []
-    for grouped in (True, False):
+    for grouped in [kind == "grouped" for kind in args.rows]:
         rows.append(run(vit, test[0], mask[0], grouped, args))
         print(rows[-1], flush=True)
     header = list(rows[0])
@@ -136,7 +163,7 @@ def main():
         "",
         f"`python benchmarks/bench_vit_sensx.py` ({args.threads} torch thread(s), "
         f"{args.n_profile_samples} profile samples per delta, ViT test accuracy "
-        f"{accuracy:.2f}).",
+        f"{accuracy:.2f}; load average {os.getloadavg()[0]:.2f}).",
         "",
         "| " + " | ".join(header) + " |",
         "|" + "---|" * len(header),

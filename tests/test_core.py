@@ -485,6 +485,26 @@ def test_parallel_map_order_and_n_jobs_independence():
     assert [i for i, _ in lazy] == list(range(6))
 
 
+def _scaled_task(module, i):
+    import os
+
+    return i * float(module.weight.sum()), torch.get_num_threads(), os.getpid()
+
+
+def test_parallel_map_shares_objects_chunks_tasks_and_uses_one_torch_thread():
+    module = torch.nn.Linear(2, 1)
+    with torch.no_grad():
+        module.weight.fill_(1.0)
+    serial = parallel_map(_scaled_task, [(i,) for i in range(9)], shared=(module,), n_jobs=1)
+    parallel = parallel_map(_scaled_task, [(i,) for i in range(9)], shared=(module,), n_jobs=2)
+    assert [r[0] for r in serial] == [r[0] for r in parallel] == [2.0 * i for i in range(9)]
+    in_workers = [r for r in parallel if r[2] != serial[0][2]]
+    assert in_workers and all(threads == 1 for _, threads, _ in in_workers)
+    # 9 tasks on 2 workers: 4 chunks of consecutive tasks, each run by one process
+    pids = [r[2] for r in parallel]
+    assert sum(a != b for a, b in zip(pids[:-1], pids[1:], strict=True)) <= 3
+
+
 def test_torch_batches_concatenates_in_order():
     x = torch.arange(10.0)
     y = torch.arange(10.0) * 2

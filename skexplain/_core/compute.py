@@ -6,16 +6,29 @@ goes through this module; it is the only place that calls ``joblib.Parallel``.
 Batch-size policy (``batch_size="auto"``): a model call gets as many rows as fit in
 ``AUTO_BATCH_BYTES`` (64 MiB) of row data, counted at 8 bytes a value times a per-method
 working-set factor (1 for forward passes, more where a backward pass keeps activations), and
-at most ``MAX_AUTO_BATCH`` rows. An integer ``batch_size`` is used as it is.
+at most ``MAX_AUTO_BATCH`` rows. An integer ``batch_size`` is used as it is. Callers that
+build rows in the model's own dtype (float32 for most torch models) pass its ``itemsize``.
+
+Parallel engine (``parallel_map``): tasks are cut up front, independently of ``n_jobs``, so
+results never depend on the number of workers. With several workers the tasks are sent in
+``CHUNKS_PER_WORKER`` chunks per worker (consecutive tasks, run one after the other in the
+worker): objects shared by every task (``shared=``, e.g. the model) are pickled once per
+chunk rather than once per task, and a process worker runs torch on one thread, so that
+``n_jobs`` workers use ``n_jobs`` cores without oversubscription.
 """
 
+import itertools
+import os
+import sys
+
 import numpy as np
-from joblib import Parallel, delayed
+from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.utils import check_random_state
 from tqdm.auto import tqdm
 
 AUTO_BATCH_BYTES = 2**26
 MAX_AUTO_BATCH = 4096
+CHUNKS_PER_WORKER = 2
 
 BATCH_SIZE_DOC = """    batch_size : int or "auto", default="auto"
         Rows per model call (perturbed copies, path points and references included): the
@@ -29,7 +42,8 @@ N_JOBS_DOC = """    n_jobs : int or None, default=None
         Show a progress bar when > 0."""
 
 
-def resolve_batch_size(batch_size, n_features, factor=1):
+def resolve_batch_size(batch_size, n_features, factor=1, *, itemsize=8,
+                       max_bytes=AUTO_BATCH_BYTES):
     """Rows per model call: ``batch_size``, or for "auto" the 64 MiB policy above.
 
     Parameters
@@ -39,9 +53,14 @@ def resolve_batch_size(batch_size, n_features, factor=1):
         Values per row.
     factor : int, default=1
         Working-set multiple of a row's bytes (e.g. activations kept for a backward pass).
+    itemsize : int, default=8
+        Bytes per value of the rows (4 for float32 rows built in a torch model's dtype).
+    max_bytes : int, default=AUTO_BATCH_BYTES
+        Bytes of row data per call.
     """
     if batch_size == "auto":
-        return max(1, min(MAX_AUTO_BATCH, AUTO_BATCH_BYTES // (8 * n_features * factor)))
+        row_bytes = int(itemsize) * int(n_features) * factor
+        return max(1, min(MAX_AUTO_BATCH, int(max_bytes) // row_bytes))
     return int(batch_size)
 
 
@@ -58,8 +77,8 @@ def spawn_seeds(random_state, n_tasks, n_seeds=1):
 
 
 def parallel_map(function, arguments, *, n_jobs=None, verbose=0, description=None,
-                 total=None, lazy=False):
-    """``function(*args)`` for every tuple in ``arguments``, by joblib, results in order.
+                 total=None, lazy=False, shared=()):
+    """``function(*shared, *args)`` for every tuple in ``arguments``, by joblib, in order.
 
     Parameters
     ----------
@@ -77,13 +96,71 @@ def parallel_map(function, arguments, *, n_jobs=None, verbose=0, description=Non
     lazy : bool, default=False
         Return a generator yielding results as they arrive (a caller that reduces them keeps
         none) instead of a list.
+    shared : tuple, default=()
+        Leading arguments common to every task (a model, an explainer): with several workers
+        they travel once per chunk of tasks instead of once per task.
+
+    Notes
+    -----
+    With one worker the tasks run here, one after the other. With several, consecutive
+    tasks are grouped into about ``CHUNKS_PER_WORKER * n_workers`` chunks (when the number
+    of tasks is known), each a single joblib call; a chunk running in another process sets
+    torch to one thread first. Which task runs where never changes a result.
     """
     if total is None and hasattr(arguments, "__len__"):
         total = len(arguments)
-    tasks = (delayed(function)(*args) for args in arguments)
-    results = Parallel(n_jobs=n_jobs, return_as="generator")(tasks)
-    results = tqdm(results, total=total, desc=description, disable=not verbose)
+    shared = tuple(shared)
+    workers = _n_workers(n_jobs)
+    if workers == 1:
+        results = (function(*shared, *args) for args in arguments)
+    else:
+        size = 1 if total is None else max(1, -(-total // (CHUNKS_PER_WORKER * workers)))
+        parent = os.getpid()
+        chunks = (delayed(_run_chunk)(function, shared, chunk, parent)
+                  for chunk in _chunked(arguments, size))
+        results = itertools.chain.from_iterable(
+            Parallel(n_jobs=n_jobs, return_as="generator")(chunks)
+        )
+    if verbose:  # (a disabled bar still costs milliseconds to set up)
+        results = tqdm(results, total=total, desc=description)
     return results if lazy else list(results)
+
+
+def _n_workers(n_jobs):
+    """Workers that joblib would use with the active backend; 1 when it runs tasks in line."""
+    from joblib.parallel import get_active_backend
+
+    backend, config_jobs = get_active_backend()
+    if n_jobs is None:
+        n_jobs = config_jobs
+    if n_jobs is None:  # joblib's default for the backend: 1, or all workers (dask)
+        n_jobs = getattr(backend, "default_n_jobs", 1)
+    if n_jobs == 1:
+        return 1
+    try:
+        return max(1, int(effective_n_jobs(n_jobs)))
+    except Exception:  # a backend that cannot tell (a remote cluster): assume several
+        return 2
+
+
+def _chunked(arguments, size):
+    iterator = iter(arguments)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
+
+
+def _run_chunk(function, shared, chunk, parent_pid):
+    """A chunk of tasks in a worker: torch on one thread when in another process."""
+    if os.getpid() != parent_pid:
+        one_torch_thread()
+    return [function(*shared, *args) for args in chunk]
+
+
+def one_torch_thread():
+    """Run torch (if it is imported) on one intra-op thread; a no-op otherwise."""
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.get_num_threads() != 1:
+        torch.set_num_threads(1)
 
 
 def score_blocks(score, blocks, batch_size):

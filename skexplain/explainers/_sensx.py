@@ -1,7 +1,7 @@
 """SensX: model-agnostic local attribution by calibrated global sensitivity analysis."""
 
-import itertools
 import warnings
+from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
@@ -9,14 +9,16 @@ import scipy.sparse as sp
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._core.base import LocalExplainer
-from .._core.compute import resolve_batch_size, spawn_seeds
-from .._core.model import OUTPUT_CONSTRAINT
+from .._core.compute import parallel_map, resolve_batch_size, spawn_seeds
+from .._core.model import OUTPUT_CONSTRAINT, check_scores
 from ..metrics._perturbation import walk_box
 from ._groups import groups_from_labels
-from ._perturbation import run_plans, shared_docs
+from ._perturbation import shared_docs
 
 DEFAULT_DELTA_GRID = np.linspace(0.05, 1.0, 20)
-WALKS_PER_TASK = 10  # fixed, so that the split of work (and the result) never depends on n_jobs
+WALKS_PER_SEED = 10  # walks drawn from one seed: fixed, so results never depend on n_jobs
+TASK_BATCHES = 4  # a parallel task scores about this many batches
+CHUNK_BYTES = 2**18  # rows are written in chunks of this many bytes, which stay in cache
 MIN_STEP = 1e-12
 
 
@@ -41,11 +43,9 @@ class SensX(LocalExplainer):
     Cost per instance: ``len(delta_grid) * n_profile_samples`` model evaluations for the
     profile (none when ``delta`` is fixed) plus ``n_walks * (n_units + 1)`` for the walks,
     where ``n_units`` is the number of features, or of groups when ``feature_groups`` is set.
-    Consecutive walk states are scored ``batch_size`` rows per model call. Work is planned
-    as one instance's profile or ten of its walks, by the machinery of the perturbation
-    explainers (:func:`skexplain.explainers._perturbation.run_plans`): plans are grouped
-    into joblib tasks of about ``batch_size`` rows, every row carries the index of its
-    instance (so ``model_args`` follow it) and every seed is drawn up front, so results are
+    Work is split into items (one instance's profile, or ten of its walks, each drawn
+    from its own seed); consecutive items form tasks of about four batches, a split that
+    depends only on ``batch_size``, so results are
     identical for any ``n_jobs`` and joblib backend.
 
     Parameters
@@ -56,14 +56,21 @@ class SensX(LocalExplainer):
         (``output="probability"`` for a torch model or skorch net, whose "auto" output is
         its logits).
     n_walks : int, default=50
-        Number of Morris walks per instance.
+        Number of Morris walks per instance; ``benchmarks/bench_sensx_l2x.py`` compares
+        the defaults' accuracy on the L2X tasks with 200 walks and with KernelSHAP / IG.
     delta : "auto" or float in (0, 1], default="auto"
         Half-width of the walk box as a fraction of the global range; "auto" finds ``delta*``
         from the stability profile.
     delta_grid : array-like of float in (0, 1], default=None
         Deltas of the stability profile; None means ``linspace(0.05, 1, 20)``.
-    n_profile_samples : int, default=1000
-        Uniform samples per delta in the stability profile.
+    n_profile_samples : int, default=100
+        Uniform samples per delta in the stability profile: 100 is the fewest for which
+        the 1 % / 99 % quantiles are not the sample minimum / maximum, and keeps the
+        profile (``20 * 100`` evaluations) of the order of the walks of a ten-feature
+        model (the earlier default, 1000, made an explanation about 8x costlier). With
+        the defaults an instance of 10 features costs
+        ``2000 + 50 * 11 = 2550`` evaluations, a tenth of KernelSHAP's 25,000 (500
+        coalitions x a 50-row background).
     delta_rule : {"envelope", "median"}, default="envelope"
         Which profile curves must stay within ``tau``: the 1 % / 99 % envelope (TMLR) or the
         median (bioRxiv). The envelope rule often gives ``delta* = 1`` for low-dimensional
@@ -112,14 +119,22 @@ class SensX(LocalExplainer):
 
     Notes
     -----
-    *Memory.* Perturbed rows exist one batch at a time: a task holds about ``2 *
-    batch_size`` rows of ``n_features`` float64 values (the block of walk states being made
-    and the rows waiting to fill a model call), plus, for the walks it runs (ten, or more
-    plans of ten when they fit in ``batch_size`` rows), their endpoints, feature orders and
-    scores (``n_units + 1`` values each). Memory
-    therefore does not grow with ``n_walks``, ``n_profile_samples`` or the number of
-    instances, only with ``batch_size * n_features``; each of ``n_jobs`` workers holds this
-    much.
+    *Engine.* Rows are built in the model's dtype (float32 for most torch models; float64
+    for scikit-learn models and callables) and written straight into one reused buffer of
+    ``batch_size`` rows per task, rows of many instances and walks sharing a model call.
+    A walk state is a bit select between x and the endpoint z (``rank < t``), computed for
+    many whole walks at once, a cache-sized chunk at a time; a profile row is one fused
+    multiply-add ``low + u * width`` of a uniform vector u drawn once per sample and mapped
+    into every delta box (common random numbers across deltas). Elementary effects use the
+    steps between x and z as the model sees them (in its dtype), accumulated in float64.
+    ``batch_size="auto"`` counts the row dtype's bytes (float32 rows: twice the rows of
+    float64).
+
+    *Memory.* A task holds one buffer of ``batch_size`` rows (plus a boolean mask of the
+    same shape) and, for the walks it runs, their endpoints and orders (``n_units`` values
+    each). Memory therefore does not grow with ``n_walks``, ``n_profile_samples`` or the
+    number of instances, only with ``batch_size * n_features``; each of ``n_jobs`` workers
+    holds this much.
 
     *Cost.* Each walk scores ``n_units + 1`` rows of ``n_features`` values, so the number
     of model evaluations grows linearly in ``n_units`` and the time of one evaluation with
@@ -140,8 +155,9 @@ class SensX(LocalExplainer):
         with joblib.parallel_config(backend="dask"):
             explanation = explainer.explain(X)
 
-    The explainer, with its model, is sent to the workers with each task; on a GPU
-    cluster give ``device="cuda"`` so that each worker runs its copy on its GPU.
+    The model is sent to the workers once per chunk of tasks (two chunks per worker for
+    each of the profile and walk phases), and a worker process runs torch on one thread;
+    on a GPU cluster give ``device="cuda"`` so that each worker runs its copy on its GPU.
 
     References
     ----------
@@ -187,7 +203,7 @@ class SensX(LocalExplainer):
     }
 
     def __init__(
-        self, model=None, *, n_walks=50, delta="auto", delta_grid=None, n_profile_samples=1000,
+        self, model=None, *, n_walks=50, delta="auto", delta_grid=None, n_profile_samples=100,
         delta_rule="envelope", tau=0.1, lower=None, upper=None, feature_groups=None,
         output="auto", batch_size="auto", device=None, n_jobs=None, random_state=None,
         verbose=0,
@@ -257,17 +273,25 @@ class SensX(LocalExplainer):
             return ("sample", "channel", "position")
         return ("sample",) + ("feature",) * len(self.feature_shape_)
 
+    def _row_dtype(self):
+        """The numpy dtype rows are built in: the torch module's (float32 mostly), else float64."""
+        return row_dtype(self.score_function_)
+
     def _explain(self, X, target):
         n_samples = len(X)
-        n_walk_tasks = -(-self.n_walks // WALKS_PER_TASK)
-        seeds = spawn_seeds(self.random_state, n_samples, 1 + n_walk_tasks)
+        n_walk_blocks = -(-self.n_walks // WALKS_PER_SEED)
+        seeds = spawn_seeds(self.random_state, n_samples, 1 + n_walk_blocks)
         profile_seeds, walk_seeds = seeds[:, 0], seeds[:, 1:]
         lower = np.minimum(self.lower_, X)  # the domain always contains the instance
         upper = np.maximum(self.upper_, X)
+        dtype = self._row_dtype()
+        batch_size = resolve_batch_size(self.batch_size, self.n_features_in_,
+                                        itemsize=dtype.itemsize)
+        engine = _Engine(self.score_function_, dtype, batch_size, self.n_jobs, self.verbose)
 
         info = {"method": "sensx", "axes": self._axes()}
         if self.delta == "auto":
-            quantiles = self._stability_profiles(X, target, lower, upper, profile_seeds)
+            quantiles = self._stability_profiles(engine, X, target, lower, upper, profile_seeds)
             low, high = (0, 2) if self.delta_rule == "envelope" else (1, 1)
             delta_star = characteristic_delta(
                 quantiles[..., low], quantiles[..., high], self.delta_grid_, self.tau
@@ -288,45 +312,106 @@ class SensX(LocalExplainer):
             delta_star = np.full(n_samples, float(self.delta))
             insensitive = np.zeros(n_samples, dtype=bool)
         info.update(delta_star=delta_star, insensitive=insensitive)
-        values = self._walks(X, target, lower, upper, delta_star, walk_seeds)
+        values = self._walks(engine, X, target, lower, upper, delta_star, walk_seeds)
         return values, info
 
-    def _stability_profiles(self, X, target, lower, upper, seeds):
-        """Quantiles (n_samples, n_deltas, 3): one plan per instance, run by run_plans."""
-        items = [((x, low, high), t, i, seed) for i, (x, low, high, t, seed)
+    def _stability_profiles(self, engine, X, target, lower, upper, seeds):
+        """Quantiles (n_samples, n_deltas, 3): one work item per instance."""
+        plan = _ProfilePlan(self.delta_grid_, self.n_profile_samples, self.n_features_in_)
+        items = [(x, low, high, t, i, seed) for i, (x, low, high, t, seed)
                  in enumerate(zip(X, lower, upper, target, seeds, strict=True))]
-        plan = _ProfilePlan(self.delta_grid_, self.n_profile_samples)
-        return np.stack(list(run_plans(
-            self.score_function_, plan, items,
-            rows_per_item=len(self.delta_grid_) * self.n_profile_samples,
-            batch_size=self._batch_size(), n_jobs=self.n_jobs, verbose=self.verbose,
-            description="SensX stability profiles",
-        )))
+        return np.stack(list(engine.run(plan, items, plan.n_rows,
+                                        "SensX stability profiles")))
 
-    def _walks(self, X, target, lower, upper, delta_star, seeds):
-        """Mean absolute elementary effects (n_samples, n_units): plans of up to ten walks."""
+    def _walks(self, engine, X, target, lower, upper, delta_star, seeds):
+        """Mean absolute elementary effects (n_samples, n_units): items of up to ten walks."""
         n_units = self._n_units()
+        plan = _WalkPlan(self.feature_groups_, self.n_features_in_)
         values = np.zeros((len(X), n_units))
         jobs = [
-            (i, min(WALKS_PER_TASK, self.n_walks - WALKS_PER_TASK * b), seeds[i, b])
+            (i, min(WALKS_PER_SEED, self.n_walks - WALKS_PER_SEED * b), seeds[i, b])
             for i in np.flatnonzero(delta_star > 0)
             for b in range(seeds.shape[1])
         ]
-        items = (
-            ((X[i], *walk_box(X[i], lower[i], upper[i], delta_star[i]), n_walks), target[i],
-             i, seed)
-            for i, n_walks, seed in jobs
-        )
-        results = run_plans(
-            self.score_function_, _WalkPlan(self.feature_groups_), items,
-            rows_per_item=min(WALKS_PER_TASK, self.n_walks) * (n_units + 1),
-            batch_size=self._batch_size(), n_jobs=self.n_jobs, verbose=self.verbose,
-            description="SensX walks", n_items=len(jobs),
-        )
-        # Summed as they arrive: the effects of finished plans are not kept.
+        items = [(X[i], *walk_box(X[i], lower[i], upper[i], delta_star[i]), n_walks,
+                  target[i], i, seed) for i, n_walks, seed in jobs]
+        results = engine.run(plan, items, min(WALKS_PER_SEED, self.n_walks) * (n_units + 1),
+                             "SensX walks")
+        # Summed as they arrive: the effects of finished items are not kept.
         for (i, _, _), effects in zip(jobs, results, strict=True):
             values[i] += effects
         return values / self.n_walks
+
+
+def row_dtype(adapter):
+    """The numpy dtype of rows for a model adapter: its torch module's dtype, else float64.
+
+    A dtype numpy lacks (bfloat16) gives float32; the adapter converts each batch.
+    """
+    dtype = adapter.dtype
+    if adapter.module is None:
+        return np.dtype(np.float64)
+    import torch
+
+    try:
+        return torch.empty(0, dtype=dtype).numpy().dtype
+    except TypeError:
+        return np.dtype(np.float32)
+
+
+class _Engine:
+    """Scores the rows of work items (a profile, a block of walks) in full model calls.
+
+    Consecutive items are grouped into tasks of about ``TASK_BATCHES * batch_size`` rows
+    (the split depends only on ``batch_size`` and the items, never on ``n_jobs``); a task
+    writes its items' rows straight into one reused buffer of ``batch_size`` rows in the
+    model's dtype, several items sharing a model call, and gives every row the index of its
+    instance (the ``owner`` that picks its ``model_args``). Tasks run through
+    :func:`skexplain._core.compute.parallel_map` with the model shipped once per chunk.
+    """
+
+    def __init__(self, score, dtype, batch_size, n_jobs, verbose):
+        self.score, self.dtype, self.batch_size = score, dtype, batch_size
+        self.n_jobs, self.verbose = n_jobs, verbose
+
+    def run(self, plan, items, rows_per_item, description):
+        per_task = max(1, TASK_BATCHES * self.batch_size // max(1, rows_per_item))
+        tasks = [(items[s:s + per_task],) for s in range(0, len(items), per_task)]
+        results = parallel_map(
+            _score_task, tasks, shared=(self.score, plan, self.dtype, self.batch_size),
+            n_jobs=self.n_jobs, verbose=self.verbose, description=description, lazy=True,
+        )
+        for finished in results:
+            yield from finished
+
+
+def _score_task(score, plan, dtype, batch_size, items):
+    """Rows of a task's items, ``batch_size`` per model call; each item's finished result."""
+    makers = [plan.make(*item, dtype) for item in items]
+    sizes = [m.n_rows for m in makers]
+    bounds = np.cumsum([0] + sizes)
+    total = int(bounds[-1])
+    owners = np.repeat([item[-2] for item in items], sizes)
+    targets = np.repeat([item[-3] for item in items], sizes)
+    buffer = np.empty((min(batch_size, total), plan.n_features), dtype)
+    scratch = np.empty(buffer.shape, dtype=bool)  # the masks of walk states
+    scores = np.empty(total)
+    with _scoring(score) as score_rows:
+        k = 0
+        for start in range(0, total, batch_size):
+            stop = min(start + batch_size, total)
+            position = start
+            while position < stop:
+                while bounds[k + 1] <= position:
+                    k += 1
+                end = min(stop, int(bounds[k + 1]))
+                makers[k].write(buffer[position - start:end - start], position - bounds[k],
+                                end - bounds[k], scratch)
+                position = end
+            batch = score_rows(buffer[:stop - start], owners[start:stop])
+            scores[start:stop] = batch[np.arange(stop - start), targets[start:stop]]
+    return [m.finish(scores[a:b]) for m, a, b in zip(makers, bounds[:-1], bounds[1:],
+                                                      strict=True)]
 
 
 def characteristic_delta(q_low, q_high, delta_grid, tau):
@@ -354,86 +439,193 @@ def characteristic_delta(q_low, q_high, delta_grid, tau):
     return np.where(stable.any(axis=1), delta_grid[np.argmax(stable, axis=1)], 1.0)
 
 
-class _ProfilePlan:
-    """Plan of one instance's stability profile: uniform samples of each delta box.
+@contextmanager
+def _scoring(score):
+    """``score_rows(rows, owner)``: float64 scores; a torch model is put in inference mode
+    once for the whole task rather than once per call."""
+    module = getattr(score, "module", None)
+    if module is None or not hasattr(score, "forward"):
+        yield score
+        return
+    import torch
 
-    ``finish`` gives the 1 %, 50 % and 99 % score quantiles, shape (n_deltas, 3).
+    def score_rows(rows, owner):
+        batch = rows.reshape((len(rows),) + score.feature_shape)
+        scores = score.forward(score.tensor(batch), owner)
+        scores = scores.detach().to("cpu", torch.float64).numpy()
+        return check_scores(scores, len(rows), score.name, score.model)
+
+    with score.inference(), torch.no_grad():
+        yield score_rows
+
+
+class _ProfilePlan:
+    """Stability profile of one instance: ``n_samples`` uniform points in each delta box.
+
+    Common random numbers: sample k draws one uniform vector u_k in [0, 1)^D and is mapped
+    into every box, ``low_j + u_k * (high_j - low_j)``; rows run sample-major (all deltas
+    of u_0, then of u_1, ...), so one draw of D numbers makes ``n_deltas`` rows and a row
+    costs one multiply-add per value. ``finish`` gives the 1 %, 50 % and 99 % score
+    quantiles, shape (n_deltas, 3).
     """
 
-    def __init__(self, delta_grid, n_samples):
+    def __init__(self, delta_grid, n_samples, n_features):
         self.delta_grid = delta_grid
         self.n_samples = n_samples
+        self.n_features = n_features
+        self.n_rows = len(delta_grid) * n_samples
 
-    def __call__(self, x, lower, upper, target, rng, batch_size):
-        delta_grid, n_samples = self.delta_grid, self.n_samples
+    def make(self, x, lower, upper, target, owner, seed, dtype):
+        return _ProfileRows(self, x, lower, upper, seed, dtype)
 
-        def samples():
-            for delta in delta_grid:
-                low, high = walk_box(x, lower, upper, delta)
-                for start in range(0, n_samples, batch_size):
-                    size = min(batch_size, n_samples - start)
-                    yield rng.uniform(low, high, size=(size, x.size))
 
-        def finish(scores):
-            return np.quantile(scores.reshape(len(delta_grid), n_samples), [0.01, 0.5, 0.99],
-                               axis=1).T
+class _ProfileRows:
+    def __init__(self, plan, x, lower, upper, seed, dtype):
+        boxes = [walk_box(x, lower, upper, delta) for delta in plan.delta_grid]
+        self.low = np.array([low for low, _ in boxes]).astype(dtype)
+        self.width = np.array([high - low for low, high in boxes]).astype(dtype)
+        self.n_deltas, self.n_samples = len(plan.delta_grid), plan.n_samples
+        self.n_rows = plan.n_rows
+        self.rng = np.random.default_rng(seed)
+        self.dtype = dtype
+        self.drawn = 0  # samples drawn so far
+        self.last = None  # u of sample drawn - 1
 
-        return samples(), len(delta_grid) * n_samples, finish
+    def _uniforms(self, first, last):
+        """u of samples first..last (inclusive), drawn in order (writes only move forward)."""
+        # float32 uniforms (24 random bits) whatever the dtype: rows in float32 and float64
+        # differ by rounding only.
+        shape = (max(0, last + 1 - self.drawn), self.width.shape[1])
+        new = self.rng.random(shape, dtype=np.float32).astype(self.dtype, copy=False)
+        u = new if first >= self.drawn else np.concatenate([self.last[None], new])
+        if len(new):
+            self.drawn, self.last = last + 1, new[-1]
+        return u
+
+    def write(self, out, start, stop, scratch):
+        import torch
+
+        n_deltas = self.n_deltas
+        first, last = start // n_deltas, (stop - 1) // n_deltas
+        u = torch.from_numpy(self._uniforms(first, last))
+        out = torch.from_numpy(out)
+        low, width = torch.from_numpy(self.low), torch.from_numpy(self.width)
+        row = start
+        while row < stop:  # one fused pass: low + u * width
+            k, j0 = divmod(row, n_deltas)
+            whole = (stop - row) // n_deltas if j0 == 0 else 0
+            at = row - start
+            if whole:  # whole samples: every delta of each
+                block = out[at:at + whole * n_deltas].view(whole, n_deltas, -1)
+                torch.addcmul(low[None], u[k - first:k - first + whole, None, :], width[None],
+                              out=block)
+                row += whole * n_deltas
+            else:
+                j1 = min(n_deltas, j0 + stop - row)
+                torch.addcmul(low[j0:j1], u[k - first][None], width[j0:j1],
+                              out=out[at:at + j1 - j0])
+                row += j1 - j0
+
+    def finish(self, scores):
+        per_delta = scores.reshape(self.n_samples, self.n_deltas)
+        return np.quantile(per_delta, [0.01, 0.5, 0.99], axis=0).T
 
 
 class _WalkPlan:
-    """Plan of ``n_walks`` Morris walks of one instance in the box ``[low, high]``.
+    """``n_walks`` Morris walks of one instance in the box ``[low, high]``.
 
     Each walk draws an endpoint z uniformly in ``[low, high]`` and a random order of the
     units (features, or groups); it moves the units from x to z one at a time, the changes
     accumulating, and credits unit u with ``|y_t - y_{t-1}| / |z_u - x_u|`` (0 for a step
-    shorter than 1e-12; the L2 norm of the change for a group). ``finish`` gives the sum
-    over the walks of each unit's absolute elementary effect, shape (n_units,).
+    shorter than 1e-12; the L2 norm of the change for a group), x and z taken in the model's
+    dtype. ``finish`` gives the sum over the walks of each unit's absolute elementary
+    effect, shape (n_units,).
     """
 
-    def __init__(self, groups):
+    def __init__(self, groups, n_features):
         self.groups = groups
+        self.n_features = n_features
+        self.n_units = n_features if groups is None else len(groups)
+        self.unit_of_feature = None
+        if groups is not None:
+            self.unit_of_feature = np.empty(n_features, dtype=np.intp)
+            for unit, members in enumerate(groups):
+                self.unit_of_feature[members] = unit
 
-    def __call__(self, x, low, high, n_walks, target, rng, batch_size):
-        groups = self.groups
-        n_units = x.size if groups is None else len(groups)
-        walks = [(rng.uniform(low, high), rng.permutation(n_units)) for _ in range(n_walks)]
-        states = itertools.chain.from_iterable(
-            _walk_states(x, z, order, groups, batch_size) for z, order in walks
-        )
-
-        def finish(scores):
-            effects = np.zeros(n_units)
-            for (z, order), y in zip(walks, scores.reshape(n_walks, n_units + 1), strict=True):
-                step = _step_sizes(z - x, groups)[order]
-                moved = step > MIN_STEP
-                effects[order[moved]] += np.abs(np.diff(y))[moved] / step[moved]
-            return effects
-
-        return states, n_walks * (n_units + 1), finish
+    def make(self, x, low, high, n_walks, target, owner, seed, dtype):
+        return _WalkRows(self, x, low, high, n_walks, seed, dtype)
 
 
-def _step_sizes(change, groups):
-    if groups is None:
-        return np.abs(change)
-    return np.array([np.linalg.norm(change[members]) for members in groups])
+class _WalkRows:
+    """The states of a block of walks, written as bit selects between x and z.
 
+    State t of a walk holds z in the features whose unit comes before t in the walk's
+    order (rank < t) and x elsewhere: ``bits(x) ^ ((bits(x) ^ bits(z)) * (rank < t))``,
+    three passes of vectorised integer work per value, exactly x or z, for any number of
+    whole walks at once or part of one walk.
+    """
 
-def _walk_states(x, z, order, groups, chunk):
-    """Yield the walk's states x, then x with units order[:1], order[:2], ... set to z."""
-    yield x[None]
-    current = x
-    for start in range(0, len(order), chunk):
-        steps = order[start:start + chunk]
-        if groups is None:
-            columns, step_of_column = steps, np.arange(len(steps))
+    def __init__(self, plan, x, low, high, n_walks, seed, dtype):
+        rng = np.random.default_rng(seed)
+        n_units = plan.n_units
+        draws = [(rng.uniform(low, high), rng.permutation(n_units)) for _ in range(n_walks)]
+        self.order = np.array([order for _, order in draws]).reshape(n_walks, n_units)
+        x = x.astype(dtype)
+        z = np.array([z for z, _ in draws]).astype(dtype).reshape(n_walks, -1)
+        bits = np.dtype(f"u{dtype.itemsize}")
+        self.x_bits = x.view(bits)
+        self.flip = z.view(bits) ^ self.x_bits[None]
+        rank = np.empty((n_walks, n_units), dtype=np.int32)
+        np.put_along_axis(rank, self.order, np.arange(n_units, dtype=np.int32)[None], axis=1)
+        self.rank = rank if plan.unit_of_feature is None else rank[:, plan.unit_of_feature]
+        change = z.astype(np.float64) - x.astype(np.float64)[None]
+        if plan.unit_of_feature is None:
+            self.step = np.abs(change)
         else:
-            members = [groups[u] for u in steps]
-            columns = np.concatenate(members)
-            step_of_column = np.repeat(np.arange(len(steps)), [len(m) for m in members])
-        rows = np.repeat(current[None], len(steps), axis=0)
-        reached = np.arange(len(steps))[:, None] >= step_of_column[None, :]
-        rows[:, columns] = np.where(reached, z[columns], current[columns])
-        current = rows[-1].copy()  # not a view, which would keep the whole block alive
-        yield rows
-        del rows, reached  # freed before the next block is made
+            self.step = np.sqrt(np.stack([
+                np.bincount(plan.unit_of_feature, weights=c * c, minlength=n_units)
+                for c in change
+            ]))
+        self.bits = bits
+        self.n_walks, self.n_units = n_walks, n_units
+        self.n_rows = n_walks * (n_units + 1)
+        self.t = np.arange(n_units + 1, dtype=np.int32)
+
+    def write(self, out, start, stop, scratch):
+        # A cache-sized chunk at a time, so that the three passes stay in cache.
+        chunk = max(1, CHUNK_BYTES // self.x_bits.nbytes)
+        for a in range(start, stop, chunk):
+            b = min(stop, a + chunk)
+            self._write(out[a - start:b - start], a, b, scratch)
+
+    def _write(self, out, start, stop, scratch):
+        out = out.view(self.bits)
+        length = self.n_units + 1
+        row = start
+        while row < stop:
+            walk, t0 = divmod(row, length)
+            at = row - start
+            whole = (stop - row) // length if t0 == 0 else 0
+            if whole:
+                segment = out[at:at + whole * length].reshape(whole, length, -1)
+                mask = scratch[at:at + whole * length].reshape(segment.shape)
+                walks = slice(walk, walk + whole)
+                np.less(self.rank[walks, None, :], self.t[None, :, None], out=mask)
+                np.multiply(mask, self.flip[walks, None, :], out=segment)
+                row += whole * length
+            else:
+                t1 = min(length, t0 + stop - row)
+                segment = out[at:at + t1 - t0]
+                mask = scratch[at:at + t1 - t0]
+                np.less(self.rank[walk][None], self.t[t0:t1, None], out=mask)
+                np.multiply(mask, self.flip[walk][None], out=segment)
+                row += t1 - t0
+        np.bitwise_xor(out, self.x_bits[None], out=out)
+
+    def finish(self, scores):
+        y = scores.reshape(self.n_walks, self.n_units + 1)
+        effect = np.abs(np.diff(y, axis=1))  # step t moves unit order[:, t]
+        step = np.take_along_axis(self.step, self.order, axis=1)
+        moved = step > MIN_STEP
+        effect = np.where(moved, effect / np.where(moved, step, 1.0), 0.0)
+        return np.bincount(self.order.ravel(), weights=effect.ravel(), minlength=self.n_units)

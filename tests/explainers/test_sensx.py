@@ -279,3 +279,41 @@ def test_nan_scores_raise_and_the_model_may_be_set_later():
     inside = X[X[:, 0] < 0.5][:2]
     with pytest.raises(ValueError, match="NaN or infinite scores"):
         explainer.fit(X).explain(inside, target=0)
+
+
+def _torch_mlp(n_features, dtype):
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(n_features, 16), torch.nn.Tanh(),
+                              torch.nn.Linear(16, 1), torch.nn.Sigmoid())
+    return net.to(dtype).eval()
+
+
+def test_float32_torch_rows_match_the_float64_model():
+    # The same draws in either dtype: float32 rows give float64 rows' values up to rounding,
+    # and the float32 model is called with float32 rows (no float64 conversion).
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(100, 6)).astype(np.float32)
+    net32 = _torch_mlp(6, torch.float32)
+    net64 = _torch_mlp(6, torch.float64)
+    seen = []
+    net32.register_forward_pre_hook(lambda module, args: seen.append(args[0].dtype))
+    params = dict(n_walks=10, n_profile_samples=100, random_state=0)
+    v32 = SensX(net32, **params).fit(X).explain(X[:3])
+    v64 = SensX(net64, **params).fit(X.astype(np.float64)).explain(X[:3].astype(np.float64))
+    assert set(seen) == {torch.float32}
+    np.testing.assert_array_equal(v32.info["delta_star"], v64.info["delta_star"])
+    np.testing.assert_allclose(v32.values, v64.values, rtol=1e-3,
+                               atol=1e-4 * np.abs(v64.values).max())
+
+
+def test_torch_values_identical_for_n_jobs_and_batch_sizes():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(60, 7)).astype(np.float32)
+    net = _torch_mlp(7, torch.float32)
+    explainer = SensX(net, n_walks=23, n_profile_samples=40, random_state=0).fit(X)
+    serial = explainer.explain(X[:5]).values
+    parallel = explainer.set_params(n_jobs=2).explain(X[:5]).values
+    np.testing.assert_array_equal(serial, parallel)
+    for batch_size in (7, 64, 999):
+        other = explainer.set_params(n_jobs=1, batch_size=batch_size).explain(X[:5]).values
+        np.testing.assert_allclose(other, serial, rtol=1e-5, atol=1e-7)
