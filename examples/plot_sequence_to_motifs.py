@@ -121,7 +121,8 @@ fig.savefig(OUTPUT / "irf1_seqlets.png", dpi=90)
 # tfmodisco-lite clusters seqlets by their *hypothetical* contributions (a score for every
 # base at every position). Here they are the mean-centred input gradients (gradient x
 # (one-hot - 1/4) style, Majdandzic et al. 2023), which cost one backward pass;
-# DeepLiftShap's or ISM's hypothetical contributions can be passed the same way.
+# ``DeepLiftShap(net, hypothetical=True)`` gives DeepSHAP's (one pass per reference) and can
+# be passed the same way.
 # :func:`skexplain.motifs.discover_motifs` converts the (n, 4, L) layout to tfmodisco-lite's
 # (n, L, 4), runs it unchanged, trims its patterns and names them with TomTom.
 try:

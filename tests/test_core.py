@@ -691,6 +691,20 @@ def test_default_feature_names():
     assert default_feature_names((2, 2)).tolist() == ["x0_0", "x0_1", "x1_0", "x1_1"]
 
 
+def test_one_hot_dna_reference_data_gives_genomic_feature_names():
+    from skexplain.explainers import Occlusion
+
+    def model(X):
+        return X.reshape(len(X), -1).sum(axis=1, keepdims=True)
+
+    one_hot = np.eye(4)[np.random.default_rng(0).integers(0, 4, (5, 6))].transpose(0, 2, 1)
+    E = Occlusion(model).fit(one_hot).explain(one_hot[:1])
+    assert E.feature_names[[0, 6, 23]].tolist() == ["A:0", "C:0", "T:5"]
+    # Four real-valued channels are not DNA: shape-based names.
+    E = Occlusion(model).fit(one_hot + 0.5).explain(one_hot[:1])
+    assert E.feature_names[[0, 6]].tolist() == ["x0_0", "x1_0"]
+
+
 def test_deprecated_names_and_canonical_method():
     namespace = {"New": int}
     getattr_ = deprecated_names("pkg", {"Old": "New"}, namespace)

@@ -113,6 +113,7 @@ class DataExplainer(Explainer):
             del self.feature_names_in_
         self.model_adapter_ = self._model_adapter(feature_shape)
         self.baseline_ = np.asarray(X.mean(axis=0), dtype=np.float64).ravel()
+        self._one_hot_dna = _is_one_hot_dna(X, feature_shape)
         self._fit(X)
         return self
 
@@ -122,7 +123,8 @@ class DataExplainer(Explainer):
     def _feature_names_out(self):
         if hasattr(self, "feature_names_in_"):
             return self.feature_names_in_
-        return default_feature_names(self.feature_shape_)
+        alphabet = "ACGT" if getattr(self, "_one_hot_dna", False) else None
+        return default_feature_names(self.feature_shape_, alphabet=alphabet)
 
     def _feature_groups(self):
         """Member indices of each explained unit; None when every feature stands alone."""
@@ -284,3 +286,11 @@ class ExampleExplainer(Explainer):
     Results are :class:`ExampleExplanation` objects: per explained sample, values over the
     training examples (or the k retrieved ones with their indices).
     """
+
+
+def _is_one_hot_dna(X, feature_shape):
+    """Whether the flattened reference data are one-hot DNA of shape (n, 4, L): named A:0..."""
+    if len(feature_shape) != 2 or feature_shape[0] != 4 or sp.issparse(X):
+        return False
+    X = np.asarray(X).reshape(-1, *feature_shape)
+    return bool(np.isin(X, (0, 1)).all() and (X.sum(axis=1) == 1).all())

@@ -124,7 +124,7 @@ def test_sequence_input_finds_planted_motif_positions():
     assert E.values.shape == (3, 4, 30)
     per_position = E.values.sum(axis=1)
     assert all(set(np.argsort(-row)[:4]) == {10, 11, 12, 13} for row in per_position)
-    assert E.feature_names[4 * 0 + 10] == "x0_10"
+    assert E.feature_names[10] == "A:10"  # one-hot DNA reference data: genomic names
 
 
 def test_image_input_with_patch_groups_on_a_torch_model():
