@@ -354,9 +354,9 @@ class FastISM:
         env = {start: graph.placeholder("h")}
         begin = after.index(start) + 1 if start in after else 0
         for node in after[begin:]:
-            missing = []
-            fx.node.map_arg((node.args, node.kwargs),
-                            lambda n: missing.append(n) if n not in env else None)
+            read = []
+            fx.node.map_arg((node.args, node.kwargs), read.append)
+            missing = [n for n in read if n not in env]
             if missing:
                 raise UnsupportedModel(
                     f"{self._describe(node)} reads {self._describe(missing[0])}, an activation "
@@ -384,7 +384,7 @@ class FastISM:
 
         keep, value = {}, X
         with torch.no_grad():
-            for node, op, _, _ in self.steps:
+            for node, _, _, _ in self.steps:
                 value = self._apply(node, value)
                 if node in self._kept:
                     keep[node] = value
