@@ -269,7 +269,6 @@ def test_n_jobs_gives_identical_values():
 def test_auto_batch_counts_activations_of_conv_models():
     from skexplain._core.compute import AUTO_BATCH_BYTES, resolve_batch_size
     from skexplain.explainers._fast_ism import activation_bytes
-
     from skexplain.models import ExpActivationCNN
 
     model = ExpActivationCNN(input_length=1000, architecture="cnn_deep").eval()
