@@ -98,8 +98,8 @@ def run_table(model, n, n_full, repeats, has_tangermeme):
     table = methods(model, has_tangermeme)
     best = {name: np.inf for name, _, _ in table}
     values = {}
-    for _name, _, function in table:  # warm-up: first torch call, joblib workers
-        function(X[:1])
+    for name, _, function in table:  # warm-up: first torch call, both joblib workers
+        function(X[:2] if "n_jobs" in name else X[:1])
     for _ in range(repeats):
         for name, kind, function in table:
             part = X[:min(n, n_full)] if kind == "full" else X

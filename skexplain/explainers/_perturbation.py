@@ -699,34 +699,36 @@ _FAST_WORKING_SET = 2**23  # bytes of windows per fast-ISM call
 
 def _fast_ism_task(adapter, grid, target, start, end, batch_size):
     """Raw effects (n, C, L) of every substitution in [start, end) of sequences grid (n, C, L)
-    through the fast engine: one task of whole sequences."""
+    through the fast engine: one task of whole sequences.
+
+    Each sequence is computed on its own (its reference, then its edits in batches that
+    depend only on ``batch_size``), so its values do not depend on the other sequences of
+    the task: they are identical for any n_jobs and any split of X.
+    """
     import torch
 
     from ._fast_ism import FastISM
 
     n, n_channels, length = grid.shape
-    reference = grid.argmax(axis=1)
     positions = np.arange(start, end)
-    shift = np.arange(1, n_channels)
-    sequence = np.repeat(np.arange(n), len(positions) * (n_channels - 1))
-    position = np.tile(np.repeat(positions, n_channels - 1), n)
-    old = reference[sequence, position]
-    new = (old + np.tile(shift, n * len(positions))) % n_channels
+    position = np.repeat(positions, n_channels - 1)
+    shift = np.tile(np.arange(1, n_channels), len(positions))
+    zero = np.zeros(len(position), dtype=np.int64)
     effects = np.zeros((n, n_channels, length))
     with adapter.inference(), torch.no_grad():
         engine = FastISM(adapter.module, (n_channels, length))
-        X = adapter.tensor(grid)
-        base = adapter.forward(X).to("cpu", torch.float64).numpy()[np.arange(n), target]
-        state = engine.reference(X)
-        for s in range(0, len(position), batch_size):
-            rows = slice(s, s + batch_size)
-            raw = engine.outputs(state, sequence[rows], position[rows], old[rows], new[rows])
-            scores = adapter.head(raw).to("cpu", torch.float64).numpy()
-            picked = scores[np.arange(len(scores)), target[sequence[rows]]]
-            effects[sequence[rows], new[rows], position[rows]] = \
-                picked - base[sequence[rows]]
+        for i in range(n):
+            x = adapter.tensor(grid[i:i + 1])
+            base = adapter.forward(x).to("cpu", torch.float64).numpy()[0, target[i]]
+            state = engine.reference(x)
+            old = grid[i].argmax(axis=0)[position]
+            new = (old + shift) % n_channels
+            for s in range(0, len(position), batch_size):
+                rows = slice(s, s + batch_size)
+                raw = engine.outputs(state, zero[rows], position[rows], old[rows], new[rows])
+                scores = adapter.head(raw).to("cpu", torch.float64).numpy()
+                effects[i, new[rows], position[rows]] = scores[:, target[i]] - base
     return effects
-
 
 @shared_docs
 class Lime(_PerturbationExplainer):
