@@ -367,7 +367,7 @@ class FastISM:
 
     def bytes_per_edit(self):
         """Working set of one edit: its windows (and windowed inputs) at every layer."""
-        itemsize = 8 if self.dtype == __import__("torch").float64 else 4
+        itemsize = self._columns.element_size()
         total = 0
         for (_, op, width, _), channels in zip(self.steps, self._channels, strict=True):
             total += channels * width
@@ -555,17 +555,20 @@ def fast_edit_scores(adapter, X, sequence, position, new, columns, batch_size,
 
 
 def activation_bytes(module, feature_shape):
-    """Bytes of the outputs of every leaf module in a forward pass of one zero row."""
+    """Bytes of the distinct outputs of the leaf modules in a forward pass of one zero row
+    (an output that is its input, as dropout in eval mode returns, counts once)."""
     import torch
 
     param = next(module.parameters(), None)
     dtype = torch.float32 if param is None else param.dtype
     device = torch.device("cpu") if param is None else param.device
-    total = [0]
+    total, seen, kept = [0], set(), []
 
     def hook(_module, _inputs, output):
         for value in output if isinstance(output, (tuple, list)) else (output,):
-            if isinstance(value, torch.Tensor):
+            if isinstance(value, torch.Tensor) and value.data_ptr() not in seen:
+                seen.add(value.data_ptr())
+                kept.append(value)  # held, so that no later output reuses its memory
                 total[0] += value.numel() * value.element_size()
 
     leaves = [m for m in module.modules() if not list(m.children())]
