@@ -201,6 +201,19 @@ def main():
                 lines.append(f"| {name} | {seconds:.3f} |")
             lines.append("")
             print("\n".join(lines[-14:]), flush=True)
+    lines += [
+        "Notes: skexplain's fast engine recomputes, per substitution, only the windows its "
+        "receptive field reaches up to the dense layer, with the first convolution's change "
+        "taken as a difference of two kernel columns and the dense layer updated sparsely "
+        "(``W x_ref`` plus ``W`` at the reached positions); tangermeme's fastISM also "
+        "recomputes windows but convolves the first layer and recomputes the dense layer "
+        "in full. tangermeme's default runs ``fast=False`` when it predicts the job to "
+        "take under 30 s (so on 2 sequences it is a full-pass method). The batch-size "
+        "table: the full engine's 'auto' now divides 64 MiB by the bytes of one row's "
+        "activations (a forward pass of one row, distinct leaf outputs), not by its input "
+        "bytes.",
+        "",
+    ]
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text("\n".join(lines) + "\n")
     print(f"wrote {args.output}")
