@@ -123,10 +123,9 @@ def batch_table(model, repeats):
     ism = InSilicoMutagenesis(model, engine="full").fit(X[:1])
     ism._bound_adapter = ism.model_adapter_
     new_auto = ism._batch_size()
-    from skexplain.explainers._fast_ism import FastISM
-    from skexplain.explainers._perturbation import _FAST_WORKING_SET
+    from skexplain.explainers._fast_ism import FAST_WORKING_SET, FastISM
 
-    fast_auto = max(16, _FAST_WORKING_SET // FastISM(model, (4, LENGTH)).bytes_per_edit())
+    fast_auto = max(16, FAST_WORKING_SET // FastISM(model, (4, LENGTH)).bytes_per_edit())
     runs = [(f"full, batch_size={b}", "full", b) for b in (32, 128, 512)]
     runs += [(f"full, previous auto ({old_auto} rows: input bytes)", "full", old_auto),
              (f"full, auto ({new_auto} rows: activation bytes)", "full", "auto")]

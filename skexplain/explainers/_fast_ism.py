@@ -35,6 +35,9 @@ import numpy as np
 __all__ = ["FastISM", "UnsupportedModel", "activation_bytes", "fast_edit_scores"]
 
 
+FAST_WORKING_SET = 2**24  # bytes of windows per engine call for batch_size="auto"
+
+
 class UnsupportedModel(ValueError):
     """The module's locality cannot be proven; the message says which part and why."""
 
@@ -162,8 +165,6 @@ class FastISM:
             chain = chain[:bad + 1]
         self.chain = chain
         self.boundary = chain[-1]
-        if not any(self._is_window(n) or k == 0 for k, n in enumerate(chain)):
-            raise UnsupportedModel(f"{type(module).__name__} has no convolution to localise.")
         self._plan_shapes(torch)
         self._build_head(fx, nn, nodes)
 
@@ -312,6 +313,36 @@ class FastISM:
         columns[:self.n_channels, :k] = weight.permute(1, 2, 0)
         self._columns = columns
         self._first = (k, d)
+        self._fold_batch_norms(torch, nn)
+
+    def _fold_batch_norms(self, torch, nn):
+        """A BatchNorm1d (eval) right after a convolution is folded into it: the windowed
+        convolution then gives the normalised values, and the first layer's kernel columns
+        are scaled. The reference activations stay the module's own."""
+        self._skip, self._first_ref = set(), self.chain[0]
+        for i in range(len(self.steps) - 1):
+            node, op, width, starts = self.steps[i]
+            norm = self._module(self.steps[i + 1][0])
+            if op is None or op.kind != "conv" or not isinstance(norm, nn.BatchNorm1d):
+                continue
+            scale = torch.rsqrt(norm.running_var + norm.eps)
+            if norm.weight is not None:
+                scale = scale * norm.weight
+            shift = -norm.running_mean * scale
+            if norm.bias is not None:
+                shift = shift + norm.bias
+            scale, shift = scale.detach().to(self.dtype), shift.detach().to(self.dtype)
+            self._skip.add(self.steps[i + 1][0])
+            if i == 0:
+                self._columns = self._columns * scale
+                self._first_ref = self.steps[1][0]
+                self._kept.add(self._first_ref)
+                continue
+            conv = self._module(node)
+            weight = (conv.weight * scale[:, None, None]).detach()
+            bias = shift if conv.bias is None else (conv.bias.detach() * scale + shift)
+            op.call = (lambda x, m=conv, w=weight, b=bias: torch.nn.functional.conv1d(
+                x, w, b, m.stride, 0, m.dilation, m.groups))
 
     def _build_head(self, fx, nn, nodes):
         """The graph after the boundary: sparse Flatten+Linear, then the rest as a module."""
@@ -398,6 +429,15 @@ class FastISM:
                 padded[node] = torch.nn.functional.pad(source, (op.left, max(0, right)),
                                                        value=op.fill)
             state["padded"] = padded
+            # Every window an edit may read, laid out contiguously (sequence-major): a batch
+            # then gathers its windows with one index_select.
+            windows = {"first": _unfolded(keep[self._first_ref], self.steps[0][2], 1)}
+            for node, op, w, _ in self.steps[1:]:
+                if op is not None:
+                    windows[node] = _unfolded(padded[node], op.input_width(w), op.stride)
+            if self.linear is not None:
+                windows["boundary"] = _unfolded(keep[self.boundary], self.steps[-1][2], 1)
+            state["windows"] = windows
             if self.linear is not None:
                 flat = keep[self.boundary].flatten(1)
                 state["dense"] = torch.nn.functional.linear(flat, self.linear.weight,
@@ -417,19 +457,22 @@ class FastISM:
         """
         import torch
 
-        kept, padded = state["kept"], state["padded"]
+        kept = state["kept"]
         seq = torch.as_tensor(sequence, device=self.device)
         rows = torch.arange(len(position), device=self.device)
         value, starts, width = None, None, None
         for k, (node, op, w, s) in enumerate(self.steps):
             a = torch.as_tensor(s[position], device=self.device)
-            if k == 0:
-                value = self._first_conv(kept[node], seq, position, old, new, a, w, op)
+            if node in self._skip:  # a BatchNorm folded into the convolution before it
+                pass
+            elif k == 0:
+                value = self._first_conv(state["windows"]["first"], seq, position, old, new,
+                                         a, w, op)
             elif op is None:
                 value = self._apply(node, value)
             else:
-                value = op.call(self._spliced(padded[node], seq, a, op.input_width(w), op,
-                                              value, starts, width))
+                value = op.call(self._spliced(state["windows"][node], seq, a,
+                                              op.input_width(w), op, value, starts, width))
             starts, width = a, w
         boundary = kept[self.boundary]
         if self.linear is None:
@@ -438,7 +481,7 @@ class FastISM:
             full[rows[:, None], :, index] = value.transpose(1, 2)
             with torch.no_grad():
                 return self.head(full)
-        delta = value - _gather(boundary, seq, starts, width, 1)
+        delta = value - _gather(state["windows"]["boundary"], seq, starts)
         dense = state["dense"][seq].clone()
         weight = self.linear.weight.view(self.linear.out_features, boundary.shape[1],
                                          boundary.shape[2])
@@ -454,7 +497,7 @@ class FastISM:
         with torch.no_grad():
             return self.head(dense)
 
-    def _first_conv(self, reference, seq, position, old, new, a, width, op):
+    def _first_conv(self, windows, seq, position, old, new, a, width, op):
         import torch
 
         k, d = self._first
@@ -465,9 +508,9 @@ class FastISM:
         new_t = torch.as_tensor(new, device=self.device)[:, None]
         old_t = torch.as_tensor(old, device=self.device)[:, None]
         delta = self._columns[new_t, tap] - self._columns[old_t, tap]  # (B, width, out)
-        return _gather(reference, seq, a, width, 1) + delta.transpose(1, 2)
+        return _gather(windows, seq, a) + delta.transpose(1, 2)
 
-    def _spliced(self, padded, seq, a, v, op, previous, prev_starts, prev_width):
+    def _spliced(self, windows, seq, a, v, op, previous, prev_starts, prev_width):
         """Input windows of a windowed op: the padded reference with the edited window in.
 
         The edited window of the previous layer sits at a shift from the input window that
@@ -476,7 +519,7 @@ class FastISM:
         """
         import torch
 
-        base = _gather(padded, seq, a, v, op.stride)
+        base = _gather(windows, seq, a)
         shift = (prev_starts + op.left - a * op.stride).cpu().numpy()
         values = np.unique(shift)
         for c in values:
@@ -491,13 +534,22 @@ class FastISM:
         return base
 
 
-def _gather(reference, seq, starts, width, step):
-    """Windows ``reference[seq[i], :, starts[i]*step : starts[i]*step + width]``: (B, C, width)."""
-    return reference.unfold(2, width, step)[seq, :, starts]
+def _unfolded(reference, width, step):
+    """All windows of ``reference`` (S, C, L), ``width`` wide, ``step`` apart: a contiguous
+    tensor (S * n, C, width), window j of sequence i at row i * n + j, and n."""
+    windows = reference.unfold(2, width, step)  # (S, C, n, width)
+    n = windows.shape[2]
+    return windows.permute(0, 2, 1, 3).reshape(-1, reference.shape[1], width), n
+
+
+def _gather(windows, seq, starts):
+    """Windows ``starts[i]`` of sequences ``seq[i]``: (B, C, width), a fresh tensor."""
+    table, n = windows
+    return table.index_select(0, seq * n + starts)
 
 
 def fast_edit_scores(adapter, X, sequence, position, new, columns, batch_size,
-                     sequences_per_block=64):
+                     sequences_per_block=8):
     """Scores of edited sequences through :class:`FastISM`, in the adapter's output rule.
 
     Parameters
@@ -511,7 +563,7 @@ def fast_edit_scores(adapter, X, sequence, position, new, columns, batch_size,
     columns : ndarray of int of shape (n_edits,)
         The output column wanted for each edit.
     batch_size : int or "auto"
-        Edits per engine call; "auto" keeps a call's windows near 8 MiB.
+        Edits per engine call; "auto" keeps a call's windows near 16 MiB.
 
     Returns
     -------
@@ -532,7 +584,7 @@ def fast_edit_scores(adapter, X, sequence, position, new, columns, batch_size,
     with adapter.inference(), torch.no_grad():
         engine = FastISM(adapter.module, X.shape[1:])
         if batch_size == "auto":
-            batch_size = max(16, min(4096, 2**23 // engine.bytes_per_edit()))
+            batch_size = max(16, min(4096, FAST_WORKING_SET // engine.bytes_per_edit()))
         binary = np.isin(X, (0, 1)).all() and (X.sum(axis=1) <= 1).all()
         if not binary:
             raise UnsupportedModel("the sequences are not one-hot (fast ISM edits one-hot "

@@ -466,7 +466,7 @@ class InSilicoMutagenesis(_PerturbationExplainer):
         activations of one row (counted once, by a forward pass of one row), not only its
         input bytes, so that a call's activations stay near 64 MiB (conv models otherwise
         get thousands of rows per call and run slower); for the fast engine the windows
-        of one substitution, kept near 8 MiB. Other models: as in every explainer.
+        of one substitution, kept near 16 MiB. Other models: as in every explainer.
     device : str, torch.device or None, default=None
         Where a torch module or skorch net is run, e.g. "cuda"; None runs it where it is.
         A model elsewhere is deep-copied to ``device``.
@@ -675,7 +675,9 @@ class InSilicoMutagenesis(_PerturbationExplainer):
     def _fast_batch_size(self, engine):
         if self.batch_size != "auto":
             return int(self.batch_size)
-        return max(16, min(MAX_AUTO_BATCH, _FAST_WORKING_SET // engine.bytes_per_edit()))
+        from ._fast_ism import FAST_WORKING_SET
+
+        return max(16, min(MAX_AUTO_BATCH, FAST_WORKING_SET // engine.bytes_per_edit()))
 
     def _batch_size(self):
         """Full engine: "auto" counts a torch module's activations of one row, not only its
@@ -693,8 +695,6 @@ class InSilicoMutagenesis(_PerturbationExplainer):
             factor = max(1, -(-per_row // (8 * self.n_features_in_)))
         return resolve_batch_size(self.batch_size, self.n_features_in_, factor)
 
-
-_FAST_WORKING_SET = 2**23  # bytes of windows per fast-ISM call
 
 
 def _fast_ism_task(adapter, grid, target, start, end, batch_size):
