@@ -348,7 +348,7 @@ class FastISM:
         """The graph after the boundary: sparse Flatten+Linear, then the rest as a module."""
         boundary = self.boundary
         after = nodes[nodes.index(boundary) + 1:]
-        self.linear = None
+        self.linear, self._dense_blocks, self._dense_weight = None, {}, None
         flat = self._flatten_of(boundary, nn)
         if flat is not None and len(flat.users) == 1:
             linear = next(iter(flat.users))
@@ -483,16 +483,19 @@ class FastISM:
                 return self.head(full)
         delta = value - _gather(state["windows"]["boundary"], seq, starts)
         dense = state["dense"][seq].clone()
-        weight = self.linear.weight.view(self.linear.out_features, boundary.shape[1],
-                                         boundary.shape[2])
-        cache = state.setdefault("columns", {})
+        if self._dense_weight is None:  # (C, L, out): a window's columns are whole rows
+            self._dense_weight = self.linear.weight.detach().view(
+                self.linear.out_features, boundary.shape[1], boundary.shape[2]
+            ).permute(1, 2, 0).contiguous()
+        weight = self._dense_weight
+        cache = self._dense_blocks  # weight columns of each window start, kept across sequences
         starts_np = starts.cpu().numpy()
         for start in np.unique(starts_np):
             group = torch.as_tensor(np.flatnonzero(starts_np == start), device=self.device)
             block = cache.get(int(start))
             if block is None:
-                block = weight[:, :, start:start + width].reshape(weight.shape[0], -1).t()
-                block = cache[int(start)] = block.contiguous()
+                block = weight[:, start:start + width].reshape(-1, weight.shape[2])
+                cache[int(start)] = block
             dense[group] += delta[group].reshape(len(group), -1) @ block
         with torch.no_grad():
             return self.head(dense)
