@@ -17,6 +17,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
+from joblib import effective_n_jobs
 from scipy.special import comb
 from sklearn.cluster import KMeans
 from sklearn.linear_model import LassoLarsIC, Ridge, lars_path
@@ -471,9 +472,9 @@ class InSilicoMutagenesis(_PerturbationExplainer):
         Where a torch module or skorch net is run, e.g. "cuda"; None runs it where it is.
         A model elsewhere is deep-copied to ``device``.
     n_jobs : int, default=None
-        Number of joblib workers over blocks of sequences; one task holds whole sequences
-        (as many as fill about one ``batch_size``), so values are identical for any
-        n_jobs.
+        Number of joblib workers over blocks of whole sequences. Each sequence's mutants
+        are batched on their own (batches depend only on ``batch_size``), so values are
+        identical for any n_jobs and joblib backend.
     verbose : int, default=0
         Show a progress bar when > 0.
 
@@ -640,7 +641,10 @@ class InSilicoMutagenesis(_PerturbationExplainer):
         grid = X.reshape(len(X), n_channels, length).astype(np.float32)
         reference = grid.argmax(axis=1)
         batch_size = self._fast_batch_size(engine)
-        per_task = max(1, batch_size // self._rows_per_instance())
+        # Each sequence is computed on its own, so the split into tasks cannot change the
+        # values: a few tasks per worker (each traces the module once).
+        per_task = -(-len(X) // (4 * effective_n_jobs(self.n_jobs))) \
+            if effective_n_jobs(self.n_jobs) > 1 else len(X)
         tasks = [(self.score_function_, grid[s:s + per_task], target[s:s + per_task],
                   self.start_, self.end_, batch_size)
                  for s in range(0, len(X), per_task)]
