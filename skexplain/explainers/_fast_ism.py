@@ -35,7 +35,7 @@ import numpy as np
 __all__ = ["FastISM", "UnsupportedModel", "activation_bytes", "fast_edit_scores"]
 
 
-FAST_WORKING_SET = 2**24  # bytes of windows per engine call for batch_size="auto"
+FAST_WORKING_SET = 2**25  # bytes of windows per engine call for batch_size="auto"
 
 
 class UnsupportedModel(ValueError):
@@ -566,7 +566,7 @@ def fast_edit_scores(adapter, X, sequence, position, new, columns, batch_size,
     columns : ndarray of int of shape (n_edits,)
         The output column wanted for each edit.
     batch_size : int or "auto"
-        Edits per engine call; "auto" keeps a call's windows near 16 MiB.
+        Edits per engine call; "auto" keeps a call's windows near 32 MiB.
 
     Returns
     -------

@@ -467,7 +467,7 @@ class InSilicoMutagenesis(_PerturbationExplainer):
         activations of one row (counted once, by a forward pass of one row), not only its
         input bytes, so that a call's activations stay near 64 MiB (conv models otherwise
         get thousands of rows per call and run slower); for the fast engine the windows
-        of one substitution, kept near 16 MiB. Other models: as in every explainer.
+        of one substitution, kept near 32 MiB. Other models: as in every explainer.
     device : str, torch.device or None, default=None
         Where a torch module or skorch net is run, e.g. "cuda"; None runs it where it is.
         A model elsewhere is deep-copied to ``device``.
