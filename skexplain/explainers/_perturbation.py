@@ -17,6 +17,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
+from joblib import effective_n_jobs
 from scipy.special import comb
 from sklearn.cluster import KMeans
 from sklearn.linear_model import LassoLarsIC, Ridge, lars_path
@@ -26,6 +27,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from .._core.base import LocalExplainer
 from .._core.compute import (
     BATCH_SIZE_DOC,
+    MAX_AUTO_BATCH,
     parallel_map,
     resolve_batch_size,
     score_blocks,
@@ -401,20 +403,42 @@ class InSilicoMutagenesis(_PerturbationExplainer):
 
     Every single-nucleotide substitution of each sequence in ``[start, end)`` is scored; the
     raw effect of base c at position i is ``f(x with base c at i) - f(x)``, 0 at the
-    reference base and outside ``[start, end)``. The mutants of one sequence are built
-    batch by batch, in float32 (exact for one-hot input, and what torch models take, so
-    they are not converted again), and scored ``batch_size`` per model call with the
-    reference in the same stream: the cost is that of a plain batched loop over the
-    ``(C - 1) * (end - start)`` mutants, plus one row.
+    reference base and outside ``[start, end)``.
+
+    Two engines compute the same values (``engine``):
+
+    - ``"fast"``: exact locality-restricted ISM for convolutional stacks (fastISM, Nair et
+      al. 2022). The torch module is traced (``torch.fx``); up to its first global layer
+      (a dense layer over the flattened positions, global pooling, attention, ...) each
+      substitution changes only the window of positions its receptive field reaches, so
+      the reference activations are computed once per sequence and only those windows are
+      recomputed, many substitutions per tensor. The first convolution's change is a
+      difference of two kernel columns (no convolution) and a ``Flatten`` + ``Linear``
+      head is updated sparsely (``W x_ref`` once, plus ``W`` at the reached positions).
+      Supported: ``Conv1d`` (zero padding, same / valid / int, stride, dilation),
+      ``MaxPool1d`` (padding, dilation, ceil mode), ``AvgPool1d`` without padding,
+      ``BatchNorm1d`` in eval mode, dropout (eval), elementwise activations (ReLU,
+      exponential, ...); the first layer must be a ``Conv1d`` of the input. Values equal
+      full forward passes up to float rounding (below 1e-5 for float32 models).
+    - ``"full"``: every mutant is a full forward pass; the mutants of one sequence are
+      built batch by batch in float32 (exact for one-hot input, and what torch models
+      take) and scored ``batch_size`` per model call with the reference in the same
+      stream: the cost of a plain batched loop over the ``(C - 1) * (end - start)``
+      mutants, plus one row.
+    - ``"auto"`` (default): ``"fast"`` where the model qualifies (a torch module whose
+      locality is proven, called without ``model_args``), ``"full"`` otherwise;
+      ``info["engine"]`` says which ran.
 
     Reductions (``reduction``):
 
     - ``"mean_centred"`` (default): the raw effects minus their mean over the C bases at
       each position, shape (n_samples, C, L); for a linear model ``f = sum(W * x)`` this is
-      ``W - mean_c W`` exactly. At the reference base it is minus the mean substitution
-      effect, the usual per-base importance: ``E.values * E.data`` keeps only that base
-      (tangermeme's ``saturation_mutagenesis`` with ``hypothetical=False``; the full map
-      is its ``hypothetical=True``; Majdandzic et al. 2023).
+      ``W - mean_c W`` exactly (Majdandzic et al. 2023). With ``hypothetical=True``
+      (default) every base keeps its value: the hypothetical contributions that
+      tfmodisco-lite takes (tangermeme's ``saturation_mutagenesis(hypothetical=True)``).
+      With ``hypothetical=False`` only the observed base keeps its value (minus the mean
+      substitution effect there), the others are 0: ``E.values`` is then the map times
+      the one-hot input, tangermeme's default.
     - ``None``: the raw effects, shape (n_samples, C, L).
     - ``"l2"``: the L2 norm over the C bases of the raw effects at each position, shape
       (n_samples, L); positions are then the explained units (``feature_names`` ``pos0``,
@@ -429,13 +453,28 @@ class InSilicoMutagenesis(_PerturbationExplainer):
     start, end : int, default=None
         Mutated positions ``[start, end)``; None means the whole sequence. Negative values
         count from the end, as in Python slices.
+    hypothetical : bool, default=True
+        Keep the effects of every base (hypothetical contributions, shape (n, C, L)); False
+        keeps only the observed base's (the map times the one-hot input). Ignored with
+        ``reduction="l2"``.
+    engine : {"auto", "fast", "full"}, default="auto"
+        See above. ``"fast"`` on a model it cannot prove local raises a ValueError naming
+        the module and the layer.
     <output>
-    <batch_size>
+    batch_size : int or "auto", default="auto"
+        Rows per model call: mutants per full forward pass, or substitutions per call of
+        the fast engine. "auto" sizes a call by its working set: for a torch module the
+        activations of one row (counted once, by a forward pass of one row), not only its
+        input bytes, so that a call's activations stay near 64 MiB (conv models otherwise
+        get thousands of rows per call and run slower); for the fast engine the windows
+        of one substitution, kept near 32 MiB. Other models: as in every explainer.
     device : str, torch.device or None, default=None
         Where a torch module or skorch net is run, e.g. "cuda"; None runs it where it is.
         A model elsewhere is deep-copied to ``device``.
     n_jobs : int, default=None
-        Number of joblib workers over blocks of sequences.
+        Number of joblib workers over blocks of whole sequences. Each sequence's mutants
+        are batched on their own (batches depend only on ``batch_size``), so values are
+        identical for any n_jobs and joblib backend.
     verbose : int, default=0
         Show a progress bar when > 0.
 
@@ -453,12 +492,15 @@ class InSilicoMutagenesis(_PerturbationExplainer):
     ValueError
         In ``fit``, if the input is not of shape (n, C, L) or the range is empty; in
         ``explain``, if a sequence is not one-hot (each position exactly one 1, zeros
-        elsewhere).
+        elsewhere), or ``engine="fast"`` and the model is not a supported conv stack.
 
     Notes
     -----
     *Cost and memory.* Model evaluations per sequence: ``1 + (C - 1) * (end - start)``.
-    Mutants are made one batch at a time (about ``2 * batch_size`` rows held).
+    Mutants are made one batch at a time (about ``2 * batch_size`` rows held). The fast
+    engine's cost per substitution is that of the windows it reaches: on the CNN-deep
+    architecture at 1,000 nt about 1/20 of a forward pass (benchmarks/results/ism.md); it
+    holds the reference activations of the sequences of one task.
 
     *Distributed.* Blocks of instances are joblib tasks, so ``with
     joblib.parallel_config(backend="dask"):`` around ``explain`` runs them on the cluster of
@@ -489,16 +531,21 @@ class InSilicoMutagenesis(_PerturbationExplainer):
         "reduction": [StrOptions({"mean_centred", "l2"}), None],
         "start": [Integral, None],
         "end": [Integral, None],
+        "hypothetical": ["boolean"],
+        "engine": [StrOptions({"auto", "fast", "full"})],
     }
     _method = "ism"
 
     def __init__(self, model=None, *, reduction="mean_centred", start=None, end=None,
-                 output="auto", batch_size="auto", device=None, n_jobs=None, verbose=0):
+                 hypothetical=True, engine="auto", output="auto", batch_size="auto",
+                 device=None, n_jobs=None, verbose=0):
         super().__init__(model)
         self.output = output
         self.reduction = reduction
         self.start = start
         self.end = end
+        self.hypothetical = hypothetical
+        self.engine = engine
         self.batch_size = batch_size
         self.device = device
         self.n_jobs = n_jobs
@@ -568,19 +615,124 @@ class InSilicoMutagenesis(_PerturbationExplainer):
         def finish(scores):
             effects = np.zeros((n_channels, length))
             effects[alternative, position] = scores[1:] - scores[0]
-            return self._reduce(effects).ravel(), {}
+            return self._reduce(effects, reference).ravel(), {}
 
         return mutants(), len(edit_position), finish
 
-    def _reduce(self, effects):
-        if self.reduction == "mean_centred":
-            centred = effects - effects.mean(axis=0)
-            centred[:, :self.start_] = centred[:, self.end_:] = 0.0
-            return centred
+    def _reduce(self, effects, reference):
+        """Values of one sequence from its raw effects (C, L) and its bases (L,)."""
         if self.reduction == "l2":
             return np.sqrt((effects ** 2).sum(axis=0))
+        if self.reduction == "mean_centred":
+            effects = effects - effects.mean(axis=0)
+            effects[:, :self.start_] = effects[:, self.end_:] = 0.0
+        if not self.hypothetical:
+            effects = effects * (np.arange(len(effects))[:, None] == reference)
         return effects
 
+    # --- engines ---------------------------------------------------------------------------
+
+    def _explain(self, X, target):
+        engine = self._fast_engine()
+        if engine is None:
+            values, info = super()._explain(X, target)
+            return values, {**info, "engine": "full"}
+        n_channels, length = self.feature_shape_
+        grid = X.reshape(len(X), n_channels, length).astype(np.float32)
+        reference = grid.argmax(axis=1)
+        batch_size = self._fast_batch_size(engine)
+        # Each sequence is computed on its own, so the split into tasks cannot change the
+        # values: a few tasks per worker (each traces the module once).
+        per_task = -(-len(X) // (4 * effective_n_jobs(self.n_jobs))) \
+            if effective_n_jobs(self.n_jobs) > 1 else len(X)
+        tasks = [(self.score_function_, grid[s:s + per_task], target[s:s + per_task],
+                  self.start_, self.end_, batch_size)
+                 for s in range(0, len(X), per_task)]
+        effects = np.concatenate(list(parallel_map(
+            _fast_ism_task, tasks, n_jobs=self.n_jobs, verbose=self.verbose,
+            description=type(self).__name__)))
+        values = np.stack([self._reduce(e, r).ravel()
+                           for e, r in zip(effects, reference, strict=True)])
+        return values, {"method": self._method, "axes": self._axes(), "engine": "fast"}
+
+    def _fast_engine(self):
+        """The fast engine for this model, or None where the full engine runs."""
+        if self.engine == "full":
+            return None
+        from ._fast_ism import FastISM, UnsupportedModel
+
+        adapter = self.score_function_
+        try:
+            if adapter.module is None or adapter._model_args is not None:
+                raise UnsupportedModel(
+                    "it needs a torch module (or skorch net) called without model_args, got "
+                    f"a {type(adapter.model).__name__}"
+                    f"{'' if adapter.module is None else ' with model_args'}."
+                )
+            with adapter.inference():
+                return FastISM(adapter.module, self.feature_shape_)
+        except UnsupportedModel as error:
+            if self.engine == "fast":
+                raise ValueError(f"engine='fast' cannot run on this model: {error}") from error
+            return None
+
+    def _fast_batch_size(self, engine):
+        if self.batch_size != "auto":
+            return int(self.batch_size)
+        from ._fast_ism import FAST_WORKING_SET
+
+        return max(16, min(MAX_AUTO_BATCH, FAST_WORKING_SET // engine.bytes_per_edit()))
+
+    def _batch_size(self):
+        """Full engine: "auto" counts a torch module's activations of one row, not only its
+        input (a conv model's activations are many times its input)."""
+        factor = 1
+        adapter = self.score_function_
+        if self.batch_size == "auto" and adapter.module is not None:
+            from ._fast_ism import activation_bytes
+
+            try:
+                with adapter.inference():
+                    per_row = activation_bytes(adapter.module, self.feature_shape_)
+            except Exception:  # noqa: BLE001 - a model needing model_args: input bytes only
+                per_row = 0
+            factor = max(1, -(-per_row // (8 * self.n_features_in_)))
+        return resolve_batch_size(self.batch_size, self.n_features_in_, factor)
+
+
+
+def _fast_ism_task(adapter, grid, target, start, end, batch_size):
+    """Raw effects (n, C, L) of every substitution in [start, end) of sequences grid (n, C, L)
+    through the fast engine: one task of whole sequences.
+
+    Each sequence is computed on its own (its reference, then its edits in batches that
+    depend only on ``batch_size``), so its values do not depend on the other sequences of
+    the task: they are identical for any n_jobs and any split of X.
+    """
+    import torch
+
+    from ._fast_ism import FastISM
+
+    n, n_channels, length = grid.shape
+    positions = np.arange(start, end)
+    position = np.repeat(positions, n_channels - 1)
+    shift = np.tile(np.arange(1, n_channels), len(positions))
+    zero = np.zeros(len(position), dtype=np.int64)
+    effects = np.zeros((n, n_channels, length))
+    with adapter.inference(), torch.no_grad():
+        engine = FastISM(adapter.module, (n_channels, length))
+        for i in range(n):
+            x = adapter.tensor(grid[i:i + 1])
+            base = adapter.forward(x).to("cpu", torch.float64).numpy()[0, target[i]]
+            state = engine.reference(x)
+            old = grid[i].argmax(axis=0)[position]
+            new = (old + shift) % n_channels
+            for s in range(0, len(position), batch_size):
+                rows = slice(s, s + batch_size)
+                raw = engine.outputs(state, zero[rows], position[rows], old[rows], new[rows])
+                scores = adapter.head(raw).to("cpu", torch.float64).numpy()
+                effects[i, new[rows], position[rows]] = scores[:, target[i]] - base
+    return effects
 
 @shared_docs
 class Lime(_PerturbationExplainer):

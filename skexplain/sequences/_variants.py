@@ -259,7 +259,8 @@ def _records_pysam(path):
 # --- variant effects --------------------------------------------------------------------------
 
 def variant_effects(model, X, variants, *, output="auto", target=None, batch_size="auto",
-                    sequence_names=None, loci=None, right_flank=None, device=None):
+                    sequence_names=None, loci=None, right_flank=None, device=None,
+                    engine="auto"):
     """Effects of SNVs, insertions and deletions on a model's output.
 
     Each variant replaces ``ref`` by ``alt`` at ``position`` of its sequence; its effect is
@@ -271,7 +272,9 @@ def variant_effects(model, X, variants, *, output="auto", target=None, batch_siz
     columns), or with the genome's next bases where ``right_flank`` gives them, as a
     deletion does in the genome. A substitution's effect is the raw ISM effect of that
     base (no centring), as :class:`skexplain.explainers.InSilicoMutagenesis` with
-    ``reduction=None`` gives it.
+    ``reduction=None`` gives it, and single-base substitutions are scored by the same
+    engine: the fast, exact locality-restricted ISM engine for convolutional torch models
+    (see ``engine``), plain forward passes otherwise.
     Reference and edited sequences are scored in batches of ``batch_size``; each reference
     once.
 
@@ -307,6 +310,12 @@ def variant_effects(model, X, variants, *, output="auto", target=None, batch_siz
         None pads with N.
     device : str, torch.device or None, default=None
         Where a torch model runs (e.g. "cuda"); None keeps its own device.
+    engine : {"auto", "fast", "full"}, default="auto"
+        How single-base substitutions (SNVs) are scored: ``"fast"`` through the fastISM
+        engine of :class:`skexplain.explainers.InSilicoMutagenesis` (only the receptive
+        field of the edit is recomputed), ``"full"`` by full forward passes, ``"auto"``
+        fast where the model qualifies (a torch conv stack; see InSilicoMutagenesis) and
+        full otherwise. Other edits (MNVs, indels) are always full forward passes.
 
     Returns
     -------
@@ -321,7 +330,8 @@ def variant_effects(model, X, variants, *, output="auto", target=None, batch_siz
         If X is not one-hot with 4 channels; columns are missing; a sequence index or name is
         unknown; a position is out of range; an allele has characters other than ACGTN (such
         as a symbolic ``<DEL>``); a ref allele does not match its sequence (the variant is
-        named); the loci do not match X; or the target is invalid.
+        named); the loci do not match X; the target is invalid; or ``engine="fast"`` and
+        the model is not a supported convolutional stack.
 
     References
     ----------
@@ -382,7 +392,7 @@ def variant_effects(model, X, variants, *, output="auto", target=None, batch_siz
 
     adapter = ModelAdapter(model, X.shape[1:], output=output, device=device,
                            name="variant_effects")
-    batch_size = resolve_batch_size(batch_size, n_channels * length)
+    requested, batch_size = batch_size, resolve_batch_size(batch_size, n_channels * length)
     used = np.unique(sequence)
     used_scores = model_scores(adapter, X[used].astype(np.float32), batch_size)
     reference = np.empty((n, used_scores.shape[1]))
@@ -392,14 +402,21 @@ def variant_effects(model, X, variants, *, output="auto", target=None, batch_siz
     alt_scores = np.empty(len(table))
     eye = np.vstack([np.eye(n_channels, dtype=np.float32),
                      np.zeros((1, n_channels), np.float32)])
-    for s in range(0, len(table), batch_size):
-        block = range(s, min(s + batch_size, len(table)))
+    single = np.array([len(r) == 1 and len(a) == 1 for r, a in zip(ref, alt, strict=True)],
+                      dtype=bool)
+    fast = _fast_substitutions(adapter, X, sequence, position, alt, columns, single,
+                               requested, engine)
+    if fast is not None:
+        alt_scores[single] = fast
+    slow = np.flatnonzero(~single) if fast is not None else np.arange(len(table))
+    for s in range(0, len(slow), batch_size):
+        block = slow[s:s + batch_size]
         edited = np.stack([_edited(tokens[sequence[i]], position[i], ref[i], alt[i], length,
                                    None if flanks is None else flanks[sequence[i]])
                            for i in block])
         rows = eye[edited].transpose(0, 2, 1).reshape(len(block), -1)
         scores = batched_scores(adapter.scores, rows, batch_size)
-        alt_scores[s:s + len(block)] = scores[np.arange(len(block)), columns[list(block)]]
+        alt_scores[block] = scores[np.arange(len(block)), columns[block]]
     rows = np.arange(len(table))
     table["kind"] = [_kind(r, a) for r, a in zip(ref, alt, strict=True)]
     table["target"] = columns
@@ -407,6 +424,25 @@ def variant_effects(model, X, variants, *, output="auto", target=None, batch_siz
     table["alt_score"] = alt_scores
     table["effect"] = table["alt_score"] - table["ref_score"]
     return table
+
+
+def _fast_substitutions(adapter, X, sequence, position, alt, columns, single, batch_size,
+                        engine):
+    """Scores of the single-base substitutions through the fast ISM engine, or None."""
+    if engine not in ("auto", "fast", "full"):
+        raise ValueError(f"engine must be 'auto', 'fast' or 'full', got {engine!r}.")
+    if engine == "full" or not single.any():
+        return None
+    from ..explainers._fast_ism import UnsupportedModel, fast_edit_scores
+
+    new = np.array([_TOKENS[a] for a, one in zip(alt, single, strict=True) if one])
+    try:
+        return fast_edit_scores(adapter, X.astype(np.float32), sequence[single],
+                                position[single], new, columns[single], batch_size)
+    except UnsupportedModel as error:
+        if engine == "fast":
+            raise ValueError(f"engine='fast' cannot run on this model: {error}") from error
+        return None
 
 
 def _check_columns(frame, columns, what):
