@@ -37,7 +37,12 @@ html_title = f"skexplain {release}"
 html_theme_options = {
     "navbar_align": "left",
     "show_toc_level": 2,
-    "secondary_sidebar_items": ["page-toc", "sourcelink"],
+    # the wide mapping and reference tables get the whole width
+    "secondary_sidebar_items": {
+        "**": ["page-toc", "sourcelink"],
+        **{f"coming_from/{name}": [] for name in ("captum", "shap", "tangermeme", "scanpy")},
+        "explainer_reference": [],
+    },
     "navigation_with_keys": False,
 }
 html_static_path = ["_static"]
