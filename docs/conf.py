@@ -7,6 +7,7 @@ Build with ``bash scripts/build_docs.sh``; it runs the examples whose cached out
 import os
 import re
 import sys
+from pathlib import Path
 
 import matplotlib
 
@@ -15,6 +16,7 @@ matplotlib.use("Agg")  # the examples run headless, whatever MPLBACKEND says
 import skexplain  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # for _gallery_hooks
+_EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 project = "skexplain"
 author = "skexplain developers"
@@ -42,6 +44,8 @@ html_theme_options = {
         "**": ["page-toc", "sourcelink"],
         **{f"coming_from/{name}": [] for name in ("captum", "shap", "tangermeme", "scanpy")},
         "explainer_reference": [],
+        # gallery pages: code lines of up to 100 characters fit without scrolling
+        **{f"auto_examples/{path.stem}": [] for path in _EXAMPLES.glob("plot_*.py")},
     },
     "navigation_with_keys": False,
 }
