@@ -32,7 +32,8 @@ import numpy as np
 import torch
 from sklearn.metrics import roc_auc_score
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+# This checkout's skexplain (not another installed copy), and the shared training helpers.
+sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parent)]
 
 from _paper_training import (  # noqa: E402
     SMOKE,
