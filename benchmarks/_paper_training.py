@@ -186,3 +186,55 @@ def flattened(history, scoring, window=10):
 
 def load_average():
     return os.getloadavg()
+
+
+def load_checkpoint(path):
+    """The saved training state of one model, or None when it has not started."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def progress(rows, max_epochs, patience=20):
+    """Markdown lines on models in training: epoch, best score, seconds per epoch, ETA.
+
+    ``rows`` is a list of (name, checkpoint path). The ETA is a range: the fewest epochs
+    left (the best epoch stays the best, so early stopping ``patience`` epochs after it) to
+    the cap.
+    """
+    lines = ["| model | epoch | best valid (epoch) | s / epoch (last 5) | epochs left | "
+             "hours left |", "|---|---|---|---|---|---|"]
+    total_low = total_high = 0.0
+    for name, path in rows:
+        saved = load_checkpoint(path)
+        if saved is None:
+            lines.append(f"| {name} | not started | | | | |")
+            continue
+        state = saved["state"]
+        history = state["history"]
+        seconds = float(np.median([h["seconds"] for h in history[-5:]]))
+        if state["done"]:
+            low = high = 0
+        else:
+            low = max(0, min(max_epochs, state["best_epoch"] + patience) - state["epoch"])
+            high = max_epochs - state["epoch"]
+        total_low += low * seconds
+        total_high += high * seconds
+        lines.append(f"| {name} | {state['epoch']}{' (done)' if state['done'] else ''} | "
+                     f"{state['best_score']:.4f} ({state['best_epoch']}) | {seconds:.0f} | "
+                     f"{low}-{high} | {low * seconds / 3600:.1f}-{high * seconds / 3600:.1f} |")
+    lines.append(f"\nStarted models: {total_low / 3600:.1f}-{total_high / 3600:.1f} h of "
+                 "training left at the current speed (models not started come on top).")
+    return lines
+
+
+def best_module(path, n_outputs, input_length=200):
+    """The best weights so far of a checkpoint, as an ExpActivationCNN in eval mode."""
+    saved = load_checkpoint(path)
+    module = ExpActivationCNN(n_outputs=n_outputs, input_length=input_length,
+                              architecture=saved["architecture"],
+                              first_activation=saved["first_activation"])
+    module.load_state_dict(saved["state"]["best_model"])
+    module.eval()
+    return module, saved["state"]

@@ -22,6 +22,10 @@ It resumes where it stopped: every epoch is checkpointed under
 ``benchmarks/results/attribution_cells.json``; the table is rewritten to
 ``benchmarks/results/attribution_table.md`` after each cell. ``SKEXPLAIN_SMOKE=1`` runs a tiny
 version (1,000 sequences, 2 epochs, 20 explained) into ``benchmarks/results/smoke/``.
+
+``--status`` prints how far each model has trained and the time left, without training.
+``--partial`` explains with the best weights so far of the seed-0 models still training and
+writes ``benchmarks/results/attribution_partial.md`` (an interim view; it does not train).
 """
 
 import sys
@@ -38,10 +42,12 @@ sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).res
 from _paper_training import (  # noqa: E402
     SMOKE,
     as_classifier,
+    best_module,
     flattened,
     load_average,
     load_cells,
     predict_logits,
+    progress,
     results_dir,
     save_cell,
     train,
@@ -202,7 +208,64 @@ def write_table(cells):
     return text
 
 
+def checkpoint(architecture, activation, seed):
+    return OUT / "checkpoints" / f"attr_{architecture}_{activation}_seed{seed}.pt"
+
+
+def attribution_cells(net, X_explained, motif_positions, reference, methods=METHODS):
+    """Yield (method, per-position AUROC, seconds) for each of ``methods``, in METHODS order."""
+    for method, make in explainers().items():
+        if method not in methods:
+            continue
+        explainer, reduction = make(net)
+        start = time.perf_counter()
+        E = explainer.fit(reference).explain(X_explained, target=1)
+        scores = E.values if reduction is None else reduce_sequence_attributions(
+            E, method=reduction)
+        yield method, per_position_auroc(scores, motif_positions), time.perf_counter() - start
+
+
+def status():
+    rows = [(f"{a}/{act}/{s}", checkpoint(a, act, s)) for a, act, s in MODELS]
+    log("\n".join(progress(rows, MAX_EPOCHS)))
+
+
+def partial():
+    """Explain with the best-so-far weights of the unfinished seed-0 models."""
+    cells = load_cells(CELLS)
+    X, y, mask, train_rows, _, test_rows = data()
+    explained = test_rows[y[test_rows, 0] == 1][:N_EXPLAINED]
+    lines = ["# Koo & Ploenzke (2021), task 3: models still training, best weights so far", "",
+             "Interim numbers (`python benchmarks/reproduce_attribution_table.py --partial`): "
+             "each seed-0 model that has not finished, explained with its best validation epoch "
+             "so far. Finished models are in attribution_table.md.", "",
+             "| model | first layer | epochs so far (best) | valid AUROC | "
+             + " | ".join(f"{m} (ours / paper)" for m in METHODS) + " |",
+             "|---|---|---|---|" + "---|" * len(METHODS)]
+    for architecture, activation, seed in MODELS:
+        path = checkpoint(architecture, activation, seed)
+        if seed != 0 or f"{architecture}/{activation}/{seed}/model" in cells \
+                or not path.exists():
+            continue
+        module, state = best_module(path, n_outputs=1)
+        net = as_classifier(module, architecture, activation, multilabel=False)
+        values = [f"{value:.3f} / {paper:.3f}" for (_, value, _), paper in zip(
+            attribution_cells(net, X[explained], mask[explained], X[train_rows[:100]]),
+            PAPER[architecture, activation], strict=True)]
+        lines.append(f"| {architecture} | {activation} | {state['epoch']} "
+                     f"({state['best_epoch']}) | {state['best_score']:.3f} | "
+                     + " | ".join(values) + " |")
+        log(lines[-1])
+    text = "\n".join(lines) + "\n"
+    (OUT / "attribution_partial.md").write_text(text)
+    log(text)
+
+
 def main():
+    if "--status" in sys.argv:
+        return status()
+    if "--partial" in sys.argv:
+        return partial()
     cells = load_cells(CELLS)
     write_table(cells)
     if all(f"{a}/{act}/{s}/{m}" in cells for a, act, s in MODELS for m in METHODS):
@@ -232,19 +295,12 @@ def main():
                 "test_auroc": float(roc_auc_score(y[test_rows, 0], logits)),
             })
         net = as_classifier(module, architecture, activation, multilabel=False)
-        for method, make in explainers().items():
-            if f"{prefix}/{method}" in cells:
-                continue
-            explainer, reduction = make(net)
-            start = time.perf_counter()
-            E = explainer.fit(reference).explain(X_explained, target=1)
-            scores = E.values if reduction is None else reduce_sequence_attributions(
-                E, method=reduction)
-            seconds = time.perf_counter() - start
+        todo = {m for m in METHODS if f"{prefix}/{m}" not in cells}
+        for method, value, seconds in attribution_cells(net, X_explained, motif_positions,
+                                                        reference, methods=todo):
             save_cell(CELLS, f"{prefix}/{method}/seconds", seconds)
-            cells = save_cell(CELLS, f"{prefix}/{method}",
-                              per_position_auroc(scores, motif_positions))
-            log(f"{prefix}/{method}: {cells[f'{prefix}/{method}']:.3f} ({seconds:.0f} s)")
+            cells = save_cell(CELLS, f"{prefix}/{method}", value)
+            log(f"{prefix}/{method}: {value:.3f} ({seconds:.0f} s)")
         log(write_table(cells))
     log("all cells finished")
 

@@ -27,6 +27,10 @@ It resumes where it stopped: every epoch is checkpointed under
 ``benchmarks/results/koo_cells.json``; the table is rewritten to ``benchmarks/results/koo.md``
 after each model. ``SKEXPLAIN_SMOKE=1`` runs a tiny version (1,000 sequences, 2 epochs) into
 ``benchmarks/results/smoke/``.
+
+``--status`` prints how far each model has trained and the time left, without training.
+``--partial`` evaluates the best weights so far of the CNN-deep models still training and
+writes ``benchmarks/results/koo_partial.md`` (an interim view; it does not train either).
 """
 
 import sys
@@ -43,9 +47,11 @@ sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).res
 from _paper_training import (  # noqa: E402
     SMOKE,
     as_classifier,
+    best_module,
     flattened,
     load_average,
     load_cells,
+    progress,
     results_dir,
     save_cell,
     train,
@@ -203,7 +209,50 @@ def write_table(cells):
     return text
 
 
+def checkpoint(architecture, activation, seed):
+    return OUT / "checkpoints" / f"koo_{architecture}_{activation}_seed{seed}.pt"
+
+
+def status():
+    rows = [(f"{a}/{act}/{s}", checkpoint(a, act, s)) for a, act, s in MODELS]
+    log("\n".join(progress(rows, MAX_EPOCHS)))
+
+
+def partial():
+    """Evaluate the best-so-far weights of the unfinished CNN-deep models."""
+    cells = load_cells(CELLS)
+    X, y, mask, _, _, test_rows = data()
+    lines = ["# Koo & Ploenzke (2021), task 1: models still training, best weights so far", "",
+             "Interim numbers (`python benchmarks/reproduce_koo.py --partial`): each CNN-deep "
+             "model that has not finished, evaluated with its best validation epoch so far. "
+             "Finished models are in koo.md.", "",
+             "| model | first layer | seed | epochs so far (best) | valid AUPR | test AUROC | "
+             "match fraction | loc. AUROC b10 | loc. AUROC b15 |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for architecture, activation, seed in MODELS:
+        path = checkpoint(architecture, activation, seed)
+        if architecture != "cnn_deep" or f"{architecture}/{activation}/{seed}" in cells \
+                or not path.exists():
+            continue
+        module, state = best_module(path, n_outputs=y.shape[1])
+        net = as_classifier(module, architecture, activation, multilabel=True)
+        cell = evaluate(net, X[test_rows], y[test_rows], mask[test_rows])
+        b10, b15 = cell["localization_b10"], cell["localization_b15"]
+        lines.append(f"| {architecture} | {activation} | {seed} | {state['epoch']} "
+                     f"({state['best_epoch']}) | {state['best_score']:.3f} | "
+                     f"{cell['test_auroc']:.3f} | {cell['match_fraction']:.2f} | "
+                     f"{b10[0]:.3f} +/- {b10[1]:.3f} | {b15[0]:.3f} +/- {b15[1]:.3f} |")
+        log(lines[-1])
+    text = "\n".join(lines) + "\n"
+    (OUT / "koo_partial.md").write_text(text)
+    log(text)
+
+
 def main():
+    if "--status" in sys.argv:
+        return status()
+    if "--partial" in sys.argv:
+        return partial()
     cells = load_cells(CELLS)
     write_table(cells)
     if all(f"{a}/{act}/{s}" in cells for a, act, s in MODELS):
@@ -217,7 +266,7 @@ def main():
             continue
         log(f"{key}: training")
         module, record = train(
-            OUT / "checkpoints" / f"koo_{architecture}_{activation}_seed{seed}.pt",
+            checkpoint(architecture, activation, seed),
             architecture=architecture, first_activation=activation, seed=seed,
             X_train=X[train_rows], y_train=y[train_rows], X_valid=X[valid_rows],
             y_valid=y[valid_rows], scoring=SCORING, max_epochs=MAX_EPOCHS, log=log)
