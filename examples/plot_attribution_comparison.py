@@ -18,7 +18,9 @@ This example reproduces that table with skexplain:
 
 The paper trained each model for up to 100 epochs and averaged ten trainings; this example
 trains a few epochs once so that it runs in minutes, so expect its numbers to sit below the
-paper's, with the same ordering.
+paper's, with the same ordering. The table trained to convergence (three seeds per model, the
+paper's protocol) is ``benchmarks/reproduce_attribution_table.py``, whose results are in
+``benchmarks/results/attribution_table.md`` and the README's "Reproducing the papers".
 """
 
 # %%
