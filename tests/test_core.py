@@ -488,7 +488,7 @@ def test_parallel_map_order_and_n_jobs_independence():
 def _scaled_task(module, i):
     import os
 
-    return i * float(module.weight.sum()), torch.get_num_threads(), os.getpid()
+    return i * float(module.weight.detach().sum()), torch.get_num_threads(), os.getpid()
 
 
 def test_parallel_map_shares_objects_chunks_tasks_and_uses_one_torch_thread():
