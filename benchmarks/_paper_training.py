@@ -21,12 +21,33 @@ import numpy as np
 import torch
 from sklearn.metrics import average_precision_score, roc_auc_score
 
+from skexplain.datasets import make_motif_dataset
 from skexplain.models import ExpActivationCNN, ExpActivationCNNClassifier
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SMOKE = os.environ.get("SKEXPLAIN_SMOKE", "") not in ("", "0")
 L2 = 1e-6  # Keras kernel_regularizer=l2(1e-6): 1e-6 * sum(W ** 2) per kernel
 MIN_LR = 1e-7
+
+
+def log(message):
+    print(message, flush=True)
+
+
+def mean_sd(values):
+    """"0.123" for one value, "0.123 +/- 0.045" (sample sd) for several."""
+    values = np.asarray(values, dtype=float)
+    if len(values) == 1:
+        return f"{values[0]:.3f}"
+    return f"{values.mean():.3f} +/- {values.std(ddof=1):.3f}"
+
+
+def paper_split(task, n_samples):
+    """The paper's task, and its 70/10/20 train/valid/test rows (in generation order)."""
+    X, y, mask = make_motif_dataset(task=task, n_samples=n_samples, random_state=0)
+    n_train, n_valid = int(0.7 * n_samples), int(0.1 * n_samples)
+    rows = np.split(np.arange(n_samples), [n_train, n_train + n_valid])
+    return (X, y.astype(np.float32), mask, *rows)
 
 
 def results_dir(name):

@@ -46,6 +46,9 @@ from _paper_training import (  # noqa: E402
     flattened,
     load_average,
     load_cells,
+    log,
+    mean_sd,
+    paper_split,
     predict_logits,
     progress,
     results_dir,
@@ -53,7 +56,6 @@ from _paper_training import (  # noqa: E402
     train,
 )
 
-from skexplain.datasets import make_motif_dataset  # noqa: E402
 from skexplain.explainers import (  # noqa: E402
     DeepLiftShap,
     InSilicoMutagenesis,
@@ -84,16 +86,10 @@ OUT = results_dir("attribution")
 CELLS = OUT / "attribution_cells.json"
 
 
-def log(message):
-    print(message, flush=True)
-
 
 def data():
-    X, y, mask = make_motif_dataset(task=3, n_samples=N_SAMPLES, random_state=0)
-    n_train, n_valid = int(0.7 * N_SAMPLES), int(0.1 * N_SAMPLES)
-    train_rows, valid_rows, test_rows = np.split(np.arange(N_SAMPLES),
-                                                 [n_train, n_train + n_valid])
-    return X, y.astype(np.float32)[:, None], mask, train_rows, valid_rows, test_rows
+    X, y, mask, *rows = paper_split(3, N_SAMPLES)
+    return (X, y[:, None], mask, *rows)
 
 
 def explainers():
@@ -112,12 +108,6 @@ def per_position_auroc(scores, positions):
     """The paper's score: AUROC of each sequence's positions, averaged over sequences."""
     return float(np.mean([roc_auc_score(m, s) for m, s in zip(positions, scores, strict=True)]))
 
-
-def mean_sd(values):
-    values = np.asarray(values, dtype=float)
-    if len(values) == 1:
-        return f"{values[0]:.3f}"
-    return f"{values.mean():.3f} +/- {values.std(ddof=1):.3f}"
 
 
 def write_table(cells):

@@ -51,13 +51,16 @@ from _paper_training import (  # noqa: E402
     flattened,
     load_average,
     load_cells,
+    log,
+    mean_sd,
+    paper_split,
     progress,
     results_dir,
     save_cell,
     train,
 )
 
-from skexplain.datasets import TASK1_TFS, make_motif_dataset  # noqa: E402
+from skexplain.datasets import TASK1_TFS  # noqa: E402
 from skexplain.metrics import localization_auroc  # noqa: E402
 from skexplain.motifs import filter_ppms, match_fraction, tomtom_matches, trim_ppm  # noqa: E402
 
@@ -79,16 +82,9 @@ OUT = results_dir("koo")
 CELLS = OUT / "koo_cells.json"
 
 
-def log(message):
-    print(message, flush=True)
-
 
 def data():
-    X, y, mask = make_motif_dataset(task=1, n_samples=N_SAMPLES, random_state=0)
-    n_train, n_valid = int(0.7 * N_SAMPLES), int(0.1 * N_SAMPLES)
-    train_rows, valid_rows, test_rows = np.split(np.arange(N_SAMPLES),
-                                                 [n_train, n_train + n_valid])
-    return X, y.astype(np.float32), mask, train_rows, valid_rows, test_rows
+    return paper_split(1, N_SAMPLES)
 
 
 def evaluate(net, X_test, y_test, mask_test):
@@ -113,12 +109,6 @@ def evaluate(net, X_test, y_test, mask_test):
         "eval_seconds": time.perf_counter() - start,
     }
 
-
-def mean_sd(values):
-    values = np.asarray(values, dtype=float)
-    if len(values) == 1:
-        return f"{values[0]:.3f}"
-    return f"{values.mean():.3f} +/- {values.std(ddof=1):.3f}"
 
 
 def write_table(cells):
