@@ -68,6 +68,7 @@ sphinx_gallery_conf = {
     "thumbnail_size": (320, 224),
     "capture_repr": ("_repr_html_", "__repr__"),
     "show_memory": False,
+    "parallel": True,  # as many example processes as sphinx-build -j
 }
 templates_path = ["_templates"]
 # The doctest builder (scripts/build_docs.sh) runs the ".. testcode::" blocks of the
