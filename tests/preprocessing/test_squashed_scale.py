@@ -125,7 +125,8 @@ def test_continuous_at_soft_clip(variant, clip_soft, power, side):
     below, at, above = squash(y, variant=variant, clip_soft=clip_soft, power=power)[:, 0]
     threshold = clip_soft - shift
     assert below <= at <= above
-    assert below == pytest.approx(threshold, rel=1e-6)
+    # (near clip_soft = 1 the shifted threshold is ~0 and float cancellation sets the scale)
+    assert below == pytest.approx(threshold, rel=1e-6, abs=1e-6)
     assert above - below <= 1e-3 * max(1.0, threshold)
 
 
