@@ -18,14 +18,15 @@ import numpy as np
 import pandas as pd
 
 SIGNS = ("both", "positive", "negative")
-# The thresholds tried with a control map, from loosest to strictest: tangermeme's grid.
-FDR_THRESHOLDS = np.logspace(-1, -30, 117)
+# The thresholds tried with a control map, from loosest to strictest: tangermeme's grid,
+# from 0.1 to 1e-30, preceded by 7 log-spaced steps from ``max_threshold`` down to 0.1.
+TANGERMEME_THRESHOLDS = np.logspace(-1, -30, 117)
 COLUMNS = ["example_idx", "start", "end", "sign", "attribution", "p_value"]
 
 
 def recursive_seqlets(attributions, *, sign="both", threshold=0.01, min_length=4, max_length=25,
                       additional_flanks=0, n_bins=1000, control=None, target_fdr=0.1,
-                      return_fdr=False):
+                      max_threshold=0.25, return_fdr=False):
     """Call seqlets of either sign with the recursive seqlet algorithm.
 
     The algorithm of tangermeme's ``recursive_seqlets`` (Schreiber et al., tangermeme,
@@ -90,14 +91,23 @@ def recursive_seqlets(attributions, *, sign="both", threshold=0.01, min_length=4
         dinucleotide-shuffled copies of the sequences, with the same model and target).
         When given, ``threshold`` is ignored and chosen per sign from the data, as
         tangermeme's ``X_control`` does: seqlets are called on the map and on the control
-        (with the map's null and bins) at each of 117 thresholds from 0.1 to 1e-30; the
-        false discovery rate at a threshold is estimated as (control seqlets + 1) times
-        ``n_samples * length / (n_control * length_c)`` over the map's seqlets, and
-        seqlets are called at the loosest threshold whose estimate is at most
-        ``target_fdr``. If none is, a UserWarning is raised and no seqlet of that sign is
-        returned.
+        (with the map's null and bins) at each threshold from ``max_threshold`` down to
+        1e-30 (tangermeme's 117 from 0.1 to 1e-30, preceded by 7 log-spaced ones from
+        ``max_threshold`` when it is above 0.1); the false discovery rate at a threshold
+        is estimated as (control seqlets + 1) times ``n_samples * length / (n_control *
+        length_c)`` over the map's seqlets, and seqlets are called at the loosest
+        threshold whose estimate is at most ``target_fdr``. If none is, a UserWarning is
+        raised and no seqlet of that sign is returned.
     target_fdr : float, default=0.1
         Estimated false discovery rate to call seqlets at, with ``control``; in (0, 1).
+    max_threshold : float, default=0.25
+        Loosest threshold tried with ``control``, in [1e-30, 1). tangermeme stops at 0.1,
+        which caps the recall even where the control says the false discovery rate is
+        still below ``target_fdr`` (task 3 of Koo & Ploenzke, DeepLiftShap of a converged
+        CNN-dist, ``benchmarks/check_genomics.py``: recall 0.78 with tangermeme's grid,
+        0.83 with the threshold of 0.17 chosen here, precision 0.95 and 0.92; the looser
+        grid costs about 4x the time). ``max_threshold=0.1`` gives tangermeme's grid and
+        seqlets (tested).
     return_fdr : bool, default=False
         Also return the estimate at every threshold (needs ``control``).
 
@@ -150,7 +160,11 @@ def recursive_seqlets(attributions, *, sign="both", threshold=0.01, min_length=4
         control_map = _check_attributions(control, "control")
         if not isinstance(target_fdr, Real) or not 0 < target_fdr < 1:
             raise ValueError(f"target_fdr must be in (0, 1), got {target_fdr!r}.")
-    thresholds = [threshold] if control is None else list(FDR_THRESHOLDS)
+    thresholds = [threshold]
+    if control is not None:
+        if not isinstance(max_threshold, Real) or not 1e-30 <= max_threshold < 1:
+            raise ValueError(f"max_threshold must be in [1e-30, 1), got {max_threshold!r}.")
+        thresholds = list(_fdr_thresholds(max_threshold))
 
     frames, tables, chosen = [], [], {}
     taken = taken_control = None
@@ -166,7 +180,7 @@ def recursive_seqlets(attributions, *, sign="both", threshold=0.01, min_length=4
         else:
             found_control = _decode(factor * control_map, null, thresholds, min_length,
                                     max_length, taken_control)
-            table = _fdr_table(found, found_control, X.size / control_map.size)
+            table = _fdr_table(thresholds, found, found_control, X.size / control_map.size)
             passing = np.flatnonzero(table["fdr"].to_numpy() <= target_fdr)
             tables.append(table.assign(sign=name))
             if passing.size:
@@ -455,14 +469,21 @@ def _taken(rows, shape):
     return taken
 
 
-def _fdr_table(found, found_control, scale):
+def _fdr_thresholds(max_threshold):
+    """The thresholds tried with a control, loosest first (see ``max_threshold``)."""
+    looser = np.logspace(np.log10(max_threshold), -1, 8)[:-1] if max_threshold > 0.1 else []
+    grid = np.concatenate([looser, TANGERMEME_THRESHOLDS])
+    return grid[grid <= max_threshold]
+
+
+def _fdr_table(thresholds, found, found_control, scale):
     """Estimated false discovery rate at each threshold, tangermeme's estimate: (control
     seqlets + 1), scaled to the positions of the map, over the seqlets of the map."""
     n_seqlets = np.array([len(rows) for rows in found])
     n_control = np.array([len(rows) for rows in found_control])
     with np.errstate(divide="ignore", invalid="ignore"):
         fdr = np.where(n_seqlets > 0, (n_control + 1) * scale / n_seqlets, np.nan)
-    return pd.DataFrame({"threshold": FDR_THRESHOLDS, "n_seqlets": n_seqlets,
+    return pd.DataFrame({"threshold": thresholds, "n_seqlets": n_seqlets,
                          "n_control_seqlets": n_control, "fdr": fdr})
 
 
@@ -568,15 +589,28 @@ def _check_int(name, value, minimum):
         raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}.")
 
 
+# Temperature of the hypothetical-contribution queries, as a fraction of the seqlet's
+# largest |contribution|: that base gets e^5 (about 150) times the weight of a base of zero.
+_QUERY_TEMPERATURE = 0.2
+
+
 def annotate_seqlets(seqlets, X, motifs=None, *, n_nearest=1, attributions=None,
-                     reverse_complement=True, n_jobs=None, batch_size=500):
+                     hypothetical=None, reverse_complement=True, n_jobs=None, batch_size=500):
     """Name the motif each seqlet matches best, with TomTom against a motif database.
 
     Each seqlet's bases, cut from the one-hot sequences, form a query PPM (one-hot
     columns, as tangermeme's ``annotate_seqlets`` does; an N is a uniform column). With
     ``attributions``, column ``j`` is instead ``w_j * onehot_j + (1 - w_j) / 4`` with
     ``w_j = |a_j| / max |a|`` over the seqlet, so that positions of little attribution (its
-    flanks, mostly) weigh less. The queries are matched by :func:`tomtom_matches`
+    flanks, mostly) weigh less. With ``hypothetical`` contributions (the model's score for
+    each of the 4 bases at each position), column ``j`` is their softmax,
+    ``exp(h_bj / T) / sum_b exp(h_bj / T)`` with ``T = 0.2 max |h|`` over the seqlet: the
+    query then shows the motif the model has learned there rather than the one sampled
+    instance, which tells apart TFs whose motifs differ at a few positions (task 3 of Koo
+    & Ploenzke, DeepLiftShap of a converged CNN-dist, seqlets on planted sites whose best
+    hit at q < 0.05 is the planted TF: 0.20 with one-hot queries, 0.26 weighted, 0.48
+    hypothetical; any significant hit: 0.68, 0.69, 0.89; ``benchmarks/check_genomics.py``).
+    The queries are matched by :func:`tomtom_matches`
     (memelite's TomTom, Gupta et al. 2007, "Quantifying similarity between motifs",
     Genome Biol. 8, R24): p-values of the best alignment over offsets and strands,
     E-values (p times the number of motifs) and Benjamini-Hochberg q-values over each
@@ -598,6 +632,10 @@ def annotate_seqlets(seqlets, X, motifs=None, *, n_nearest=1, attributions=None,
         Matches reported per seqlet, best first.
     attributions : array-like of shape (n_samples, length) or (n_samples, 4, length), optional
         The attribution map the seqlets were called on, to weight the query columns.
+    hypothetical : array-like of shape (n_samples, 4, length), optional
+        Hypothetical contributions of ``X`` (``DeepLiftShap(..., hypothetical=True)``,
+        ``InSilicoMutagenesis()``), to build the queries from; an object with a ``values``
+        attribute is read through it. Not with ``attributions``.
     reverse_complement : bool, default=True
         Also align each seqlet to the reverse complement of each motif.
     n_jobs : int, default=None
@@ -621,7 +659,8 @@ def annotate_seqlets(seqlets, X, motifs=None, *, n_nearest=1, attributions=None,
         If memelite is not installed (``pip install skexplain[motifs]``).
     ValueError
         If ``seqlets`` lacks the columns or a seqlet lies outside ``X``, ``X`` is not
-        one-hot, ``attributions`` does not match ``X``, or a parameter is out of range.
+        one-hot, ``attributions`` or ``hypothetical`` does not match ``X`` (or both are
+        given), or a parameter is out of range.
 
     Examples
     --------
@@ -649,6 +688,15 @@ def annotate_seqlets(seqlets, X, motifs=None, *, n_nearest=1, attributions=None,
     if n_nearest > len(database):
         raise ValueError(f"n_nearest ({n_nearest}) exceeds the number of motifs "
                          f"({len(database)}).")
+    if attributions is not None and hypothetical is not None:
+        raise ValueError("Pass attributions or hypothetical contributions, not both.")
+    if hypothetical is not None:
+        hypothetical = np.asarray(getattr(hypothetical, "values", hypothetical), dtype=float)
+        if hypothetical.shape != X.shape:
+            raise ValueError(f"hypothetical contributions have shape {hypothetical.shape}, "
+                             f"X {X.shape}.")
+        if not np.isfinite(hypothetical).all():
+            raise ValueError("hypothetical contributions hold NaN or infinite values.")
     weights = None
     if attributions is not None:
         weights = np.abs(_check_attributions(attributions))
@@ -682,6 +730,8 @@ def annotate_seqlets(seqlets, X, motifs=None, *, n_nearest=1, attributions=None,
             w = weights[i, s:e]
             w = w / w.max() if w.max() > 0 else np.ones_like(w)
             ppm = w * ppm + (1 - w) / 4
+        if hypothetical is not None:
+            ppm = _softmax_query(hypothetical[i, :, s:e])
         queries.append(ppm)
 
     best = []
@@ -705,6 +755,16 @@ def annotate_seqlets(seqlets, X, motifs=None, *, n_nearest=1, attributions=None,
     annotated["motif_q_value"] = best["q_value"].to_numpy()
     annotated["motif_orientation"] = best["orientation"].to_numpy()
     return annotated
+
+
+def _softmax_query(h):
+    """Per-column softmax of hypothetical contributions (4, w), at _QUERY_TEMPERATURE."""
+    scale = np.abs(h).max()
+    if scale == 0:
+        return np.full(h.shape, 0.25)
+    z = h / (_QUERY_TEMPERATURE * scale)
+    z = np.exp(z - z.max(axis=0))
+    return z / z.sum(axis=0)
 
 
 def seqlet_recall_precision(seqlets, mask):

@@ -60,7 +60,7 @@ def test_control_threshold_and_fdr_are_tangermemes():
     X, _ = planted_map(seed=1)
     control = np.random.default_rng(9).laplace(scale=0.2, size=(80, LENGTH))
     ours, fdr = recursive_seqlets(X, sign="positive", control=control, target_fdr=0.05,
-                                  return_fdr=True)
+                                  max_threshold=0.1, return_fdr=True)
     theirs = seqlet.recursive_seqlets(X, X_control=control, target_fdr=0.05, return_fdr=True)
     assert (fdr.sign == "positive").all()
     np.testing.assert_allclose(fdr.threshold, theirs.fdr.threshold)
@@ -79,7 +79,7 @@ def test_control_picks_a_threshold_per_sign_that_recovers_the_planted_blocks():
     seqlets, fdr = recursive_seqlets(X, control=control, target_fdr=0.1, return_fdr=True)
     thresholds = seqlets.attrs["threshold"]
     assert set(thresholds) == {"positive", "negative"}
-    assert all(1e-30 <= t <= 0.1 for t in thresholds.values())
+    assert all(1e-30 <= t <= 0.25 for t in thresholds.values())
     recall = np.mean([overlaps(row, seqlets) for row in truth.itertuples()])
     precision = np.mean([overlaps(row, truth) for row in seqlets.itertuples()])
     assert recall >= 0.9 and precision >= 0.85, (recall, precision)  # precision ~ 1 - FDR
@@ -94,6 +94,25 @@ def test_control_picks_a_threshold_per_sign_that_recovers_the_planted_blocks():
     pd.concat([seqlets, seqlets])  # the attrs do not get in the way
     assert_frame = pd.testing.assert_frame_equal
     assert_frame(recursive_seqlets(X, control=control, target_fdr=0.1), seqlets)
+
+
+def test_max_threshold_extends_tangermemes_grid_upwards():
+    X, _ = planted_map(seed=3)
+    control = np.random.default_rng(10).laplace(scale=0.2, size=(2 * N, LENGTH))
+    tangermeme_grid = np.logspace(-1, -30, 117)
+    for max_threshold, n_looser in [(0.1, 0), (0.25, 7), (0.05, -1)]:
+        _, fdr = recursive_seqlets(X, sign="positive", control=control,
+                                   max_threshold=max_threshold, return_fdr=True)
+        grid = fdr.threshold.to_numpy()
+        assert grid[0] <= max_threshold and np.all(np.diff(grid) < 0)
+        if n_looser >= 0:
+            assert grid[0] == pytest.approx(max_threshold)
+            assert len(grid) == 117 + n_looser
+            np.testing.assert_allclose(grid[n_looser:], tangermeme_grid)
+        else:  # a stricter cap keeps the part of tangermeme's grid below it
+            np.testing.assert_allclose(grid, tangermeme_grid[tangermeme_grid <= 0.05])
+        # more thresholds tried never lose a seqlet found at the loosest common one
+        assert fdr.n_seqlets.iloc[0] >= fdr.n_seqlets.iloc[-1]
 
 
 @pytest.mark.slow  # tangermeme compiles its numba kernels on first call
@@ -293,6 +312,7 @@ def test_bad_maps_raise(bad, match):
     ({"additional_flanks": -1}, "additional_flanks"), ({"n_bins": 1}, "n_bins"),
     ({"control": np.zeros((2, 3, 50))}, "control"),
     ({"control": np.ones((2, 50)), "target_fdr": 0}, "target_fdr"),
+    ({"control": np.ones((2, 50)), "max_threshold": 1.0}, "max_threshold"),
     ({"return_fdr": True}, "return_fdr"),
 ])
 def test_bad_recursive_parameters_raise(kwargs, match):
@@ -377,6 +397,46 @@ def test_attribution_weights_sharpen_flanked_seqlets(planted_sequences):
     query = {"q": X[2, :, 35:45 + widths[2]]}
     direct = tomtom_matches(query, evalue_threshold=None).iloc[:2]
     np.testing.assert_allclose(plain[plain.example_idx == 2].motif_p_value, direct.p_value)
+
+
+def test_hypothetical_queries_show_the_learned_motif_not_the_sampled_instance(
+        planted_sequences):
+    """A model that has learned each motif scores every base by its log-probability there;
+    the observed sites carry a third of their positions mutated. The one-hot queries see
+    the mutated instance, the hypothetical ones the motif."""
+    from skexplain.motifs import load_jaspar_database
+    from skexplain.motifs._seqlets import annotate_seqlets
+    from skexplain.motifs._tomtom import tomtom_matches
+    database = load_jaspar_database()
+    X, _ = planted_sequences
+    X = X.copy()
+    hypothetical = np.zeros(X.shape)
+    rng = np.random.default_rng(1)
+    ends = []
+    for i, name in enumerate(PLANTED):
+        ppm = database[name]
+        width = ppm.shape[1]
+        log_odds = np.log(ppm + 0.01)
+        hypothetical[i, :, 40:40 + width] = log_odds - log_odds.mean(axis=0)
+        mutated = 40 + rng.choice(width, size=width // 3, replace=False)
+        X[i, :, mutated] = np.roll(X[i, :, mutated], 1, axis=1)  # another base
+        ends.append(40 + width)
+    seqlets = pd.DataFrame({"example_idx": np.arange(len(PLANTED)), "start": 40, "end": ends})
+    onehot = annotate_seqlets(seqlets, X)
+    learned = annotate_seqlets(seqlets, X, hypothetical=hypothetical)
+    assert all(in_family(PLANTED[row.example_idx], row.motif_name) and row.motif_q_value < 0.05
+               for row in learned.itertuples())
+    assert (learned.motif_p_value.to_numpy() < onehot.motif_p_value.to_numpy()).mean() >= 0.8
+    # the query is the per-column softmax at temperature 0.2 max |h|
+    h = hypothetical[0, :, 40:ends[0]]
+    query = np.exp(h / (0.2 * np.abs(h).max()))
+    direct = tomtom_matches({"q": query / query.sum(axis=0)}, evalue_threshold=None).iloc[0]
+    assert learned.motif.iloc[0] == direct.target
+    np.testing.assert_allclose(learned.motif_p_value.iloc[0], direct.p_value)
+    with pytest.raises(ValueError, match="not both"):
+        annotate_seqlets(seqlets, X, attributions=hypothetical, hypothetical=hypothetical)
+    with pytest.raises(ValueError, match="hypothetical contributions have shape"):
+        annotate_seqlets(seqlets, X, hypothetical=hypothetical[:, :, :50])
 
 
 def test_annotate_seqlets_checks_its_input(planted_sequences):
