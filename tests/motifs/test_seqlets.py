@@ -111,7 +111,7 @@ def test_max_threshold_extends_tangermemes_grid_upwards():
             np.testing.assert_allclose(grid[n_looser:], tangermeme_grid)
         else:  # a stricter cap keeps the part of tangermeme's grid below it
             np.testing.assert_allclose(grid, tangermeme_grid[tangermeme_grid <= 0.05])
-        # more thresholds tried never lose a seqlet found at the loosest common one
+        # a looser threshold calls at least as many seqlets
         assert fdr.n_seqlets.iloc[0] >= fdr.n_seqlets.iloc[-1]
 
 
