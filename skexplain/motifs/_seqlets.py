@@ -608,8 +608,9 @@ def annotate_seqlets(seqlets, X, motifs=None, *, n_nearest=1, attributions=None,
     query then shows the motif the model has learned there rather than the one sampled
     instance, which tells apart TFs whose motifs differ at a few positions (task 3 of Koo
     & Ploenzke, DeepLiftShap of a converged CNN-dist, seqlets on planted sites whose best
-    hit at q < 0.05 is the planted TF: 0.20 with one-hot queries, 0.26 weighted, 0.48
-    hypothetical; any significant hit: 0.68, 0.69, 0.89; ``benchmarks/check_genomics.py``).
+    hit at q < 0.05 is the planted TF: 0.20 with one-hot queries, 0.27 weighted, 0.51
+    hypothetical; in its family of JASPAR paralogs: 0.64, 0.68, 0.90;
+    ``benchmarks/check_genomics.py``).
     The queries are matched by :func:`tomtom_matches`
     (memelite's TomTom, Gupta et al. 2007, "Quantifying similarity between motifs",
     Genome Biol. 8, R24): p-values of the best alignment over offsets and strands,
