@@ -253,9 +253,8 @@ class FastISM:
                     )
                 lengths.append(value.shape[2])
                 self._channels = getattr(self, "_channels", []) + [value.shape[1]]
-        positions = np.arange(self.length)
-        lo, hi, length_in = positions, positions + 1, self.length
-        self.steps = []  # (node, window op or None, width, starts per edited position)
+        length_in = self.length
+        self._ops = []  # (node, window op or None, output length)
         for node, length_out in zip(self.chain, lengths, strict=True):
             m = self._module(node)
             op = None
@@ -282,12 +281,11 @@ class FastISM:
                              lambda x, k=k, s=s: torch.nn.functional.avg_pool1d(x, k, s, 0))
             elif length_out != length_in:
                 raise UnsupportedModel(f"{self._describe(node)} changes the length.")
-            if op is not None:
-                lo, hi = op.reach(lo, hi)
-            width, starts = _windows(lo, hi, length_out)
-            self.steps.append((node, op, width, starts))
+            self._ops.append((node, op, length_out))
             length_in = length_out
         self.boundary_length = length_in
+        self._plans = {}
+        self.steps = self.plan(1)  # (node, window op or None, width, starts per edit start)
         # Which nodes' reference outputs are read: inputs of windowed ops, the first conv's
         # output and the boundary.
         self._kept = {self.chain[0], self.boundary}
@@ -306,14 +304,60 @@ class FastISM:
                 f"the first convolution takes {weight.shape[1]} channels, the input has "
                 f"{self.n_channels}."
             )
-        # Kernel columns (in + 1, k + 1, out): the extra base (N, an all-zero column) and the
-        # extra offset (not reached) are zeros.
-        columns = torch.zeros((self.n_channels + 1, k + 1, weight.shape[0]), dtype=self.dtype,
-                              device=self.device)
-        columns[:self.n_channels, :k] = weight.permute(1, 2, 0)
-        self._columns = columns
+        # Kernel columns (in, k + 1, out), float64: the extra offset (not reached) is zero.
+        kernel = torch.zeros((self.n_channels, k + 1, weight.shape[0]), dtype=torch.float64,
+                             device=self.device)
+        kernel[:, :k] = weight.permute(1, 2, 0)
+        self._kernel, self._scale = kernel, None
         self._first = (k, d)
         self._fold_batch_norms(torch, nn)
+        # The default vocabulary: the C bases, then N (an all-zero column).
+        self._columns = self.token_table(
+            np.vstack([np.eye(self.n_channels), np.zeros((1, self.n_channels))]))
+
+    def plan(self, width):
+        """Windows of edits of ``width`` consecutive positions: per chain node
+        ``(node, window op or None, window width, window start per edit start)``.
+
+        An edit starting at s changes positions ``[s, min(s + width, length))`` (a window cut
+        at the end of the sequence reaches no further than a whole one); a substitution is
+        an edit of width 1.
+        """
+        steps = self._plans.get(width)
+        if steps is None:
+            lo = np.arange(self.length)
+            hi = np.minimum(lo + width, self.length)
+            steps = []
+            for node, op, length_out in self._ops:
+                if op is not None:
+                    lo, hi = op.reach(lo, hi)
+                window, starts = _windows(lo, hi, length_out)
+                steps.append((node, op, window, starts))
+            self._plans[width] = steps
+        return steps
+
+    def token_table(self, vectors):
+        """First-layer kernel columns of a vocabulary of input columns.
+
+        Parameters
+        ----------
+        vectors : ndarray of shape (n_tokens, C)
+            The input columns an edit may put in or take out (the C one-hot bases, an
+            all-zero column, a baseline's columns, ...).
+
+        Returns
+        -------
+        table : tensor of shape (n_tokens, k + 1, n_filters)
+            ``table[v, t]``: the first layer's output change (after a BatchNorm folded into
+            it) for input column ``vectors[v]`` at kernel offset t; offset k reads nothing.
+        """
+        import torch
+
+        vectors = torch.as_tensor(np.asarray(vectors, dtype=np.float64), device=self.device)
+        kernel = self._kernel
+        table = (vectors @ kernel.reshape(kernel.shape[0], -1)).reshape(
+            (len(vectors),) + kernel.shape[1:]).to(self.dtype)
+        return table if self._scale is None else table * self._scale
 
     def _fold_batch_norms(self, torch, nn):
         """A BatchNorm1d (eval) right after a convolution is folded into it: the windowed
@@ -334,7 +378,7 @@ class FastISM:
             scale, shift = scale.detach().to(self.dtype), shift.detach().to(self.dtype)
             self._skip.add(self.steps[i + 1][0])
             if i == 0:
-                self._columns = self._columns * scale
+                self._scale = scale
                 self._first_ref = self.steps[1][0]
                 self._kept.add(self._first_ref)
                 continue
@@ -396,47 +440,53 @@ class FastISM:
             env[node] = graph.node_copy(node, lambda n: env[n])
         return fx.GraphModule(self.traced, graph)
 
-    def bytes_per_edit(self):
-        """Working set of one edit: its windows (and windowed inputs) at every layer."""
+    def bytes_per_edit(self, width=1):
+        """Working set of one edit of ``width`` positions: its windows (and windowed inputs)
+        at every layer, and the first layer's kernel columns it gathers."""
         itemsize = self._columns.element_size()
-        total = 0
-        for (_, op, width, _), channels in zip(self.steps, self._channels, strict=True):
-            total += channels * width
-            if op is not None and op is not self.steps[0][1]:
-                total += channels * op.input_width(width)
+        steps = self.plan(width)
+        total = 2 * width * steps[0][2] * self._channels[0]
+        for (_, op, w, _), channels in zip(steps, self._channels, strict=True):
+            total += channels * w
+            if op is not None and op is not steps[0][1]:
+                total += channels * op.input_width(w)
         total += self.boundary_length * self._channels[-1] if self.linear is None else 0
         return max(1, int(total * itemsize))
 
     # --- reference and edits -------------------------------------------------------------
 
-    def reference(self, X):
-        """Reference activations of sequences X: tensor (n, C, L) in the module's dtype."""
+    def reference(self, X, width=1, table=None):
+        """Reference activations of sequences X (tensor (n, C, L) in the module's dtype), laid
+        out for edits of ``width`` positions whose columns are tokens of ``table`` (a
+        :meth:`token_table`; default the C bases and N)."""
         import torch
 
+        steps = self.plan(width)
         keep, value = {}, X
         with torch.no_grad():
-            for node, _, _, _ in self.steps:
+            for node, _, _, _ in steps:
                 value = self._apply(node, value)
                 if node in self._kept:
                     keep[node] = value
-            state = {"kept": keep}
+            state = {"kept": keep, "steps": steps, "width": width,
+                     "table": self._columns if table is None else table}
             padded = {}
-            for k, (node, op, _, _) in enumerate(self.steps):
+            for k, (node, op, _, _) in enumerate(steps):
                 if op is None:
                     continue
-                source = X if k == 0 else keep[self.steps[k - 1][0]]
+                source = X if k == 0 else keep[steps[k - 1][0]]
                 right = op.padded_length() - op.left - source.shape[2]
                 padded[node] = torch.nn.functional.pad(source, (op.left, max(0, right)),
                                                        value=op.fill)
             state["padded"] = padded
             # Every window an edit may read, laid out contiguously (sequence-major): a batch
             # then gathers its windows with one index_select.
-            windows = {"first": _unfolded(keep[self._first_ref], self.steps[0][2], 1)}
-            for node, op, w, _ in self.steps[1:]:
+            windows = {"first": _unfolded(keep[self._first_ref], steps[0][2], 1)}
+            for node, op, w, _ in steps[1:]:
                 if op is not None:
                     windows[node] = _unfolded(padded[node], op.input_width(w), op.stride)
             if self.linear is not None:
-                windows["boundary"] = _unfolded(keep[self.boundary], self.steps[-1][2], 1)
+                windows["boundary"] = _unfolded(keep[self.boundary], steps[-1][2], 1)
             state["windows"] = windows
             if self.linear is not None:
                 flat = keep[self.boundary].flatten(1)
@@ -451,23 +501,34 @@ class FastISM:
         ----------
         state : dict
             :meth:`reference` of the sequences.
-        sequence, position, old, new : ndarray of int of shape (n_edits,)
-            Index of the edited sequence in the reference batch, the edited position, the
-            base there (C for an all-zero column) and the base it becomes.
+        sequence, position : ndarray of int of shape (n_edits,)
+            Index of the edited sequence in the reference batch and the first edited
+            position.
+        old, new : ndarray of int of shape (n_edits,) or (n_edits, width)
+            Tokens of the state's table (for the default table, the base, C for an
+            all-zero column) at the edited positions ``position + i`` before and after the
+            edit; ``width`` at most the state's. A window cut at the end of the sequence
+            gives equal tokens (any) beyond it.
         """
         import torch
 
         kept = state["kept"]
+        old, new = np.asarray(old), np.asarray(new)
+        if old.ndim == 1:
+            old, new = old[:, None], new[:, None]
+        if old.shape[1] > state["width"]:
+            raise ValueError(f"edits of {old.shape[1]} positions, the state is laid out for "
+                             f"{state['width']}.")
         seq = torch.as_tensor(sequence, device=self.device)
         rows = torch.arange(len(position), device=self.device)
         value, starts, width = None, None, None
-        for k, (node, op, w, s) in enumerate(self.steps):
+        for k, (node, op, w, s) in enumerate(state["steps"]):
             a = torch.as_tensor(s[position], device=self.device)
             if node in self._skip:  # a BatchNorm folded into the convolution before it
                 pass
             elif k == 0:
-                value = self._first_conv(state["windows"]["first"], seq, position, old, new,
-                                         a, w, op)
+                value = self._first_conv(state["windows"]["first"], state["table"], seq,
+                                         position, old, new, a, w, op)
             elif op is None:
                 value = self._apply(node, value)
             else:
@@ -492,25 +553,30 @@ class FastISM:
         starts_np = starts.cpu().numpy()
         for start in np.unique(starts_np):
             group = torch.as_tensor(np.flatnonzero(starts_np == start), device=self.device)
-            block = cache.get(int(start))
+            block = cache.get((int(start), width))
             if block is None:
                 block = weight[:, start:start + width].reshape(-1, weight.shape[2])
-                cache[int(start)] = block
+                cache[(int(start), width)] = block
             dense[group] += delta[group].reshape(len(group), -1) @ block
         with torch.no_grad():
             return self.head(dense)
 
-    def _first_conv(self, windows, seq, position, old, new, a, width, op):
+    def _first_conv(self, windows, table, seq, position, old, new, a, width, op):
+        """The first layer's windows: the reference plus, for every edited position, the
+        difference of the kernel columns of its new and old tokens at the offset each output
+        reads it (no convolution)."""
         import torch
 
         k, d = self._first
-        offsets = torch.as_tensor(position + op.left, device=self.device)[:, None] - (
-            a[:, None] + torch.arange(width, device=self.device)) * op.stride
+        edited = np.asarray(position)[:, None] + np.arange(old.shape[1]) + op.left  # (B, w)
+        outputs = (a[:, None] + torch.arange(width, device=self.device)) * op.stride
+        offsets = torch.as_tensor(edited, device=self.device)[:, None, :] - outputs[:, :, None]
         reached = (offsets >= 0) & (offsets % d == 0) & (offsets < d * k)
-        tap = torch.where(reached, offsets // d, k)
-        new_t = torch.as_tensor(new, device=self.device)[:, None]
-        old_t = torch.as_tensor(old, device=self.device)[:, None]
-        delta = self._columns[new_t, tap] - self._columns[old_t, tap]  # (B, width, out)
+        tap = torch.where(reached, offsets // d, k)  # (B, width, w)
+        new_t = torch.as_tensor(new, device=self.device)[:, None, :]
+        old_t = torch.as_tensor(old, device=self.device)[:, None, :]
+        delta = table[new_t, tap] - table[old_t, tap]  # (B, width, w, out)
+        delta = delta[:, :, 0] if delta.shape[2] == 1 else delta.sum(2)
         return _gather(windows, seq, a) + delta.transpose(1, 2)
 
     def _spliced(self, windows, seq, a, v, op, previous, prev_starts, prev_width):
