@@ -32,10 +32,12 @@ import operator
 
 import numpy as np
 
-__all__ = ["FastISM", "UnsupportedModel", "activation_bytes", "fast_edit_scores"]
+__all__ = ["FastISM", "UnsupportedModel", "activation_bytes", "fast_edit_scores",
+           "fast_engine_for", "vocabulary", "window_edit_scores"]
 
 
 FAST_WORKING_SET = 2**25  # bytes of windows per engine call for batch_size="auto"
+MAX_TOKENS = 4096  # distinct input columns of one-hot-like input (the first layer's table)
 
 
 class UnsupportedModel(ValueError):
@@ -673,6 +675,161 @@ def fast_edit_scores(adapter, X, sequence, position, new, columns, batch_size,
                 scores = adapter.head(raw).to("cpu", torch.float64).numpy()
                 out[pick] = scores[np.arange(len(pick)), columns[pick]]
     return out
+
+
+def fast_engine_for(adapter, feature_shape, engine):
+    """The fast engine for a bound model adapter, or None where full passes run.
+
+    Parameters
+    ----------
+    adapter : ModelAdapter
+    feature_shape : tuple
+    engine : {"auto", "fast", "full"}
+        "full" gives None; "auto" gives None where the model does not qualify; "fast" raises.
+
+    Raises
+    ------
+    ValueError
+        With ``engine="fast"``, if the input is not (n, C, L), the model is not a torch
+        module called without model_args, or its locality cannot be proven (the message of
+        :class:`UnsupportedModel` names the layer).
+    """
+    if engine == "full":
+        return None
+    try:
+        if len(feature_shape) != 2:
+            raise UnsupportedModel(
+                f"it needs sequences of shape (n_samples, n_channels, length), got feature "
+                f"shape {tuple(feature_shape)}."
+            )
+        if adapter.module is None or adapter._model_args is not None:
+            raise UnsupportedModel(
+                "it needs a torch module (or skorch net) called without model_args, got "
+                f"a {type(adapter.model).__name__}"
+                f"{'' if adapter.module is None else ' with model_args'}."
+            )
+        with adapter.inference():
+            return FastISM(adapter.module, feature_shape)
+    except UnsupportedModel as error:
+        if engine == "fast":
+            raise ValueError(f"engine='fast' cannot run on this model: {error}") from error
+        return None
+
+
+def vocabulary(grid, *extra, max_tokens=MAX_TOKENS):
+    """Distinct input columns of sequences and of extra column arrays, as tokens.
+
+    Parameters
+    ----------
+    grid : ndarray of shape (n, C, L)
+        Sequences (one-hot or one-hot-like: few distinct columns), float32 values.
+    *extra : ndarray of shape (C, L)
+        Further columns an edit may put in (a baseline).
+
+    Returns
+    -------
+    vectors : ndarray of shape (n_tokens, C)
+        The distinct columns (for one-hot input: the C bases, then an all-zero column).
+    tokens : ndarray of int of shape (n, L)
+        Token of every column of ``grid``.
+    extra_tokens : list of ndarray of int of shape (L,)
+
+    Raises
+    ------
+    UnsupportedModel
+        With more than ``max_tokens`` distinct columns (not one-hot-like input).
+    """
+    n, C, L = grid.shape
+    one_hot = bool(np.isin(grid, (0, 1)).all() and (grid.sum(axis=1) <= 1).all())
+    if one_hot:
+        vectors = np.vstack([np.eye(C), np.zeros((1, C))]).astype(np.float32)
+        tokens = np.where(grid.sum(axis=1) == 1, grid.argmax(axis=1), C)
+    else:
+        vectors, inverse = np.unique(grid.transpose(0, 2, 1).reshape(-1, C), axis=0,
+                                     return_inverse=True)
+        tokens = inverse.reshape(n, L)
+    extra_tokens = []
+    for columns in extra:
+        new, inverse = np.unique(np.asarray(columns, dtype=np.float32).T, axis=0,
+                                 return_inverse=True)
+        # Columns already in the vocabulary keep their token.
+        match = (new[:, None, :] == vectors[None]).all(axis=2)
+        known = match.any(axis=1)
+        index = np.where(known, match.argmax(axis=1), len(vectors) + np.cumsum(~known) - 1)
+        vectors = np.vstack([vectors, new[~known]])
+        extra_tokens.append(index[inverse.ravel()])
+    if len(vectors) > max_tokens:
+        raise UnsupportedModel(
+            f"the input has {len(vectors)} distinct columns; the fast engine edits one-hot-like "
+            f"input (at most {max_tokens})."
+        )
+    return vectors, tokens.astype(np.int64), extra_tokens
+
+
+def window_edit_scores(adapter, grid, tokens, vectors, target, starts, stops, replacement,
+                       batch_size):
+    """Target scores of sequences with windows of positions replaced, through :class:`FastISM`.
+
+    Each sequence is computed on its own (its reference, then its edits in batches of
+    ``batch_size``), so its values do not depend on the other sequences given: identical for
+    any split into tasks.
+
+    Parameters
+    ----------
+    adapter : ModelAdapter
+        Of a torch module without model_args.
+    grid : ndarray of shape (n, C, L)
+        The sequences (float32).
+    tokens : ndarray of int of shape (n, L)
+        Their tokens in ``vectors`` (:func:`vocabulary`).
+    vectors : ndarray of shape (n_tokens, C)
+    target : ndarray of int of shape (n,)
+        Output column of each sequence.
+    starts, stops : ndarray of int of shape (n_edits,)
+        Edited window ``[start, stop)`` of every edit (the same edits for every sequence).
+    replacement : ndarray of int of shape (L,) or (n, n_edits, width)
+        What a window becomes: the tokens of a baseline at every position (the same for
+        every sequence), or for each sequence and edit the positions of the sequence whose
+        columns fill the window (a shuffle: a permutation of the window's positions; the
+        entries beyond a cut window are ignored).
+    batch_size : int
+        Edits per engine call.
+
+    Returns
+    -------
+    scores : ndarray of shape (n, 1 + n_edits)
+        The sequence's own score (a full forward pass), then the score of every edit.
+    """
+    import torch
+
+    n, C, L = grid.shape
+    width = int((stops - starts).max())
+    positions = starts[:, None] + np.arange(width)
+    inside = positions < stops[:, None]
+    positions = np.minimum(positions, L - 1)
+    zero = np.zeros(len(starts), dtype=np.int64)
+    scores = np.empty((n, 1 + len(starts)))
+    with adapter.inference(), torch.no_grad():
+        engine = FastISM(adapter.module, (C, L))
+        table = engine.token_table(vectors)
+        for i in range(n):
+            x = adapter.tensor(grid[i:i + 1])
+            scores[i, 0] = adapter.forward(x).to("cpu", torch.float64).numpy()[0, target[i]]
+            state = engine.reference(x, width, table)
+            # Beyond a cut window both tokens are 0: their difference is exactly zero.
+            old = np.where(inside, tokens[i][positions], 0)
+            if replacement.ndim == 1:
+                new = replacement[positions]
+            else:
+                new = tokens[i][np.where(inside, replacement[i], 0)]
+            new = np.where(inside, new, 0)
+            for s in range(0, len(starts), batch_size):
+                stop = min(s + batch_size, len(starts))
+                raw = engine.outputs(state, zero[s:stop], starts[s:stop], old[s:stop],
+                                     new[s:stop])
+                scores[i, 1 + s:1 + stop] = adapter.head(raw).to(
+                    "cpu", torch.float64).numpy()[:, target[i]]
+    return scores
 
 
 def activation_bytes(module, feature_shape):
