@@ -286,7 +286,7 @@ class FastISM:
             self._ops.append((node, op, length_out))
             length_in = length_out
         self.boundary_length = length_in
-        self._plans = {}
+        self._plans, self._tables = {}, {}
         self.steps = self.plan(1)  # (node, window op or None, width, starts per edit start)
         # Which nodes' reference outputs are read: inputs of windowed ops, the first conv's
         # output and the boundary.
@@ -314,8 +314,11 @@ class FastISM:
         self._first = (k, d)
         self._fold_batch_norms(torch, nn)
         # The default vocabulary: the C bases, then N (an all-zero column).
-        self._columns = self.token_table(
-            np.vstack([np.eye(self.n_channels), np.zeros((1, self.n_channels))]))
+        default = np.vstack([np.eye(self.n_channels), np.zeros((1, self.n_channels))])
+        self._columns = self.token_table(default)
+        self._default_vectors = torch.as_tensor(default, dtype=self.dtype, device=self.device)
+        # Edits of up to this many positions gather kernel columns; wider ones convolve.
+        self._gather_widest = 1
 
     def plan(self, width):
         """Windows of edits of ``width`` consecutive positions: per chain node
@@ -457,21 +460,30 @@ class FastISM:
 
     # --- reference and edits -------------------------------------------------------------
 
-    def reference(self, X, width=1, table=None):
+    def reference(self, X, width=1, vectors=None):
         """Reference activations of sequences X (tensor (n, C, L) in the module's dtype), laid
-        out for edits of ``width`` positions whose columns are tokens of ``table`` (a
-        :meth:`token_table`; default the C bases and N)."""
+        out for edits of ``width`` positions whose columns are tokens of ``vectors`` (ndarray
+        of shape (n_tokens, C); default the C bases, then N: an all-zero column)."""
         import torch
 
         steps = self.plan(width)
+        if vectors is None:
+            table, columns = self._columns, None
+        else:
+            vectors = np.asarray(vectors, dtype=np.float64)
+            key = (vectors.shape, vectors.tobytes())
+            if key not in self._tables:
+                self._tables = {key: (self.token_table(vectors), torch.as_tensor(
+                    vectors, dtype=self.dtype, device=self.device))}
+            table, columns = self._tables[key]
         keep, value = {}, X
         with torch.no_grad():
             for node, _, _, _ in steps:
                 value = self._apply(node, value)
                 if node in self._kept:
                     keep[node] = value
-            state = {"kept": keep, "steps": steps, "width": width,
-                     "table": self._columns if table is None else table}
+            state = {"kept": keep, "steps": steps, "width": width, "table": table,
+                     "vectors": columns}
             padded = {}
             for k, (node, op, _, _) in enumerate(steps):
                 if op is None:
@@ -529,8 +541,9 @@ class FastISM:
             if node in self._skip:  # a BatchNorm folded into the convolution before it
                 pass
             elif k == 0:
-                value = self._first_conv(state["windows"]["first"], state["table"], seq,
-                                         position, old, new, a, w, op)
+                first = self._first_conv if old.shape[1] <= self._gather_widest else \
+                    self._first_conv_dense
+                value = first(state, seq, position, old, new, a, w, op)
             elif op is None:
                 value = self._apply(node, value)
             else:
@@ -563,12 +576,13 @@ class FastISM:
         with torch.no_grad():
             return self.head(dense)
 
-    def _first_conv(self, windows, table, seq, position, old, new, a, width, op):
+    def _first_conv(self, state, seq, position, old, new, a, width, op):
         """The first layer's windows: the reference plus, for every edited position, the
         difference of the kernel columns of its new and old tokens at the offset each output
         reads it (no convolution)."""
         import torch
 
+        windows, table = state["windows"]["first"], state["table"]
         k, d = self._first
         edited = np.asarray(position)[:, None] + np.arange(old.shape[1]) + op.left  # (B, w)
         outputs = (a[:, None] + torch.arange(width, device=self.device)) * op.stride
@@ -580,6 +594,36 @@ class FastISM:
         delta = table[new_t, tap] - table[old_t, tap]  # (B, width, w, out)
         delta = delta[:, :, 0] if delta.shape[2] == 1 else delta.sum(2)
         return _gather(windows, seq, a) + delta.transpose(1, 2)
+
+    def _first_conv_dense(self, state, seq, position, old, new, a, width, op):
+        """The first layer's windows for wide edits: the reference plus the convolution of
+        the edit's input change (new minus old columns, zero elsewhere) over the input window
+        the outputs read, without bias; cheaper than gathering kernel columns once an edit
+        spans more than a few positions."""
+        import torch
+
+        vectors = state["vectors"]
+        if vectors is None:
+            vectors = self._default_vectors
+        span = op.input_width(width)
+        batch, w = old.shape
+        # Position of each edited column in the padded input window of its outputs.
+        rel = np.asarray(position)[:, None] + np.arange(w) + op.left - a.cpu().numpy()[:, None] \
+            * op.stride
+        changed = (old != new) & (rel >= 0) & (rel < span)
+        b, i = np.nonzero(changed)
+        delta = torch.zeros((batch, span, self.n_channels), dtype=self.dtype, device=self.device)
+        new_t = torch.as_tensor(new[b, i], device=self.device)
+        old_t = torch.as_tensor(old[b, i], device=self.device)
+        delta[torch.as_tensor(b, device=self.device), torch.as_tensor(rel[b, i],
+                                                                     device=self.device)] = \
+            vectors[new_t] - vectors[old_t]
+        conv = self._module(self.chain[0])
+        change = torch.nn.functional.conv1d(delta.transpose(1, 2), conv.weight, None,
+                                            conv.stride, 0, conv.dilation)
+        if self._scale is not None:
+            change = change * self._scale[:, None]
+        return _gather(state["windows"]["first"], seq, a) + change
 
     def _spliced(self, windows, seq, a, v, op, previous, prev_starts, prev_width):
         """Input windows of a windowed op: the padded reference with the edited window in.
@@ -811,11 +855,10 @@ def window_edit_scores(adapter, grid, tokens, vectors, target, starts, stops, re
     scores = np.empty((n, 1 + len(starts)))
     with adapter.inference(), torch.no_grad():
         engine = FastISM(adapter.module, (C, L))
-        table = engine.token_table(vectors)
         for i in range(n):
             x = adapter.tensor(grid[i:i + 1])
             scores[i, 0] = adapter.forward(x).to("cpu", torch.float64).numpy()[0, target[i]]
-            state = engine.reference(x, width, table)
+            state = engine.reference(x, width, vectors)
             # Beyond a cut window both tokens are 0: their difference is exactly zero.
             old = np.where(inside, tokens[i][positions], 0)
             if replacement.ndim == 1:
