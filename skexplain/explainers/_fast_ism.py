@@ -450,7 +450,10 @@ class FastISM:
         at every layer, and the first layer's kernel columns it gathers."""
         itemsize = self._columns.element_size()
         steps = self.plan(width)
-        total = 2 * width * steps[0][2] * self._channels[0]
+        if width <= self._gather_widest:  # kernel columns gathered per edited position
+            total = 2 * width * steps[0][2] * self._channels[0]
+        else:  # the input change convolved
+            total = self.n_channels * steps[0][1].input_width(steps[0][2])
         for (_, op, w, _), channels in zip(steps, self._channels, strict=True):
             total += channels * w
             if op is not None and op is not steps[0][1]:
