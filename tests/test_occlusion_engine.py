@@ -220,3 +220,30 @@ def test_what_the_fast_engine_does_not_serve():
     assert Occlusion(net).fit(tabular).explain(tabular).info["engine"] == "full"
     with pytest.raises(ValueError, match="engine='fast'.*n_channels, length"):
         Occlusion(net, engine="fast").fit(tabular).explain(tabular)
+
+
+def test_multi_base_substitutions_through_fast_edit_scores():
+    # Variant-effect scoring of equal-length multi-base substitutions (-1: unchanged).
+    from skexplain._core.model import ModelAdapter
+    from skexplain.explainers._fast_ism import fast_edit_scores
+
+    model = _small_cnn()
+    X = one_hot(3, 40, seed=13)
+    rng = np.random.default_rng(1)
+    n_edits = 25
+    sequence = rng.integers(0, 3, n_edits)
+    position = rng.integers(0, 40, n_edits)
+    position[:2] = [38, 39]  # running past the end: cut
+    new = rng.integers(-1, 4, (n_edits, 4))
+    columns = rng.integers(0, 3, n_edits)
+    adapter = ModelAdapter(model, (4, 40))
+    fast = fast_edit_scores(adapter, X, sequence, position, new, columns, batch_size=7)
+    edited = X[sequence].copy()
+    for e in range(n_edits):
+        for i, base in enumerate(new[e]):
+            if base >= 0 and position[e] + i < 40:
+                edited[e, :, position[e] + i] = np.eye(4)[base]
+    full = adapter.scores(edited.reshape(n_edits, -1))[np.arange(n_edits), columns]
+    reference = adapter.scores(X[sequence].reshape(n_edits, -1))[np.arange(n_edits), columns]
+    assert np.abs(full - reference).max() > 1e-3
+    np.testing.assert_allclose(fast, full, atol=1e-5, rtol=0)

@@ -1,15 +1,20 @@
 """Exact locality-restricted in silico mutagenesis of convolutional stacks (fastISM).
 
-A single-base substitution of a one-hot sequence changes only a bounded window of positions
-of each convolution, pooling and pointwise layer (its receptive field), until the first
-global layer (a dense layer over the flattened positions, global pooling, attention, ...).
-:class:`FastISM` computes the activations of each reference sequence once and, for a batch
-of substitutions, recomputes only those windows (Nair, Shrikumar, Schreiber & Kundaje,
+A single-base substitution of a one-hot sequence, or any edit of a window of consecutive
+positions (an occluded window, a multi-base substitution), changes only a bounded window of
+positions of each convolution, pooling and pointwise layer (its receptive field), until the
+first global layer (a dense layer over the flattened positions, global pooling, attention,
+...). :class:`FastISM` computes the activations of each reference sequence once and, for a
+batch of edits, recomputes only those windows (Nair, Shrikumar, Schreiber & Kundaje,
 "fastISM: performant in silico saturation mutagenesis for convolutional neural networks",
 Bioinformatics 38, 2397-2403, 2022), with two further savings:
 
-- the first convolution's change is a difference of two kernel columns (new base minus old
-  base, at the offsets the position reaches): no convolution at all;
+- the first convolution's change is, for a substitution, a difference of two kernel columns
+  (new base minus old base, at the offsets the position reaches): no convolution at all;
+  for a wider edit, the sum of those differences over the window, computed as the
+  convolution of the window's input change over the reached positions (cheaper past one
+  position). Input columns are tokens of a vocabulary (the C bases and N by default; any
+  few distinct columns, e.g. an occlusion baseline, through :func:`vocabulary`);
 - a dense layer over the flattened positions (``Flatten`` then ``Linear``) is updated
   sparsely: ``W x_ref`` once per sequence, then ``W[:, window] (x_mut - x_ref)[window]``
   per substitution, window being the positions it reaches.
@@ -450,7 +455,9 @@ class FastISM:
         at every layer, and the first layer's kernel columns it gathers."""
         itemsize = self._columns.element_size()
         steps = self.plan(width)
-        if width <= self._gather_widest:  # kernel columns gathered per edited position
+        if width == 1:  # as gathered kernel columns are the window itself
+            total = 0
+        elif width <= self._gather_widest:  # kernel columns gathered per edited position
             total = 2 * width * steps[0][2] * self._channels[0]
         else:  # the input change convolved
             total = self.n_channels * steps[0][1].input_width(steps[0][2])
@@ -676,8 +683,11 @@ def fast_edit_scores(adapter, X, sequence, position, new, columns, batch_size,
         Of a torch module without model_args.
     X : ndarray of shape (n_sequences, C, L)
         Reference sequences, one-hot or all-zero columns.
-    sequence, position, new : ndarray of int of shape (n_edits,)
-        Edited sequence, position and new base (C for N).
+    sequence, position : ndarray of int of shape (n_edits,)
+        Edited sequence and (first) edited position.
+    new : ndarray of int of shape (n_edits,) or (n_edits, width)
+        New base (C for N) at the position, or at positions ``position + i`` (a
+        multi-base substitution; -1: unchanged, for variants shorter than ``width``).
     columns : ndarray of int of shape (n_edits,)
         The output column wanted for each edit.
     batch_size : int or "auto"
@@ -698,11 +708,20 @@ def fast_edit_scores(adapter, X, sequence, position, new, columns, batch_size,
         raise UnsupportedModel("fast ISM needs a torch module without model_args.")
     X = np.asarray(X)
     tokens = np.where(X.sum(axis=1) == 1, X.argmax(axis=1), X.shape[1])
+    new = np.asarray(new)
+    width = 1 if new.ndim == 1 else new.shape[1]
+    if new.ndim == 1:
+        old_all = tokens[sequence, position]
+    else:
+        at = position[:, None] + np.arange(width)
+        inside = (at < X.shape[2]) & (new >= 0)
+        old_all = tokens[sequence[:, None], np.minimum(at, X.shape[2] - 1)]
+        new = np.where(inside, new, old_all)
     out = np.empty(len(position))
     with adapter.inference(), torch.no_grad():
         engine = FastISM(adapter.module, X.shape[1:])
         if batch_size == "auto":
-            batch_size = max(16, min(4096, FAST_WORKING_SET // engine.bytes_per_edit()))
+            batch_size = max(16, min(4096, FAST_WORKING_SET // engine.bytes_per_edit(width)))
         binary = np.isin(X, (0, 1)).all() and (X.sum(axis=1) <= 1).all()
         if not binary:
             raise UnsupportedModel("the sequences are not one-hot (fast ISM edits one-hot "
@@ -711,14 +730,13 @@ def fast_edit_scores(adapter, X, sequence, position, new, columns, batch_size,
         used = np.unique(sequence)
         for b in range(0, len(used), sequences_per_block):
             block = used[b:b + sequences_per_block]
-            state = engine.reference(adapter.tensor(X[block]))
+            state = engine.reference(adapter.tensor(X[block]), width)
             mine = order[(sequence[order] >= block[0]) & (sequence[order] <= block[-1])]
             local = np.searchsorted(block, sequence[mine])
             for s in range(0, len(mine), batch_size):
                 pick = mine[s:s + batch_size]
                 li = local[s:s + batch_size]
-                raw = engine.outputs(state, li, position[pick],
-                                     tokens[sequence[pick], position[pick]], new[pick])
+                raw = engine.outputs(state, li, position[pick], old_all[pick], new[pick])
                 scores = adapter.head(raw).to("cpu", torch.float64).numpy()
                 out[pick] = scores[np.arange(len(pick)), columns[pick]]
     return out
