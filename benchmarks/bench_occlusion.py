@@ -7,8 +7,8 @@ mode; random one-hot sequences; baseline 0.25 per base; target 0. Compared, inte
 
 - skexplain ``Occlusion(engine="fast")`` (the default where the model qualifies),
   ``batch_size="auto"``;
-- skexplain ``Occlusion(engine="full")``, a full forward pass per occluded copy, 128 rows
-  per model call;
+- skexplain ``Occlusion(engine="full")``, a full forward pass per occluded copy,
+  ``batch_size="auto"`` (sized by one row's activations: 46 rows per call here);
 - captum ``Occlusion.attribute`` with ``perturbations_per_eval`` set so that a model call
   has about 128 rows (its default, 1, makes one call per window).
 
@@ -35,7 +35,7 @@ from skexplain.explainers import Occlusion
 from skexplain.models import ExpActivationCNN
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results" / "occlusion.md"
-FULL_ROWS = 128  # rows per model call of the full-pass methods
+FULL_ROWS = 128  # rows per model call of captum
 BASELINE = 0.25
 
 
@@ -51,9 +51,8 @@ def sequences(n, length, seed=0):
 
 
 def skexplain_occlusion(model, X, engine, window, stride):
-    batch_size = "auto" if engine == "fast" else FULL_ROWS
     occlusion = Occlusion(model, window=window, stride=stride, baseline=BASELINE,
-                          engine=engine, batch_size=batch_size)
+                          engine=engine)
     E = occlusion.fit(X[:1]).explain(X, target=0)
     assert E.info["engine"] == engine
     return E.values
@@ -74,7 +73,7 @@ def methods(model, window, stride, has_captum):
     rows = [
         ("skexplain fast (engine='fast', default)", "fast",
          lambda X: skexplain_occlusion(model, X, "fast", window, stride)),
-        (f"skexplain full (engine='full', batch_size={FULL_ROWS})", "full",
+        ("skexplain full (engine='full')", "full",
          lambda X: skexplain_occlusion(model, X, "full", window, stride)),
     ]
     if has_captum:

@@ -247,3 +247,23 @@ def test_multi_base_substitutions_through_fast_edit_scores():
     reference = adapter.scores(X[sequence].reshape(n_edits, -1))[np.arange(n_edits), columns]
     assert np.abs(full - reference).max() > 1e-3
     np.testing.assert_allclose(fast, full, atol=1e-5, rtol=0)
+
+
+def test_full_engine_auto_batch_counts_activations_of_conv_models():
+    from skexplain._core.compute import AUTO_BATCH_BYTES, resolve_batch_size
+    from skexplain.explainers._fast_ism import activation_bytes
+    from skexplain.models import ExpActivationCNN
+
+    model = ExpActivationCNN(input_length=1000, architecture="cnn_deep").eval()
+    X = one_hot(1, 1000, seed=14)
+    occlusion = Occlusion(model, window=10, engine="full").fit(X)
+    occlusion._bound_adapter = occlusion.model_adapter_
+    rows = occlusion._batch_size()
+    per_row = activation_bytes(model, (4, 1000))
+    assert rows < resolve_batch_size("auto", 4 * 1000) / 10
+    assert AUTO_BATCH_BYTES / 2 <= rows * per_row <= AUTO_BATCH_BYTES
+    # A tabular MLP's activations are no larger than its input: the usual policy.
+    net = nn.Sequential(nn.Linear(8, 6), nn.Tanh(), nn.Linear(6, 2)).eval()
+    tabular = Occlusion(net).fit(np.zeros((3, 8)))
+    tabular._bound_adapter = tabular.model_adapter_
+    assert tabular._batch_size() == resolve_batch_size("auto", 8)

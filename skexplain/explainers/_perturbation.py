@@ -264,9 +264,10 @@ default="mean"
           up to its first global layer each occluded window changes only the positions
           its receptive field reaches, so the reference activations are computed once
           per sequence and only those windows are recomputed, many windows per tensor.
-          The first convolution's change is the sum, over the window, of the differences
-          of the kernel columns of the new and old input columns (no convolution), and a
-          ``Flatten`` + ``Linear`` head is updated sparsely. It needs sequences
+          The first convolution's change comes from the window's input change alone
+          (new minus old columns: kernel-column differences for a window of one
+          position, their convolution over the reached positions for wider windows),
+          and a ``Flatten`` + ``Linear`` head is updated sparsely. It needs sequences
           ``(n_samples, n_channels, length)`` with few distinct columns (one-hot or
           one-hot-like: at most 4,096 distinct columns in X and the baseline), no
           ``feature_groups``, and a torch module called without ``model_args``; the
@@ -386,6 +387,12 @@ default="mean"
     def _rows_per_instance(self):
         draws = self.n_shuffles if self._baseline_row is None else 1
         return 1 + len(self._occluded) * draws
+
+    def _batch_size(self):
+        """Full engine: "auto" counts a torch module's activations of one row, not only its
+        input (as :class:`InSilicoMutagenesis` does: a conv model's activations are many
+        times its input, and thousands of rows per call run slower)."""
+        return _activation_batch_size(self)
 
     def _shuffle_orders(self, rng):
         """The random orders of every window, ``n_shuffles`` each, drawn from rng."""
@@ -812,6 +819,23 @@ class InSilicoMutagenesis(_PerturbationExplainer):
             factor = max(1, -(-per_row // (8 * self.n_features_in_)))
         return resolve_batch_size(self.batch_size, self.n_features_in_, factor)
 
+
+
+def _activation_batch_size(explainer):
+    """Rows per model call of a perturbation explainer's full passes: with "auto" and a torch
+    module, sized by the bytes of one row's activations (a forward pass of one row)."""
+    factor = 1
+    adapter = explainer.score_function_
+    if explainer.batch_size == "auto" and adapter.module is not None:
+        from ._fast_ism import activation_bytes
+
+        try:
+            with adapter.inference():
+                per_row = activation_bytes(adapter.module, explainer.feature_shape_)
+        except Exception:  # noqa: BLE001 - a model needing model_args: input bytes only
+            per_row = 0
+        factor = max(1, -(-per_row // (8 * explainer.n_features_in_)))
+    return resolve_batch_size(explainer.batch_size, explainer.n_features_in_, factor)
 
 
 def _fast_ism_task(adapter, grid, target, start, end, batch_size):
