@@ -7,12 +7,8 @@ import pytest
 torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
 
-from skexplain.explainers import Occlusion  # noqa: E402
-from skexplain.explainers._fast_ism import (  # noqa: E402
-    FastISM,
-    UnsupportedModel,
-    vocabulary,
-)
+from skexplain.explainers import Occlusion, _fast_ism  # noqa: E402
+from skexplain.explainers._fast_ism import FastISM, vocabulary  # noqa: E402
 
 from .test_fast_ism import (  # noqa: E402
     CASES,
@@ -61,7 +57,7 @@ def test_window_edits_equal_forward_passes_of_the_edited_sequences():
         edited[e][:, span] = vectors[new[e, :len(span)]].T
     with torch.no_grad():
         engine = FastISM(model, (4, 50))
-        state = engine.reference(torch.tensor(X), width, vectors)
+        state = engine.reference(torch.tensor(X), width, engine.tokens(vectors))
         fast = engine.outputs(state, sequence, starts, old, new).numpy()
         full = model(torch.tensor(edited, dtype=torch.float32)).numpy()
     np.testing.assert_allclose(fast, full, atol=1e-5, rtol=0)
@@ -144,7 +140,7 @@ def test_fast_occlusion_matches_captum():
     np.testing.assert_allclose(E.values, theirs, atol=1e-5, rtol=0)
 
 
-def test_one_hot_like_input_and_array_baselines():
+def test_one_hot_like_input_and_array_baselines(monkeypatch):
     # Soft columns (few distinct ones) and a baseline varying along the sequence.
     model = _small_cnn()
     rng = np.random.default_rng(6)
@@ -152,12 +148,17 @@ def test_one_hot_like_input_and_array_baselines():
     baseline = rng.dirichlet(np.ones(4), size=40).T
     fast, full = both(model, X, target=1, window=5, stride=2, baseline=baseline)
     np.testing.assert_allclose(fast, full, atol=1e-5, rtol=0)
-    # Real-valued input: every column is its own token, still exact.
+    # Real-valued input: every column is its own token, still exact; windows of one
+    # position convolve too when the table of kernel columns would be too large.
     X = rng.normal(size=(2, 4, 40)).astype(np.float32)
     fast, full = both(model, X, target=1, window=3, stride=1, baseline="zeros")
     np.testing.assert_allclose(fast, full, atol=1e-5, rtol=0)
-    with pytest.raises(UnsupportedModel, match="distinct columns"):
-        vocabulary(X, max_tokens=50)
+    gathered, _ = both(model, X, target=1, window=1, baseline="zeros")
+    monkeypatch.setattr(_fast_ism, "TABLE_BYTES", 100)
+    convolved, full = both(model, X, target=1, window=1, baseline="zeros")
+    np.testing.assert_allclose(gathered, full, atol=1e-5, rtol=0)
+    np.testing.assert_allclose(convolved, full, atol=1e-5, rtol=0)
+    assert FastISM(model, (4, 40)).tokens(np.eye(4))["table"] is None
 
 
 def test_vocabulary_keeps_known_columns():

@@ -42,7 +42,7 @@ __all__ = ["FastISM", "UnsupportedModel", "activation_bytes", "fast_edit_scores"
 
 
 FAST_WORKING_SET = 2**25  # bytes of windows per engine call for batch_size="auto"
-MAX_TOKENS = 4096  # distinct input columns of one-hot-like input (the first layer's table)
+TABLE_BYTES = 2**26  # largest first-layer table of kernel columns per input column
 
 
 class UnsupportedModel(ValueError):
@@ -291,7 +291,7 @@ class FastISM:
             self._ops.append((node, op, length_out))
             length_in = length_out
         self.boundary_length = length_in
-        self._plans, self._tables = {}, {}
+        self._plans = {}
         self.steps = self.plan(1)  # (node, window op or None, width, starts per edit start)
         # Which nodes' reference outputs are read: inputs of windowed ops, the first conv's
         # output and the boundary.
@@ -321,7 +321,8 @@ class FastISM:
         # The default vocabulary: the C bases, then N (an all-zero column).
         default = np.vstack([np.eye(self.n_channels), np.zeros((1, self.n_channels))])
         self._columns = self.token_table(default)
-        self._default_vectors = torch.as_tensor(default, dtype=self.dtype, device=self.device)
+        self._default = {"table": self._columns, "vectors": torch.as_tensor(
+            default, dtype=self.dtype, device=self.device)}
         # Edits of up to this many positions gather kernel columns; wider ones convolve.
         self._gather_widest = 1
 
@@ -345,6 +346,18 @@ class FastISM:
                 steps.append((node, op, window, starts))
             self._plans[width] = steps
         return steps
+
+    def tokens(self, vectors):
+        """A vocabulary of input columns for :meth:`reference`: the columns as a tensor and,
+        where it fits in ``TABLE_BYTES``, their first-layer kernel columns
+        (:meth:`token_table`) for edits of one position."""
+        import torch
+
+        vectors = np.asarray(vectors, dtype=np.float64)
+        size = len(vectors) * self._kernel.shape[1] * self._kernel.shape[2] * \
+            self._columns.element_size()
+        return {"table": self.token_table(vectors) if size <= TABLE_BYTES else None,
+                "vectors": torch.as_tensor(vectors, dtype=self.dtype, device=self.device)}
 
     def token_table(self, vectors):
         """First-layer kernel columns of a vocabulary of input columns.
@@ -470,30 +483,22 @@ class FastISM:
 
     # --- reference and edits -------------------------------------------------------------
 
-    def reference(self, X, width=1, vectors=None):
+    def reference(self, X, width=1, tokens=None):
         """Reference activations of sequences X (tensor (n, C, L) in the module's dtype), laid
-        out for edits of ``width`` positions whose columns are tokens of ``vectors`` (ndarray
-        of shape (n_tokens, C); default the C bases, then N: an all-zero column)."""
+        out for edits of ``width`` positions whose columns are tokens of ``tokens`` (a
+        :meth:`tokens` vocabulary; default the C bases, then N: an all-zero column)."""
         import torch
 
         steps = self.plan(width)
-        if vectors is None:
-            table, columns = self._columns, None
-        else:
-            vectors = np.asarray(vectors, dtype=np.float64)
-            key = (vectors.shape, vectors.tobytes())
-            if key not in self._tables:
-                self._tables = {key: (self.token_table(vectors), torch.as_tensor(
-                    vectors, dtype=self.dtype, device=self.device))}
-            table, columns = self._tables[key]
+        tokens = self._default if tokens is None else tokens
         keep, value = {}, X
         with torch.no_grad():
             for node, _, _, _ in steps:
                 value = self._apply(node, value)
                 if node in self._kept:
                     keep[node] = value
-            state = {"kept": keep, "steps": steps, "width": width, "table": table,
-                     "vectors": columns}
+            state = {"kept": keep, "steps": steps, "width": width, "table": tokens["table"],
+                     "vectors": tokens["vectors"]}
             padded = {}
             for k, (node, op, _, _) in enumerate(steps):
                 if op is None:
@@ -551,8 +556,8 @@ class FastISM:
             if node in self._skip:  # a BatchNorm folded into the convolution before it
                 pass
             elif k == 0:
-                first = self._first_conv if old.shape[1] <= self._gather_widest else \
-                    self._first_conv_dense
+                gather = old.shape[1] <= self._gather_widest and state["table"] is not None
+                first = self._first_conv if gather else self._first_conv_dense
                 value = first(state, seq, position, old, new, a, w, op)
             elif op is None:
                 value = self._apply(node, value)
@@ -613,8 +618,6 @@ class FastISM:
         import torch
 
         vectors = state["vectors"]
-        if vectors is None:
-            vectors = self._default_vectors
         span = op.input_width(width)
         batch, w = old.shape
         # Position of each edited column in the padded input window of its outputs.
@@ -781,13 +784,14 @@ def fast_engine_for(adapter, feature_shape, engine):
         return None
 
 
-def vocabulary(grid, *extra, max_tokens=MAX_TOKENS):
+def vocabulary(grid, *extra):
     """Distinct input columns of sequences and of extra column arrays, as tokens.
 
     Parameters
     ----------
     grid : ndarray of shape (n, C, L)
-        Sequences (one-hot or one-hot-like: few distinct columns), float32 values.
+        Sequences, float32 values: one-hot (then the vocabulary is the C bases and N),
+        or any columns (each distinct column is a token).
     *extra : ndarray of shape (C, L)
         Further columns an edit may put in (a baseline).
 
@@ -798,11 +802,6 @@ def vocabulary(grid, *extra, max_tokens=MAX_TOKENS):
     tokens : ndarray of int of shape (n, L)
         Token of every column of ``grid``.
     extra_tokens : list of ndarray of int of shape (L,)
-
-    Raises
-    ------
-    UnsupportedModel
-        With more than ``max_tokens`` distinct columns (not one-hot-like input).
     """
     n, C, L = grid.shape
     one_hot = bool(np.isin(grid, (0, 1)).all() and (grid.sum(axis=1) <= 1).all())
@@ -823,11 +822,6 @@ def vocabulary(grid, *extra, max_tokens=MAX_TOKENS):
         index = np.where(known, match.argmax(axis=1), len(vectors) + np.cumsum(~known) - 1)
         vectors = np.vstack([vectors, new[~known]])
         extra_tokens.append(index[inverse.ravel()])
-    if len(vectors) > max_tokens:
-        raise UnsupportedModel(
-            f"the input has {len(vectors)} distinct columns; the fast engine edits one-hot-like "
-            f"input (at most {max_tokens})."
-        )
     return vectors, tokens.astype(np.int64), extra_tokens
 
 
@@ -876,10 +870,11 @@ def window_edit_scores(adapter, grid, tokens, vectors, target, starts, stops, re
     scores = np.empty((n, 1 + len(starts)))
     with adapter.inference(), torch.no_grad():
         engine = FastISM(adapter.module, (C, L))
+        vocab = engine.tokens(vectors)
         for i in range(n):
             x = adapter.tensor(grid[i:i + 1])
             scores[i, 0] = adapter.forward(x).to("cpu", torch.float64).numpy()[0, target[i]]
-            state = engine.reference(x, width, vectors)
+            state = engine.reference(x, width, vocab)
             # Beyond a cut window both tokens are 0: their difference is exactly zero.
             old = np.where(inside, tokens[i][positions], 0)
             if replacement.ndim == 1:

@@ -268,9 +268,9 @@ default="mean"
           (new minus old columns: kernel-column differences for a window of one
           position, their convolution over the reached positions for wider windows),
           and a ``Flatten`` + ``Linear`` head is updated sparsely. It needs sequences
-          ``(n_samples, n_channels, length)`` with few distinct columns (one-hot or
-          one-hot-like: at most 4,096 distinct columns in X and the baseline), no
-          ``feature_groups``, and a torch module called without ``model_args``; the
+          ``(n_samples, n_channels, length)`` (one-hot, soft or real-valued columns: the
+          first layer is linear in them), no ``feature_groups``, and a torch module
+          called without ``model_args``; the
           supported layers are those of :class:`InSilicoMutagenesis`. Values equal full
           forward passes up to float rounding (below 1e-5 for float32 models).
         - ``"full"``: every occluded copy is a full forward pass.
