@@ -133,7 +133,9 @@ def main():
         f"fastest of {args.repeats} repeats after one warm-up call. CNN-deep (exponential "
         f"first layer), random weights, {args.n_sequences} random one-hot sequences of "
         f"{args.length:,} nt, baseline 0.25 per base, target 0. max abs diff: against "
-        "skexplain's full engine, on the sequences both ran.",
+        "skexplain's full engine, on the sequences both ran."
+        + (" PRELIMINARY: other processes shared the cores (load average above 1)."
+           if load[0] > 1 else ""),
         "",
     ]
     model = make_model(args.length)
