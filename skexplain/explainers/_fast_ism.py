@@ -1,15 +1,20 @@
 """Exact locality-restricted in silico mutagenesis of convolutional stacks (fastISM).
 
-A single-base substitution of a one-hot sequence changes only a bounded window of positions
-of each convolution, pooling and pointwise layer (its receptive field), until the first
-global layer (a dense layer over the flattened positions, global pooling, attention, ...).
-:class:`FastISM` computes the activations of each reference sequence once and, for a batch
-of substitutions, recomputes only those windows (Nair, Shrikumar, Schreiber & Kundaje,
+A single-base substitution of a one-hot sequence, or any edit of a window of consecutive
+positions (an occluded window, a multi-base substitution), changes only a bounded window of
+positions of each convolution, pooling and pointwise layer (its receptive field), until the
+first global layer (a dense layer over the flattened positions, global pooling, attention,
+...). :class:`FastISM` computes the activations of each reference sequence once and, for a
+batch of edits, recomputes only those windows (Nair, Shrikumar, Schreiber & Kundaje,
 "fastISM: performant in silico saturation mutagenesis for convolutional neural networks",
 Bioinformatics 38, 2397-2403, 2022), with two further savings:
 
-- the first convolution's change is a difference of two kernel columns (new base minus old
-  base, at the offsets the position reaches): no convolution at all;
+- the first convolution's change is, for a substitution, a difference of two kernel columns
+  (new base minus old base, at the offsets the position reaches): no convolution at all;
+  for a wider edit, the sum of those differences over the window, computed as the
+  convolution of the window's input change over the reached positions (cheaper past one
+  position). Input columns are tokens of a vocabulary (the C bases and N by default; any
+  few distinct columns, e.g. an occlusion baseline, through :func:`vocabulary`);
 - a dense layer over the flattened positions (``Flatten`` then ``Linear``) is updated
   sparsely: ``W x_ref`` once per sequence, then ``W[:, window] (x_mut - x_ref)[window]``
   per substitution, window being the positions it reaches.
@@ -32,10 +37,12 @@ import operator
 
 import numpy as np
 
-__all__ = ["FastISM", "UnsupportedModel", "activation_bytes", "fast_edit_scores"]
+__all__ = ["FastISM", "UnsupportedModel", "activation_bytes", "fast_edit_scores",
+           "fast_engine_for", "vocabulary", "window_edit_scores"]
 
 
 FAST_WORKING_SET = 2**25  # bytes of windows per engine call for batch_size="auto"
+TABLE_BYTES = 2**26  # largest first-layer table of kernel columns per input column
 
 
 class UnsupportedModel(ValueError):
@@ -253,9 +260,8 @@ class FastISM:
                     )
                 lengths.append(value.shape[2])
                 self._channels = getattr(self, "_channels", []) + [value.shape[1]]
-        positions = np.arange(self.length)
-        lo, hi, length_in = positions, positions + 1, self.length
-        self.steps = []  # (node, window op or None, width, starts per edited position)
+        length_in = self.length
+        self._ops = []  # (node, window op or None, output length)
         for node, length_out in zip(self.chain, lengths, strict=True):
             m = self._module(node)
             op = None
@@ -282,12 +288,11 @@ class FastISM:
                              lambda x, k=k, s=s: torch.nn.functional.avg_pool1d(x, k, s, 0))
             elif length_out != length_in:
                 raise UnsupportedModel(f"{self._describe(node)} changes the length.")
-            if op is not None:
-                lo, hi = op.reach(lo, hi)
-            width, starts = _windows(lo, hi, length_out)
-            self.steps.append((node, op, width, starts))
+            self._ops.append((node, op, length_out))
             length_in = length_out
         self.boundary_length = length_in
+        self._plans = {}
+        self.steps = self.plan(1)  # (node, window op or None, width, starts per edit start)
         # Which nodes' reference outputs are read: inputs of windowed ops, the first conv's
         # output and the boundary.
         self._kept = {self.chain[0], self.boundary}
@@ -306,14 +311,76 @@ class FastISM:
                 f"the first convolution takes {weight.shape[1]} channels, the input has "
                 f"{self.n_channels}."
             )
-        # Kernel columns (in + 1, k + 1, out): the extra base (N, an all-zero column) and the
-        # extra offset (not reached) are zeros.
-        columns = torch.zeros((self.n_channels + 1, k + 1, weight.shape[0]), dtype=self.dtype,
-                              device=self.device)
-        columns[:self.n_channels, :k] = weight.permute(1, 2, 0)
-        self._columns = columns
+        # Kernel columns (in, k + 1, out), float64: the extra offset (not reached) is zero.
+        kernel = torch.zeros((self.n_channels, k + 1, weight.shape[0]), dtype=torch.float64,
+                             device=self.device)
+        kernel[:, :k] = weight.permute(1, 2, 0)
+        self._kernel, self._scale = kernel, None
         self._first = (k, d)
         self._fold_batch_norms(torch, nn)
+        # The default vocabulary: the C bases, then N (an all-zero column).
+        default = np.vstack([np.eye(self.n_channels), np.zeros((1, self.n_channels))])
+        self._columns = self.token_table(default)
+        self._default = {"table": self._columns, "vectors": torch.as_tensor(
+            default, dtype=self.dtype, device=self.device)}
+        # Edits of up to this many positions gather kernel columns; wider ones convolve.
+        self._gather_widest = 1
+
+    def plan(self, width):
+        """Windows of edits of ``width`` consecutive positions: per chain node
+        ``(node, window op or None, window width, window start per edit start)``.
+
+        An edit starting at s changes positions ``[s, min(s + width, length))`` (a window cut
+        at the end of the sequence reaches no further than a whole one); a substitution is
+        an edit of width 1.
+        """
+        steps = self._plans.get(width)
+        if steps is None:
+            lo = np.arange(self.length)
+            hi = np.minimum(lo + width, self.length)
+            steps = []
+            for node, op, length_out in self._ops:
+                if op is not None:
+                    lo, hi = op.reach(lo, hi)
+                window, starts = _windows(lo, hi, length_out)
+                steps.append((node, op, window, starts))
+            self._plans[width] = steps
+        return steps
+
+    def tokens(self, vectors):
+        """A vocabulary of input columns for :meth:`reference`: the columns as a tensor and,
+        where it fits in ``TABLE_BYTES``, their first-layer kernel columns
+        (:meth:`token_table`) for edits of one position."""
+        import torch
+
+        vectors = np.asarray(vectors, dtype=np.float64)
+        size = len(vectors) * self._kernel.shape[1] * self._kernel.shape[2] * \
+            self._columns.element_size()
+        return {"table": self.token_table(vectors) if size <= TABLE_BYTES else None,
+                "vectors": torch.as_tensor(vectors, dtype=self.dtype, device=self.device)}
+
+    def token_table(self, vectors):
+        """First-layer kernel columns of a vocabulary of input columns.
+
+        Parameters
+        ----------
+        vectors : ndarray of shape (n_tokens, C)
+            The input columns an edit may put in or take out (the C one-hot bases, an
+            all-zero column, a baseline's columns, ...).
+
+        Returns
+        -------
+        table : tensor of shape (n_tokens, k + 1, n_filters)
+            ``table[v, t]``: the first layer's output change (after a BatchNorm folded into
+            it) for input column ``vectors[v]`` at kernel offset t; offset k reads nothing.
+        """
+        import torch
+
+        vectors = torch.as_tensor(np.asarray(vectors, dtype=np.float64), device=self.device)
+        kernel = self._kernel
+        table = (vectors @ kernel.reshape(kernel.shape[0], -1)).reshape(
+            (len(vectors),) + kernel.shape[1:]).to(self.dtype)
+        return table if self._scale is None else table * self._scale
 
     def _fold_batch_norms(self, torch, nn):
         """A BatchNorm1d (eval) right after a convolution is folded into it: the windowed
@@ -334,7 +401,7 @@ class FastISM:
             scale, shift = scale.detach().to(self.dtype), shift.detach().to(self.dtype)
             self._skip.add(self.steps[i + 1][0])
             if i == 0:
-                self._columns = self._columns * scale
+                self._scale = scale
                 self._first_ref = self.steps[1][0]
                 self._kept.add(self._first_ref)
                 continue
@@ -396,47 +463,59 @@ class FastISM:
             env[node] = graph.node_copy(node, lambda n: env[n])
         return fx.GraphModule(self.traced, graph)
 
-    def bytes_per_edit(self):
-        """Working set of one edit: its windows (and windowed inputs) at every layer."""
+    def bytes_per_edit(self, width=1):
+        """Working set of one edit of ``width`` positions: its windows (and windowed inputs)
+        at every layer, and the first layer's kernel columns it gathers."""
         itemsize = self._columns.element_size()
-        total = 0
-        for (_, op, width, _), channels in zip(self.steps, self._channels, strict=True):
-            total += channels * width
-            if op is not None and op is not self.steps[0][1]:
-                total += channels * op.input_width(width)
+        steps = self.plan(width)
+        if width == 1:  # as gathered kernel columns are the window itself
+            total = 0
+        elif width <= self._gather_widest:  # kernel columns gathered per edited position
+            total = 2 * width * steps[0][2] * self._channels[0]
+        else:  # the input change convolved
+            total = self.n_channels * steps[0][1].input_width(steps[0][2])
+        for (_, op, w, _), channels in zip(steps, self._channels, strict=True):
+            total += channels * w
+            if op is not None and op is not steps[0][1]:
+                total += channels * op.input_width(w)
         total += self.boundary_length * self._channels[-1] if self.linear is None else 0
         return max(1, int(total * itemsize))
 
     # --- reference and edits -------------------------------------------------------------
 
-    def reference(self, X):
-        """Reference activations of sequences X: tensor (n, C, L) in the module's dtype."""
+    def reference(self, X, width=1, tokens=None):
+        """Reference activations of sequences X (tensor (n, C, L) in the module's dtype), laid
+        out for edits of ``width`` positions whose columns are tokens of ``tokens`` (a
+        :meth:`tokens` vocabulary; default the C bases, then N: an all-zero column)."""
         import torch
 
+        steps = self.plan(width)
+        tokens = self._default if tokens is None else tokens
         keep, value = {}, X
         with torch.no_grad():
-            for node, _, _, _ in self.steps:
+            for node, _, _, _ in steps:
                 value = self._apply(node, value)
                 if node in self._kept:
                     keep[node] = value
-            state = {"kept": keep}
+            state = {"kept": keep, "steps": steps, "width": width, "table": tokens["table"],
+                     "vectors": tokens["vectors"]}
             padded = {}
-            for k, (node, op, _, _) in enumerate(self.steps):
+            for k, (node, op, _, _) in enumerate(steps):
                 if op is None:
                     continue
-                source = X if k == 0 else keep[self.steps[k - 1][0]]
+                source = X if k == 0 else keep[steps[k - 1][0]]
                 right = op.padded_length() - op.left - source.shape[2]
                 padded[node] = torch.nn.functional.pad(source, (op.left, max(0, right)),
                                                        value=op.fill)
             state["padded"] = padded
             # Every window an edit may read, laid out contiguously (sequence-major): a batch
             # then gathers its windows with one index_select.
-            windows = {"first": _unfolded(keep[self._first_ref], self.steps[0][2], 1)}
-            for node, op, w, _ in self.steps[1:]:
+            windows = {"first": _unfolded(keep[self._first_ref], steps[0][2], 1)}
+            for node, op, w, _ in steps[1:]:
                 if op is not None:
                     windows[node] = _unfolded(padded[node], op.input_width(w), op.stride)
             if self.linear is not None:
-                windows["boundary"] = _unfolded(keep[self.boundary], self.steps[-1][2], 1)
+                windows["boundary"] = _unfolded(keep[self.boundary], steps[-1][2], 1)
             state["windows"] = windows
             if self.linear is not None:
                 flat = keep[self.boundary].flatten(1)
@@ -451,23 +530,35 @@ class FastISM:
         ----------
         state : dict
             :meth:`reference` of the sequences.
-        sequence, position, old, new : ndarray of int of shape (n_edits,)
-            Index of the edited sequence in the reference batch, the edited position, the
-            base there (C for an all-zero column) and the base it becomes.
+        sequence, position : ndarray of int of shape (n_edits,)
+            Index of the edited sequence in the reference batch and the first edited
+            position.
+        old, new : ndarray of int of shape (n_edits,) or (n_edits, width)
+            Tokens of the state's table (for the default table, the base, C for an
+            all-zero column) at the edited positions ``position + i`` before and after the
+            edit; ``width`` at most the state's. A window cut at the end of the sequence
+            gives equal tokens (any) beyond it.
         """
         import torch
 
         kept = state["kept"]
+        old, new = np.asarray(old), np.asarray(new)
+        if old.ndim == 1:
+            old, new = old[:, None], new[:, None]
+        if old.shape[1] > state["width"]:
+            raise ValueError(f"edits of {old.shape[1]} positions, the state is laid out for "
+                             f"{state['width']}.")
         seq = torch.as_tensor(sequence, device=self.device)
         rows = torch.arange(len(position), device=self.device)
         value, starts, width = None, None, None
-        for k, (node, op, w, s) in enumerate(self.steps):
+        for k, (node, op, w, s) in enumerate(state["steps"]):
             a = torch.as_tensor(s[position], device=self.device)
             if node in self._skip:  # a BatchNorm folded into the convolution before it
                 pass
             elif k == 0:
-                value = self._first_conv(state["windows"]["first"], seq, position, old, new,
-                                         a, w, op)
+                gather = old.shape[1] <= self._gather_widest and state["table"] is not None
+                first = self._first_conv if gather else self._first_conv_dense
+                value = first(state, seq, position, old, new, a, w, op)
             elif op is None:
                 value = self._apply(node, value)
             else:
@@ -492,26 +583,60 @@ class FastISM:
         starts_np = starts.cpu().numpy()
         for start in np.unique(starts_np):
             group = torch.as_tensor(np.flatnonzero(starts_np == start), device=self.device)
-            block = cache.get(int(start))
+            block = cache.get((int(start), width))
             if block is None:
                 block = weight[:, start:start + width].reshape(-1, weight.shape[2])
-                cache[int(start)] = block
+                cache[(int(start), width)] = block
             dense[group] += delta[group].reshape(len(group), -1) @ block
         with torch.no_grad():
             return self.head(dense)
 
-    def _first_conv(self, windows, seq, position, old, new, a, width, op):
+    def _first_conv(self, state, seq, position, old, new, a, width, op):
+        """The first layer's windows: the reference plus, for every edited position, the
+        difference of the kernel columns of its new and old tokens at the offset each output
+        reads it (no convolution)."""
         import torch
 
+        windows, table = state["windows"]["first"], state["table"]
         k, d = self._first
-        offsets = torch.as_tensor(position + op.left, device=self.device)[:, None] - (
-            a[:, None] + torch.arange(width, device=self.device)) * op.stride
+        edited = np.asarray(position)[:, None] + np.arange(old.shape[1]) + op.left  # (B, w)
+        outputs = (a[:, None] + torch.arange(width, device=self.device)) * op.stride
+        offsets = torch.as_tensor(edited, device=self.device)[:, None, :] - outputs[:, :, None]
         reached = (offsets >= 0) & (offsets % d == 0) & (offsets < d * k)
-        tap = torch.where(reached, offsets // d, k)
-        new_t = torch.as_tensor(new, device=self.device)[:, None]
-        old_t = torch.as_tensor(old, device=self.device)[:, None]
-        delta = self._columns[new_t, tap] - self._columns[old_t, tap]  # (B, width, out)
+        tap = torch.where(reached, offsets // d, k)  # (B, width, w)
+        new_t = torch.as_tensor(new, device=self.device)[:, None, :]
+        old_t = torch.as_tensor(old, device=self.device)[:, None, :]
+        delta = table[new_t, tap] - table[old_t, tap]  # (B, width, w, out)
+        delta = delta[:, :, 0] if delta.shape[2] == 1 else delta.sum(2)
         return _gather(windows, seq, a) + delta.transpose(1, 2)
+
+    def _first_conv_dense(self, state, seq, position, old, new, a, width, op):
+        """The first layer's windows for wide edits: the reference plus the convolution of
+        the edit's input change (new minus old columns, zero elsewhere) over the input window
+        the outputs read, without bias; cheaper than gathering kernel columns once an edit
+        spans more than a few positions."""
+        import torch
+
+        vectors = state["vectors"]
+        span = op.input_width(width)
+        batch, w = old.shape
+        # Position of each edited column in the padded input window of its outputs.
+        rel = np.asarray(position)[:, None] + np.arange(w) + op.left - a.cpu().numpy()[:, None] \
+            * op.stride
+        changed = (old != new) & (rel >= 0) & (rel < span)
+        b, i = np.nonzero(changed)
+        delta = torch.zeros((batch, span, self.n_channels), dtype=self.dtype, device=self.device)
+        new_t = torch.as_tensor(new[b, i], device=self.device)
+        old_t = torch.as_tensor(old[b, i], device=self.device)
+        delta[torch.as_tensor(b, device=self.device), torch.as_tensor(rel[b, i],
+                                                                     device=self.device)] = \
+            vectors[new_t] - vectors[old_t]
+        conv = self._module(self.chain[0])
+        change = torch.nn.functional.conv1d(delta.transpose(1, 2), conv.weight, None,
+                                            conv.stride, 0, conv.dilation)
+        if self._scale is not None:
+            change = change * self._scale[:, None]
+        return _gather(state["windows"]["first"], seq, a) + change
 
     def _spliced(self, windows, seq, a, v, op, previous, prev_starts, prev_width):
         """Input windows of a windowed op: the padded reference with the edited window in.
@@ -561,8 +686,11 @@ def fast_edit_scores(adapter, X, sequence, position, new, columns, batch_size,
         Of a torch module without model_args.
     X : ndarray of shape (n_sequences, C, L)
         Reference sequences, one-hot or all-zero columns.
-    sequence, position, new : ndarray of int of shape (n_edits,)
-        Edited sequence, position and new base (C for N).
+    sequence, position : ndarray of int of shape (n_edits,)
+        Edited sequence and (first) edited position.
+    new : ndarray of int of shape (n_edits,) or (n_edits, width)
+        New base (C for N) at the position, or at positions ``position + i`` (a
+        multi-base substitution; -1: unchanged, for variants shorter than ``width``).
     columns : ndarray of int of shape (n_edits,)
         The output column wanted for each edit.
     batch_size : int or "auto"
@@ -583,11 +711,20 @@ def fast_edit_scores(adapter, X, sequence, position, new, columns, batch_size,
         raise UnsupportedModel("fast ISM needs a torch module without model_args.")
     X = np.asarray(X)
     tokens = np.where(X.sum(axis=1) == 1, X.argmax(axis=1), X.shape[1])
+    new = np.asarray(new)
+    width = 1 if new.ndim == 1 else new.shape[1]
+    if new.ndim == 1:
+        old_all = tokens[sequence, position]
+    else:
+        at = position[:, None] + np.arange(width)
+        inside = (at < X.shape[2]) & (new >= 0)
+        old_all = tokens[sequence[:, None], np.minimum(at, X.shape[2] - 1)]
+        new = np.where(inside, new, old_all)
     out = np.empty(len(position))
     with adapter.inference(), torch.no_grad():
         engine = FastISM(adapter.module, X.shape[1:])
         if batch_size == "auto":
-            batch_size = max(16, min(4096, FAST_WORKING_SET // engine.bytes_per_edit()))
+            batch_size = max(16, min(4096, FAST_WORKING_SET // engine.bytes_per_edit(width)))
         binary = np.isin(X, (0, 1)).all() and (X.sum(axis=1) <= 1).all()
         if not binary:
             raise UnsupportedModel("the sequences are not one-hot (fast ISM edits one-hot "
@@ -596,17 +733,162 @@ def fast_edit_scores(adapter, X, sequence, position, new, columns, batch_size,
         used = np.unique(sequence)
         for b in range(0, len(used), sequences_per_block):
             block = used[b:b + sequences_per_block]
-            state = engine.reference(adapter.tensor(X[block]))
+            state = engine.reference(adapter.tensor(X[block]), width)
             mine = order[(sequence[order] >= block[0]) & (sequence[order] <= block[-1])]
             local = np.searchsorted(block, sequence[mine])
             for s in range(0, len(mine), batch_size):
                 pick = mine[s:s + batch_size]
                 li = local[s:s + batch_size]
-                raw = engine.outputs(state, li, position[pick],
-                                     tokens[sequence[pick], position[pick]], new[pick])
+                raw = engine.outputs(state, li, position[pick], old_all[pick], new[pick])
                 scores = adapter.head(raw).to("cpu", torch.float64).numpy()
                 out[pick] = scores[np.arange(len(pick)), columns[pick]]
     return out
+
+
+def fast_engine_for(adapter, feature_shape, engine):
+    """The fast engine for a bound model adapter, or None where full passes run.
+
+    Parameters
+    ----------
+    adapter : ModelAdapter
+    feature_shape : tuple
+    engine : {"auto", "fast", "full"}
+        "full" gives None; "auto" gives None where the model does not qualify; "fast" raises.
+
+    Raises
+    ------
+    ValueError
+        With ``engine="fast"``, if the input is not (n, C, L), the model is not a torch
+        module called without model_args, or its locality cannot be proven (the message of
+        :class:`UnsupportedModel` names the layer).
+    """
+    if engine == "full":
+        return None
+    try:
+        if len(feature_shape) != 2:
+            raise UnsupportedModel(
+                f"it needs sequences of shape (n_samples, n_channels, length), got feature "
+                f"shape {tuple(feature_shape)}."
+            )
+        if adapter.module is None or adapter._model_args is not None:
+            raise UnsupportedModel(
+                "it needs a torch module (or skorch net) called without model_args, got "
+                f"a {type(adapter.model).__name__}"
+                f"{'' if adapter.module is None else ' with model_args'}."
+            )
+        with adapter.inference():
+            return FastISM(adapter.module, feature_shape)
+    except UnsupportedModel as error:
+        if engine == "fast":
+            raise ValueError(f"engine='fast' cannot run on this model: {error}") from error
+        return None
+
+
+def vocabulary(grid, *extra):
+    """Distinct input columns of sequences and of extra column arrays, as tokens.
+
+    Parameters
+    ----------
+    grid : ndarray of shape (n, C, L)
+        Sequences, float32 values: one-hot (then the vocabulary is the C bases and N),
+        or any columns (each distinct column is a token).
+    *extra : ndarray of shape (C, L)
+        Further columns an edit may put in (a baseline).
+
+    Returns
+    -------
+    vectors : ndarray of shape (n_tokens, C)
+        The distinct columns (for one-hot input: the C bases, then an all-zero column).
+    tokens : ndarray of int of shape (n, L)
+        Token of every column of ``grid``.
+    extra_tokens : list of ndarray of int of shape (L,)
+    """
+    n, C, L = grid.shape
+    one_hot = bool(np.isin(grid, (0, 1)).all() and (grid.sum(axis=1) <= 1).all())
+    if one_hot:
+        vectors = np.vstack([np.eye(C), np.zeros((1, C))]).astype(np.float32)
+        tokens = np.where(grid.sum(axis=1) == 1, grid.argmax(axis=1), C)
+    else:
+        vectors, inverse = np.unique(grid.transpose(0, 2, 1).reshape(-1, C), axis=0,
+                                     return_inverse=True)
+        tokens = inverse.reshape(n, L)
+    extra_tokens = []
+    for columns in extra:
+        new, inverse = np.unique(np.asarray(columns, dtype=np.float32).T, axis=0,
+                                 return_inverse=True)
+        # Columns already in the vocabulary keep their token.
+        match = (new[:, None, :] == vectors[None]).all(axis=2)
+        known = match.any(axis=1)
+        index = np.where(known, match.argmax(axis=1), len(vectors) + np.cumsum(~known) - 1)
+        vectors = np.vstack([vectors, new[~known]])
+        extra_tokens.append(index[inverse.ravel()])
+    return vectors, tokens.astype(np.int64), extra_tokens
+
+
+def window_edit_scores(adapter, grid, tokens, vectors, target, starts, stops, replacement,
+                       batch_size):
+    """Target scores of sequences with windows of positions replaced, through :class:`FastISM`.
+
+    Each sequence is computed on its own (its reference, then its edits in batches of
+    ``batch_size``), so its values do not depend on the other sequences given: identical for
+    any split into tasks.
+
+    Parameters
+    ----------
+    adapter : ModelAdapter
+        Of a torch module without model_args.
+    grid : ndarray of shape (n, C, L)
+        The sequences (float32).
+    tokens : ndarray of int of shape (n, L)
+        Their tokens in ``vectors`` (:func:`vocabulary`).
+    vectors : ndarray of shape (n_tokens, C)
+    target : ndarray of int of shape (n,)
+        Output column of each sequence.
+    starts, stops : ndarray of int of shape (n_edits,)
+        Edited window ``[start, stop)`` of every edit (the same edits for every sequence).
+    replacement : ndarray of int of shape (L,) or (n, n_edits, width)
+        What a window becomes: the tokens of a baseline at every position (the same for
+        every sequence), or for each sequence and edit the positions of the sequence whose
+        columns fill the window (a shuffle: a permutation of the window's positions; the
+        entries beyond a cut window are ignored).
+    batch_size : int
+        Edits per engine call.
+
+    Returns
+    -------
+    scores : ndarray of shape (n, 1 + n_edits)
+        The sequence's own score (a full forward pass), then the score of every edit.
+    """
+    import torch
+
+    n, C, L = grid.shape
+    width = int((stops - starts).max())
+    positions = starts[:, None] + np.arange(width)
+    inside = positions < stops[:, None]
+    positions = np.minimum(positions, L - 1)
+    zero = np.zeros(len(starts), dtype=np.int64)
+    scores = np.empty((n, 1 + len(starts)))
+    with adapter.inference(), torch.no_grad():
+        engine = FastISM(adapter.module, (C, L))
+        vocab = engine.tokens(vectors)
+        for i in range(n):
+            x = adapter.tensor(grid[i:i + 1])
+            scores[i, 0] = adapter.forward(x).to("cpu", torch.float64).numpy()[0, target[i]]
+            state = engine.reference(x, width, vocab)
+            # Beyond a cut window both tokens are 0: their difference is exactly zero.
+            old = np.where(inside, tokens[i][positions], 0)
+            if replacement.ndim == 1:
+                new = replacement[positions]
+            else:
+                new = tokens[i][np.where(inside, replacement[i], 0)]
+            new = np.where(inside, new, 0)
+            for s in range(0, len(starts), batch_size):
+                stop = min(s + batch_size, len(starts))
+                raw = engine.outputs(state, zero[s:stop], starts[s:stop], old[s:stop],
+                                     new[s:stop])
+                scores[i, 1 + s:1 + stop] = adapter.head(raw).to(
+                    "cpu", torch.float64).numpy()[:, target[i]]
+    return scores
 
 
 def activation_bytes(module, feature_shape):

@@ -255,13 +255,38 @@ default="mean"
     feature_groups : array-like of shape feature_shape or (n_features,), default=None
         A group label per feature; groups replace the windows and the values then have
         shape (n_samples, n_groups), groups in sorted label order.
+    engine : {"auto", "fast", "full"}, default="auto"
+        How occluded sequences are scored (the values are the same):
+
+        - ``"fast"``: exact locality-restricted recomputation for convolutional stacks,
+          the engine of :class:`InSilicoMutagenesis` (fastISM, Nair et al. 2022) with a
+          window of positions as the edit. The torch module is traced (``torch.fx``);
+          up to its first global layer each occluded window changes only the positions
+          its receptive field reaches, so the reference activations are computed once
+          per sequence and only those windows are recomputed, many windows per tensor.
+          The first convolution's change comes from the window's input change alone
+          (new minus old columns: kernel-column differences for a window of one
+          position, their convolution over the reached positions for wider windows),
+          and a ``Flatten`` + ``Linear`` head is updated sparsely. It needs sequences
+          ``(n_samples, n_channels, length)`` (one-hot, soft or real-valued columns: the
+          first layer is linear in them), no ``feature_groups``, and a torch module
+          called without ``model_args``; the
+          supported layers are those of :class:`InSilicoMutagenesis`. Values equal full
+          forward passes up to float rounding (below 1e-5 for float32 models).
+        - ``"full"``: every occluded copy is a full forward pass.
+        - ``"auto"`` (default): ``"fast"`` where it applies, ``"full"`` otherwise;
+          ``info["engine"]`` says which ran. ``"fast"`` where it does not apply raises a
+          ValueError naming the reason (the module and layer for an unsupported model).
     <output>
     <batch_size>
+        With the fast engine: occluded windows per engine call ("auto" keeps a call's
+        windows near 32 MiB).
     device : str, torch.device or None, default=None
         Where a torch module or skorch net is run, e.g. "cuda"; None runs it where it is.
         A model elsewhere is deep-copied to ``device``.
     n_jobs : int, default=None
-        Number of joblib workers over blocks of instances.
+        Number of joblib workers over blocks of instances (of whole sequences with the fast
+        engine). Values are identical for any n_jobs.
     random_state : int, RandomState instance or None, default=None
         Seeds the shuffles (the only random part).
     verbose : int, default=0
@@ -282,7 +307,10 @@ default="mean"
     = 1 + ceil((length - window) / stride)``; ``1 + n_windows * n_shuffles`` with
     ``baseline="shuffle"``; ``1 + n_groups`` with ``feature_groups``. Occluded rows are made
     one batch at a time, so about ``2 * batch_size`` rows of ``n_features`` values are held
-    however many windows there are.
+    however many windows there are. The fast engine's cost per window is that of the
+    positions it reaches (on CNN-deep at 1,000 nt, windows of 10: see
+    benchmarks/results/occlusion.md); it holds one sequence's reference activations, laid
+    out as the windows an edit reads, per worker.
 
     *Distributed.* Blocks of instances are joblib tasks, so ``with
     joblib.parallel_config(backend="dask"):`` around ``explain`` runs them on the cluster of
@@ -294,6 +322,8 @@ default="mean"
     Zeiler & Fergus, "Visualizing and understanding convolutional networks", ECCV (2014).
     Zhou & Troyanskaya, "Predicting effects of noncoding variants with deep learning-based
     sequence model" (DeepSEA), Nature Methods 12 (2015).
+    Nair, Shrikumar, Schreiber & Kundaje, "fastISM: performant in silico saturation
+    mutagenesis for convolutional neural networks", Bioinformatics 38 (2022).
 
     Examples
     --------
@@ -313,6 +343,7 @@ default="mean"
         "baseline": _BASELINE,
         "n_shuffles": [Interval(Integral, 1, None, closed="left")],
         "feature_groups": ["array-like", None],
+        "engine": [StrOptions({"auto", "fast", "full"})],
         "random_state": ["random_state"],
     }
     _method = "occlusion"
@@ -320,8 +351,8 @@ default="mean"
 
     def __init__(
         self, model=None, *, window=1, stride=None, baseline="mean", n_shuffles=10,
-        feature_groups=None, output="auto", batch_size="auto", device=None, n_jobs=None,
-        random_state=None, verbose=0,
+        feature_groups=None, engine="auto", output="auto", batch_size="auto", device=None,
+        n_jobs=None, random_state=None, verbose=0,
     ):
         super().__init__(model)
         self.output = output
@@ -330,6 +361,7 @@ default="mean"
         self.baseline = baseline
         self.n_shuffles = n_shuffles
         self.feature_groups = feature_groups
+        self.engine = engine
         self.batch_size = batch_size
         self.device = device
         self.n_jobs = n_jobs
@@ -356,12 +388,22 @@ default="mean"
         draws = self.n_shuffles if self._baseline_row is None else 1
         return 1 + len(self._occluded) * draws
 
+    def _batch_size(self):
+        """Full engine: "auto" counts a torch module's activations of one row, not only its
+        input (as :class:`InSilicoMutagenesis` does: a conv model's activations are many
+        times its input, and thousands of rows per call run slower)."""
+        return _activation_batch_size(self)
+
+    def _shuffle_orders(self, rng):
+        """The random orders of every window, ``n_shuffles`` each, drawn from rng."""
+        return [[rng.permutation(np.arange(start, stop)) for _ in range(self.n_shuffles)]
+                for start, stop in self._spans]
+
     def _plan(self, x, target, rng, batch_size):
         occluded = self._occluded
         draws = 1 if self._baseline_row is not None else self.n_shuffles
         if self._baseline_row is None:
-            orders = [[rng.permutation(np.arange(start, stop)) for _ in range(draws)]
-                      for start, stop in self._spans]
+            orders = self._shuffle_orders(rng)
 
         def occluded_rows():
             # The instance itself comes first, in the first batch.
@@ -381,20 +423,98 @@ default="mean"
                 yield rows
 
         def finish(scores):
-            drops = scores[0] - scores[1:].reshape(len(occluded), draws).mean(axis=1)
-            if self.units_ is not None:
-                return drops, {}
-            total, count = np.zeros(x.size), np.zeros(x.size)
-            for members, drop in zip(occluded, drops, strict=True):
-                total[members] += drop
-                count[members] += 1
-            return total / count, {}
+            return self._finish(scores), {}
 
         return occluded_rows(), self._rows_per_instance(), finish
+
+    def _finish(self, scores):
+        """Values of one instance from the scores of it (first) and of its occluded copies
+        (window-major, then draw)."""
+        occluded = self._occluded
+        drops = scores[0] - scores[1:].reshape(len(occluded), -1).mean(axis=1)
+        if self.units_ is not None:
+            return drops
+        total, count = np.zeros(self.n_features_in_), np.zeros(self.n_features_in_)
+        for members, drop in zip(occluded, drops, strict=True):
+            total[members] += drop
+            count[members] += 1
+        return total / count
 
     def _shuffle_window(self, row, span, order):
         grid = row.reshape(-1, self.feature_shape_[-1])  # a view: channels x positions
         grid[:, span[0]:span[1]] = grid[:, order]
+
+    # --- engines ---------------------------------------------------------------------------
+
+    def _explain(self, X, target):
+        fast = self._fast_setup(X)
+        if fast is None:
+            values, info = super()._explain(X, target)
+            return values, {**info, "engine": "full"}
+        engine, grid, vectors, tokens, base_tokens = fast
+        n_channels, length = self.feature_shape_
+        spans = np.asarray(self._spans)
+        draws = 1 if base_tokens is not None else self.n_shuffles
+        starts, stops = np.repeat(spans[:, 0], draws), np.repeat(spans[:, 1], draws)
+        width = int((stops - starts).max())
+        if base_tokens is None:  # the same orders as the full engine's, seed by seed
+            seeds = spawn_seeds(self.random_state, len(X), 1)[:, 0]
+            replacement = np.zeros((len(X), len(starts), width), dtype=np.int64)
+            for i, seed in enumerate(seeds):
+                orders = self._shuffle_orders(np.random.default_rng(seed))
+                flat = [order for window in orders for order in window]
+                for e, order in enumerate(flat):
+                    replacement[i, e, :len(order)] = order
+        else:
+            replacement = base_tokens
+        if self.batch_size == "auto":
+            from ._fast_ism import FAST_WORKING_SET
+
+            batch_size = max(16, min(MAX_AUTO_BATCH,
+                                     FAST_WORKING_SET // engine.bytes_per_edit(width)))
+        else:
+            batch_size = int(self.batch_size)
+        # Each sequence is computed on its own, so the split into tasks cannot change the
+        # values: a few tasks per worker (each traces the module once).
+        n_workers = effective_n_jobs(self.n_jobs)
+        per_task = -(-len(X) // (4 * n_workers)) if n_workers > 1 else len(X)
+        tasks = []
+        for s in range(0, len(X), per_task):
+            part = slice(s, s + per_task)
+            tasks.append((self.score_function_, grid[part], tokens[part], vectors, target[part],
+                          starts, stops, replacement if base_tokens is not None
+                          else replacement[part], batch_size))
+        from ._fast_ism import window_edit_scores
+
+        scores = np.concatenate(list(parallel_map(
+            window_edit_scores, tasks, n_jobs=self.n_jobs, verbose=self.verbose,
+            description=type(self).__name__)))
+        values = np.stack([self._finish(row) for row in scores])
+        return values, {"method": self._method, "axes": self._axes(), "engine": "fast"}
+
+    def _fast_setup(self, X):
+        """The fast engine and the tokens of X and of the baseline, or None (full passes)."""
+        if self.engine == "full":
+            return None
+        from ._fast_ism import UnsupportedModel, fast_engine_for, vocabulary
+
+        try:
+            if self.feature_groups is not None:
+                raise UnsupportedModel("it occludes windows of positions, not feature_groups.")
+            engine = fast_engine_for(self.score_function_, self.feature_shape_,
+                                     "fast" if self.engine == "fast" else "auto")
+            if engine is None:
+                return None
+            grid = X.reshape((len(X),) + self.feature_shape_).astype(np.float32)
+            extra = () if self._baseline_row is None else (
+                self._baseline_row.reshape(self.feature_shape_),)
+            vectors, tokens, extra_tokens = vocabulary(grid, *extra)
+        except UnsupportedModel as error:
+            if self.engine == "fast":
+                raise ValueError(f"engine='fast' cannot run on this model: {error}") from error
+            return None
+        base_tokens = extra_tokens[0] if extra_tokens else None
+        return engine, grid, vectors, tokens, base_tokens
 
 
 @shared_docs
@@ -699,6 +819,23 @@ class InSilicoMutagenesis(_PerturbationExplainer):
             factor = max(1, -(-per_row // (8 * self.n_features_in_)))
         return resolve_batch_size(self.batch_size, self.n_features_in_, factor)
 
+
+
+def _activation_batch_size(explainer):
+    """Rows per model call of a perturbation explainer's full passes: with "auto" and a torch
+    module, sized by the bytes of one row's activations (a forward pass of one row)."""
+    factor = 1
+    adapter = explainer.score_function_
+    if explainer.batch_size == "auto" and adapter.module is not None:
+        from ._fast_ism import activation_bytes
+
+        try:
+            with adapter.inference():
+                per_row = activation_bytes(adapter.module, explainer.feature_shape_)
+        except Exception:  # noqa: BLE001 - a model needing model_args: input bytes only
+            per_row = 0
+        factor = max(1, -(-per_row // (8 * explainer.n_features_in_)))
+    return resolve_batch_size(explainer.batch_size, explainer.n_features_in_, factor)
 
 
 def _fast_ism_task(adapter, grid, target, start, end, batch_size):
