@@ -6,6 +6,8 @@ from numbers import Real
 import numpy as np
 import pandas as pd
 
+from ._seqlets import _softmax_query
+
 __all__ = ["MotifDiscovery", "discover_motifs"]
 
 _SIGNS = (("pos_patterns", "positive"), ("neg_patterns", "negative"))
@@ -128,7 +130,7 @@ class MotifDiscovery:
 
 
 def discover_motifs(X, hypothetical=None, *, annotate=True, database=None, n_matches=3,
-                    evalue_threshold=0.1, trim_threshold=0.3, sliding_window_size=21,
+                    evalue_threshold=0.1, query="ppm", trim_threshold=0.3, sliding_window_size=21,
                     flank_size=10, target_seqlet_fdr=0.2, min_metacluster_size=100,
                     max_seqlets_per_metacluster=20000, n_leiden_runs=50,
                     final_min_cluster_size=20, n_jobs=None, verbose=False, **modisco_params):
@@ -142,7 +144,8 @@ def discover_motifs(X, hypothetical=None, *, annotate=True, database=None, n_mat
     each cluster into a motif. Here the inputs are converted from skexplain's (n, 4, L)
     layout to its (n, L, 4) one and back, its patterns are trimmed as its own report trims
     them (from the first to the last position whose summed absolute CWM reaches
-    ``trim_threshold`` times the maximum), and each trimmed PPM is matched with TomTom
+    ``trim_threshold`` times the maximum), and each trimmed PPM (or, with
+    ``query="hypothetical_cwm"``, its hypothetical CWM) is matched with TomTom
     (:func:`~skexplain.motifs.tomtom_matches`, memelite) against the bundled JASPAR
     database.
 
@@ -168,6 +171,13 @@ def discover_motifs(X, hypothetical=None, *, annotate=True, database=None, n_mat
         E-value below which a TomTom pair is kept in :attr:`MotifDiscovery.matches`. The
         best match per motif is reported whatever its E-value: filter on
         ``motif_q_value``.
+    query : {"ppm", "hypothetical_cwm"}, default="ppm"
+        What TomTom matches: the pattern's PPM (the base frequencies of its seqlets, as
+        tfmodisco-lite's report does), or its hypothetical CWM (the model's mean
+        contribution of every base at every position, sign-flipped for negative patterns)
+        turned into a query as :func:`~skexplain.motifs.annotate_seqlets` does with
+        ``hypothetical``: it shows the motif the model has learned rather than the mean of
+        sampled instances, which tells apart paralogs with nearly the same motif.
     trim_threshold : float, default=0.3
         Trimming of the patterns, in (0, 1].
     sliding_window_size, flank_size, target_seqlet_fdr, min_metacluster_size, \
@@ -233,6 +243,8 @@ int or float
                          f"{evalue_threshold!r}.")
     if not isinstance(n_matches, (int, np.integer)) or n_matches < 1:
         raise ValueError(f"n_matches must be a positive int, got {n_matches!r}.")
+    if query not in ("ppm", "hypothetical_cwm"):
+        raise ValueError(f"query must be 'ppm' or 'hypothetical_cwm', got {query!r}.")
     off_base = hypothetical * (1 - one_hot)
     if np.any(hypothetical) and not np.any(off_base):
         warnings.warn("The contributions are zero off the observed bases: they look like "
@@ -283,7 +295,12 @@ int or float
 
     matches = None
     if annotate and len(table):
-        table, matches = _annotate(table, ppms, database, n_matches, evalue_threshold, n_jobs)
+        queries = ppms if query == "ppm" else {
+            name: _softmax_query(sign * hcwms[name])
+            for name, sign in zip(table.pattern, np.where(table.sign == "negative", -1, 1),
+                                  strict=True)}
+        table, matches = _annotate(table, queries, database, n_matches, evalue_threshold,
+                                   n_jobs)
     return MotifDiscovery(table, ppms, cwms, hcwms, seqlets, matches)
 
 

@@ -118,6 +118,8 @@ def test_ordinary_contributions_are_warned_about(fake_modisco):
      {"trim_threshold": 0}, "trim_threshold"),
     ((np.eye(4)[np.zeros((3, 20), int)].transpose(0, 2, 1), np.zeros((3, 4, 20))),
      {"n_matches": 0}, "n_matches"),
+    ((np.eye(4)[np.zeros((3, 20), int)].transpose(0, 2, 1), np.zeros((3, 4, 20))),
+     {"query": "cwm"}, "query"),
 ])
 def test_bad_input_raises(fake_modisco, args, kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -132,6 +134,35 @@ def test_missing_modisco_lite_raises_an_import_error(monkeypatch):
     X, hyp, _ = _planted(n=4, length=50)
     with pytest.raises(ImportError, match="modisco-lite"):
         discover_motifs(X, hyp)
+
+
+def test_hypothetical_cwm_queries_name_the_motif_the_model_learned(monkeypatch):
+    """Patterns whose seqlets' bases are uninformative but whose hypothetical CWMs are the
+    centred log-odds of CTCF (activating) and Gata1 (repressing): the PPM queries cannot
+    name them, the hypothetical-CWM queries do."""
+    from skexplain.motifs import load_jaspar_database
+
+    db = load_jaspar_database()
+    rng = np.random.default_rng(2)
+
+    def pattern(key, sign):
+        pwm = np.log2((db[key] + 0.01) / 0.26).T  # (w, 4)
+        hcwm = sign * (pwm - pwm.mean(axis=1, keepdims=True))
+        uninformative = rng.dirichlet(np.full(4, 50.0), size=len(pwm))  # near 0.25 each
+        seqlets = [types.SimpleNamespace(example_idx=0, start=0, end=len(pwm), is_revcomp=0)]
+        return types.SimpleNamespace(sequence=uninformative, contrib_scores=hcwm * 0.25,
+                                     hypothetical_contribs=hcwm, seqlets=seqlets)
+
+    patterns = [pattern(CTCF, 1.0)], [pattern(GATA1, -1.0)]
+    monkeypatch.setattr(modisco_module, "_import_modisco", lambda: lambda **_: patterns)
+    X = np.eye(4)[np.zeros((3, 40), int)].transpose(0, 2, 1)
+    hyp = rng.normal(size=X.shape)
+    by_ppm = discover_motifs(X, hyp, trim_threshold=0.01).table
+    by_cwm = discover_motifs(X, hyp, trim_threshold=0.01, query="hypothetical_cwm").table
+    assert (by_ppm.motif_q_value > 0.05).all()
+    positive, negative = by_cwm.itertuples()
+    assert positive.motif_name == "CTCF" and positive.motif_q_value < 1e-3
+    assert negative.motif_name.upper().startswith("GATA") and negative.motif_q_value < 0.05
 
 
 @pytest.mark.slow  # tfmodisco-lite compiles its numba kernels on a first call (about a minute)
