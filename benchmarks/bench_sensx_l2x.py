@@ -34,7 +34,7 @@ from skexplain.datasets import make_l2x_synthetic
 
 TASKS = ("xor", "orange_skin", "nonlinear_additive", "switch")
 TOP_K = {"xor": 2, "orange_skin": 4, "nonlinear_additive": 4, "switch": 5}
-METHODS = ("sensx", "sensx_median", "kernel_shap", "integrated_gradients")
+METHODS = ("sensx", "sensx_envelope", "kernel_shap", "integrated_gradients")
 CONFIDENCE = 0.99
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results" / "bench_sensx_l2x.md"
 
@@ -92,7 +92,7 @@ def top_k_accuracy(attributions, relevant, k):
 # --------------------------------------------------------------------------- methods
 
 
-def explain_sensx(model, X_train, X_rows, args, delta_rule="envelope"):
+def explain_sensx(model, X_train, X_rows, args, delta_rule="median"):
     try:
         from skexplain.explainers import SensX
     except ImportError as exc:
@@ -190,13 +190,13 @@ def explain_integrated_gradients(model, X_train, X_rows, args):
 
 EXPLAINERS = {
     "sensx": explain_sensx,
-    "sensx_median": partial(explain_sensx, delta_rule="median"),
+    "sensx_envelope": partial(explain_sensx, delta_rule="envelope"),
     "kernel_shap": explain_kernel_shap,
     "integrated_gradients": explain_integrated_gradients,
 }
 LABELS = {
-    "sensx": "SensX (envelope delta*)",
-    "sensx_median": "SensX (median delta*)",
+    "sensx": "SensX (defaults: median delta*)",
+    "sensx_envelope": "SensX (envelope delta*)",
     "kernel_shap": "KernelSHAP",
     "integrated_gradients": "Integrated Gradients",
 }
