@@ -324,4 +324,5 @@ def test_torch_values_identical_for_n_jobs_and_batch_sizes():
     np.testing.assert_array_equal(serial, parallel)
     for batch_size in (7, 64, 999):
         other = explainer.set_params(n_jobs=1, batch_size=batch_size).explain(X[:5]).values
-        np.testing.assert_allclose(other, serial, rtol=1e-5, atol=1e-7)
+        # float32 GEMMs round differently per batch size: compare at float32 precision
+        np.testing.assert_allclose(other, serial, rtol=1e-4, atol=1e-5 * np.abs(serial).max())
