@@ -16,7 +16,7 @@ from ._groups import groups_from_labels
 from ._perturbation import shared_docs
 
 DEFAULT_DELTA_GRID = np.linspace(0.05, 1.0, 20)
-WALKS_PER_SEED = 10  # walks drawn from one seed: fixed, so results never depend on n_jobs
+ITEM_ROWS = 2048  # a block of walks drawn from one seed has about this many rows (>= 1 walk)
 TASK_BATCHES = 4  # a parallel task scores about this many batches
 CHUNK_BYTES = 2**18  # rows are written in chunks of this many bytes, which stay in cache
 MIN_STEP = 1e-12
@@ -46,9 +46,10 @@ class SensX(LocalExplainer):
     Cost per instance: ``len(delta_grid) * n_profile_samples`` model evaluations for the
     profile (none when ``delta`` is fixed) plus ``n_walks * (n_units + 1)`` for the walks,
     where ``n_units`` is the number of features, or of groups when ``feature_groups`` is set.
-    Work is split into items (one instance's profile, or ten of its walks, each drawn
-    from its own seed); consecutive items form tasks of about four batches, a split that
-    depends only on ``batch_size``, so results are
+    Work is split into items (one instance's profile, or a block of its walks of about
+    2,048 rows, at least one walk, each drawn from its own seed); consecutive items form
+    tasks of about four batches, a split that depends only on ``batch_size`` and the
+    problem's shape, so results are
     identical for any ``n_jobs`` and joblib backend.
 
     Parameters
@@ -294,7 +295,7 @@ class SensX(LocalExplainer):
 
     def _explain(self, X, target):
         n_samples = len(X)
-        n_walk_blocks = -(-self.n_walks // WALKS_PER_SEED)
+        n_walk_blocks = -(-self.n_walks // self._walks_per_item())
         seeds = spawn_seeds(self.random_state, n_samples, 1 + n_walk_blocks)
         profile_seeds, walk_seeds = seeds[:, 0], seeds[:, 1:]
         lower = np.minimum(self.lower_, X)  # the domain always contains the instance
@@ -340,19 +341,26 @@ class SensX(LocalExplainer):
         return np.stack(list(engine.run(plan, items, plan.n_rows,
                                         "SensX stability profiles")))
 
+    def _walks_per_item(self):
+        """Walks drawn from one seed: about ``ITEM_ROWS`` rows, a number fixed by the shape
+        of the problem (never by ``n_jobs``), so that the fixed cost of an item stays small
+        next to its rows for few features, and items stay fine-grained for many."""
+        return max(1, min(self.n_walks, ITEM_ROWS // (self._n_units() + 1)))
+
     def _walks(self, engine, X, target, lower, upper, delta_star, seeds):
-        """Mean absolute elementary effects (n_samples, n_units): items of up to ten walks."""
+        """Mean absolute elementary effects (n_samples, n_units): items of blocks of walks."""
         n_units = self._n_units()
         plan = _WalkPlan(self.feature_groups_, self.n_features_in_)
         values = np.zeros((len(X), n_units))
+        block = self._walks_per_item()
         jobs = [
-            (i, min(WALKS_PER_SEED, self.n_walks - WALKS_PER_SEED * b), seeds[i, b])
+            (i, min(block, self.n_walks - block * b), seeds[i, b])
             for i in np.flatnonzero(delta_star > 0)
             for b in range(seeds.shape[1])
         ]
         items = [(X[i], *walk_box(X[i], lower[i], upper[i], delta_star[i]), n_walks,
                   target[i], i, seed) for i, n_walks, seed in jobs]
-        results = engine.run(plan, items, min(WALKS_PER_SEED, self.n_walks) * (n_units + 1),
+        results = engine.run(plan, items, block * (n_units + 1),
                              "SensX walks")
         # Summed as they arrive: the effects of finished items are not kept.
         for (i, _, _), effects in zip(jobs, results, strict=True):
