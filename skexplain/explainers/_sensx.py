@@ -643,22 +643,23 @@ class _WalkRows:
         n_units = plan.n_units
         # All endpoints, then all orders: two generator calls whatever n_walks.
         z = rng.uniform(low.ravel(), high.ravel(), size=(n_walks, low.size)).astype(dtype)
-        self.order = rng.permuted(np.tile(np.arange(n_units), (n_walks, 1)), axis=1)
+        orders = np.empty((n_walks, n_units), dtype=np.intp)
+        orders[:] = np.arange(n_units)
+        self.order = rng.permuted(orders, axis=1, out=orders)
         x = x.astype(dtype)
         bits = np.dtype(f"u{dtype.itemsize}")
         self.x_bits = x.view(bits)
         self.flip = z.view(bits) ^ self.x_bits[None]
         rank = np.empty((n_walks, n_units), dtype=np.int32)
-        np.put_along_axis(rank, self.order, np.arange(n_units, dtype=np.int32)[None], axis=1)
+        rank[np.arange(n_walks)[:, None], self.order] = np.arange(n_units, dtype=np.int32)
         self.rank = rank if plan.unit_of_feature is None else rank[:, plan.unit_of_feature]
         change = z.astype(np.float64) - x.astype(np.float64)[None]
         if plan.unit_of_feature is None:
             self.step = np.abs(change)
         else:
-            self.step = np.sqrt(np.stack([
-                np.bincount(plan.unit_of_feature, weights=c * c, minlength=n_units)
-                for c in change
-            ]))
+            unit = plan.unit_of_feature[None] + n_units * np.arange(n_walks)[:, None]
+            self.step = np.sqrt(np.bincount(unit.ravel(), weights=(change * change).ravel(),
+                                            minlength=n_walks * n_units)).reshape(n_walks, -1)
         self.bits = bits
         self.n_walks, self.n_units = n_walks, n_units
         self.n_rows = n_walks * (n_units + 1)
