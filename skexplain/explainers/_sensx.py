@@ -16,7 +16,8 @@ from ._groups import groups_from_labels
 from ._perturbation import shared_docs
 
 DEFAULT_DELTA_GRID = np.linspace(0.05, 1.0, 20)
-ITEM_ROWS = 2048  # a block of walks drawn from one seed has about this many rows (>= 1 walk)
+ITEM_ROWS = 2048  # a block of walks drawn from one seed has about this many rows
+MIN_WALKS_PER_SEED = 10  # ... and at least this many walks (the block of earlier releases)
 TASK_BATCHES = 4  # a parallel task scores about this many batches
 CHUNK_BYTES = 2**18  # rows are written in chunks of this many bytes, which stay in cache
 MIN_STEP = 1e-12
@@ -47,7 +48,7 @@ class SensX(LocalExplainer):
     profile (none when ``delta`` is fixed) plus ``n_walks * (n_units + 1)`` for the walks,
     where ``n_units`` is the number of features, or of groups when ``feature_groups`` is set.
     Work is split into items (one instance's profile, or a block of its walks of about
-    2,048 rows, at least one walk, each drawn from its own seed); consecutive items form
+    2,048 rows, at least ten walks, each drawn from its own seed); consecutive items form
     tasks of about four batches, a split that depends only on ``batch_size`` and the
     problem's shape, so results are
     identical for any ``n_jobs`` and joblib backend.
@@ -345,7 +346,8 @@ class SensX(LocalExplainer):
         """Walks drawn from one seed: about ``ITEM_ROWS`` rows, a number fixed by the shape
         of the problem (never by ``n_jobs``), so that the fixed cost of an item stays small
         next to its rows for few features, and items stay fine-grained for many."""
-        return max(1, min(self.n_walks, ITEM_ROWS // (self._n_units() + 1)))
+        per_item = max(MIN_WALKS_PER_SEED, ITEM_ROWS // (self._n_units() + 1))
+        return min(self.n_walks, per_item)
 
     def _walks(self, engine, X, target, lower, upper, delta_star, seeds):
         """Mean absolute elementary effects (n_samples, n_units): items of blocks of walks."""
@@ -641,12 +643,11 @@ class _WalkRows:
     def __init__(self, plan, x, low, high, n_walks, seed, dtype):
         rng = np.random.default_rng(seed)
         n_units = plan.n_units
-        # All endpoints, then all orders: two generator calls whatever n_walks.
-        z = rng.uniform(low.ravel(), high.ravel(), size=(n_walks, low.size)).astype(dtype)
-        orders = np.empty((n_walks, n_units), dtype=np.intp)
-        orders[:] = np.arange(n_units)
-        self.order = rng.permuted(orders, axis=1, out=orders)
+        # Endpoint and order of each walk in turn (the stream of earlier releases).
+        draws = [(rng.uniform(low, high), rng.permutation(n_units)) for _ in range(n_walks)]
+        self.order = np.array([order for _, order in draws]).reshape(n_walks, n_units)
         x = x.astype(dtype)
+        z = np.array([z for z, _ in draws]).astype(dtype).reshape(n_walks, -1)
         bits = np.dtype(f"u{dtype.itemsize}")
         self.x_bits = x.view(bits)
         self.flip = z.view(bits) ^ self.x_bits[None]
