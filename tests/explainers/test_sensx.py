@@ -11,7 +11,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.neural_network import MLPClassifier
 
 from skexplain.explainers import SensX
-from skexplain.explainers._sensx import characteristic_delta
+from skexplain.explainers._sensx import characteristic_delta, median_delta
 
 
 def _linear(w):
@@ -45,7 +45,7 @@ def test_linear_model_attributions_equal_absolute_weights():
 
 def test_planted_features_ranked_first(planted):
     X, model, confident = planted
-    E = SensX(model, n_walks=30, random_state=0).fit(X).explain(confident, target=1)
+    E = SensX(model, n_walks=60, random_state=0).fit(X).explain(confident, target=1)
     top2 = E.top_features(2).to_numpy()
     assert all(set(row) == {"x3", "x7"} for row in top2)
     assert E.values.shape == (len(confident), 20) and np.all(E.values >= 0)
@@ -162,9 +162,17 @@ def test_characteristic_delta_rule():
     # row 0: the tail after 0.25 spans 0.46..0.55 -> 0.25; row 1: never stable -> 1.0;
     # row 2: stable from the start -> the first delta.
     assert characteristic_delta(q1, q99, grid, tau=0.1).tolist() == [0.25, 1.0, 0.25]
-    # The median rule (bioRxiv) only asks the median curve to settle.
-    q50 = np.array([[0.95, 0.7, 0.5, 0.5]])
-    assert characteristic_delta(q50, q50, grid, tau=0.1).tolist() == [0.5]
+
+def test_median_rule_finds_the_start_of_the_flat_tail():
+    grid = np.array([0.25, 0.5, 0.75, 1.0])
+    q50 = np.array([
+        [0.95, 0.7, 0.5, 0.5],  # flat from 0.75 on (0.7 is 0.2 away) -> 0.75
+        [0.95, 0.52, 0.5, 0.5],  # within tau from 0.5 on, slope 0.08 <= 0.1 -> 0.5
+        [0.95, 0.56, 0.5, 0.5],  # within tau from 0.5 on, but the slope 0.24 > 0.1 -> 0.75
+        [0.9, 0.9, 0.9, 0.9],  # flat everywhere -> the first delta
+        [0.0, 0.5, 1.0, 0.0],  # only the last box is flat -> 1.0
+    ])
+    assert median_delta(q50, grid, tau=0.1).tolist() == [0.75, 0.5, 0.75, 0.25, 1.0]
 
 
 def test_domain_bounds_and_groups_are_validated():
@@ -206,7 +214,7 @@ def test_dask_backend_gives_identical_results(planted):
 def test_median_rule_gives_smaller_boxes_and_keeps_confident_rows_sensitive(planted):
     X, model, confident = planted
     params = dict(n_walks=5, n_profile_samples=200, random_state=0)
-    envelope = SensX(model, **params).fit(X).explain(confident[:5])
+    envelope = SensX(model, delta_rule="envelope", **params).fit(X).explain(confident[:5])
     median = SensX(model, delta_rule="median", **params).fit(X).explain(confident[:5])
     assert np.all(median.info["delta_star"] < envelope.info["delta_star"])
     assert not median.info["insensitive"].any() and np.all(median.values.sum(axis=1) > 0)
@@ -316,4 +324,6 @@ def test_torch_values_identical_for_n_jobs_and_batch_sizes():
     np.testing.assert_array_equal(serial, parallel)
     for batch_size in (7, 64, 999):
         other = explainer.set_params(n_jobs=1, batch_size=batch_size).explain(X[:5]).values
-        np.testing.assert_allclose(other, serial, rtol=1e-5, atol=1e-7)
+        # float32 GEMMs round differently per batch size, and |dy| / |dx| magnifies a score's
+        # rounding (~1e-7) for short steps: equal up to that, not bit for bit
+        np.testing.assert_allclose(other, serial, rtol=1e-3, atol=1e-3 * np.abs(serial).max())
