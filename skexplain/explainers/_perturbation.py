@@ -777,24 +777,9 @@ class InSilicoMutagenesis(_PerturbationExplainer):
 
     def _fast_engine(self):
         """The fast engine for this model, or None where the full engine runs."""
-        if self.engine == "full":
-            return None
-        from ._fast_ism import FastISM, UnsupportedModel
+        from ._fast_ism import fast_engine_for
 
-        adapter = self.score_function_
-        try:
-            if adapter.module is None or adapter._model_args is not None:
-                raise UnsupportedModel(
-                    "it needs a torch module (or skorch net) called without model_args, got "
-                    f"a {type(adapter.model).__name__}"
-                    f"{'' if adapter.module is None else ' with model_args'}."
-                )
-            with adapter.inference():
-                return FastISM(adapter.module, self.feature_shape_)
-        except UnsupportedModel as error:
-            if self.engine == "fast":
-                raise ValueError(f"engine='fast' cannot run on this model: {error}") from error
-            return None
+        return fast_engine_for(self.score_function_, self.feature_shape_, self.engine)
 
     def _fast_batch_size(self, engine):
         if self.batch_size != "auto":
@@ -806,19 +791,7 @@ class InSilicoMutagenesis(_PerturbationExplainer):
     def _batch_size(self):
         """Full engine: "auto" counts a torch module's activations of one row, not only its
         input (a conv model's activations are many times its input)."""
-        factor = 1
-        adapter = self.score_function_
-        if self.batch_size == "auto" and adapter.module is not None:
-            from ._fast_ism import activation_bytes
-
-            try:
-                with adapter.inference():
-                    per_row = activation_bytes(adapter.module, self.feature_shape_)
-            except Exception:  # noqa: BLE001 - a model needing model_args: input bytes only
-                per_row = 0
-            factor = max(1, -(-per_row // (8 * self.n_features_in_)))
-        return resolve_batch_size(self.batch_size, self.n_features_in_, factor)
-
+        return _activation_batch_size(self)
 
 
 def _activation_batch_size(explainer):
