@@ -106,7 +106,7 @@ def recursive_seqlets(attributions, *, sign="both", threshold=0.01, min_length=4
         still below ``target_fdr`` (task 3 of Koo & Ploenzke, DeepLiftShap of a converged
         CNN-dist, ``benchmarks/check_genomics.py``: recall 0.78 with tangermeme's grid,
         0.83 with the threshold of 0.17 chosen here, precision 0.95 and 0.92; the looser
-        grid costs about 4x the time). ``max_threshold=0.1`` gives tangermeme's grid and
+        grid costs about 3x the time). ``max_threshold=0.1`` gives tangermeme's grid and
         seqlets (tested).
     return_fdr : bool, default=False
         Also return the estimate at every threshold (needs ``control``).
