@@ -92,8 +92,9 @@ def test_fast_equals_full_on_random_conv_stacks(name, head):
     np.testing.assert_allclose(fast, full, atol=1e-5, rtol=0)
 
 
-@pytest.mark.parametrize("seed", range(4))
-def test_fast_equals_full_on_randomised_stacks(seed):
+def random_stack(seed):
+    """A randomised conv stack (1-3 conv layers of random padding, stride, dilation and
+    pooling; activation by seed, 0-3), its input (2, 4, 50) and the generator that drew it."""
     rng = np.random.default_rng(seed)
     specs, pools = [], []
     for _ in range(int(rng.integers(1, 4))):
@@ -106,7 +107,12 @@ def test_fast_equals_full_on_randomised_stacks(seed):
     activation = [nn.ReLU, Exp, nn.Softplus, nn.Tanh][seed]
     torch.manual_seed(seed)
     model = randomise(stack(activation, specs, pools, length=50), seed=seed)
-    X = one_hot(2, 50, seed=seed)
+    return model, one_hot(2, 50, seed=seed), rng
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_fast_equals_full_on_randomised_stacks(seed):
+    model, X, _ = random_stack(seed)
     fast, full = both(model, X, start=3, end=47)
     np.testing.assert_allclose(fast, full, atol=1e-5, rtol=0)
 

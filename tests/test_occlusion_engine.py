@@ -84,21 +84,9 @@ def test_fast_occlusion_equals_full_on_random_conv_stacks(name, head):
 
 @pytest.mark.parametrize("seed", range(4))
 def test_fast_occlusion_equals_full_on_randomised_stacks(seed):
-    rng = np.random.default_rng(seed)
-    specs, pools = [], []
-    for _ in range(int(rng.integers(1, 4))):
-        kernel = int(rng.integers(1, 8))
-        padding = ["same", "valid", int(rng.integers(0, 3))][int(rng.integers(3))]
-        stride = 1 if padding == "same" else int(rng.integers(1, 3))
-        specs.append((int(rng.integers(2, 7)), kernel, padding, stride, int(rng.integers(1, 3))))
-        pool = int(rng.integers(1, 4))
-        pools.append(nn.MaxPool1d(pool, ceil_mode=bool(rng.integers(2))) if pool > 1 else None)
-    from .test_fast_ism import Exp
+    from .test_fast_ism import random_stack
 
-    activation = [nn.ReLU, Exp, nn.Softplus, nn.Tanh][seed]
-    torch.manual_seed(seed)
-    model = randomise(stack(activation, specs, pools, length=50), seed=seed)
-    X = one_hot(2, 50, seed=seed)
+    model, X, rng = random_stack(seed)
     window = int(rng.integers(2, 11))
     stride = int(rng.integers(1, window + 1))
     fast, full = both(model, X, window=window, stride=stride, baseline=0.25)
