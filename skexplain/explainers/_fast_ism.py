@@ -173,7 +173,7 @@ class FastISM:
         self.chain = chain
         self.boundary = chain[-1]
         self._plan_shapes(torch)
-        self._build_head(fx, nn, nodes)
+        self._build_head(nn, nodes)
 
     # --- graph analysis ------------------------------------------------------------------
 
@@ -181,11 +181,7 @@ class FastISM:
         return self.traced.get_submodule(node.target) if node.op == "call_module" else None
 
     def _describe(self, node):
-        if node is None:
-            return "none"
-        if node.op == "call_module":
-            return f"{node.target} ({type(self._module(node)).__name__})"
-        return f"{node.op} {getattr(node.target, '__name__', node.target)}"
+        return describe_node(self.traced, node)
 
     def _is_conv(self, node):
         from torch import nn
@@ -411,57 +407,23 @@ class FastISM:
             op.call = (lambda x, m=conv, w=weight, b=bias: torch.nn.functional.conv1d(
                 x, w, b, m.stride, 0, m.dilation, m.groups))
 
-    def _build_head(self, fx, nn, nodes):
+    def _build_head(self, nn, nodes):
         """The graph after the boundary: sparse Flatten+Linear, then the rest as a module."""
         boundary = self.boundary
         after = nodes[nodes.index(boundary) + 1:]
         self.linear, self._dense_blocks, self._dense_weight = None, {}, None
-        flat = self._flatten_of(boundary, nn)
+        flat = flatten_user(self.traced, boundary)
         if flat is not None and len(flat.users) == 1:
             linear = next(iter(flat.users))
             m = self._module(linear)
             if isinstance(m, nn.Linear) and linear.args[0] is flat and len(linear.args) == 1:
                 try:
-                    self.head = self._subgraph(fx, after, linear)
+                    self.head = subgraph_after(self.traced, after, linear)
                     self.linear = m
                 except UnsupportedModel:
                     self.linear = None
         if self.linear is None:
-            self.head = self._subgraph(fx, after, boundary)
-
-    def _flatten_of(self, node, nn):
-        users = list(node.users)
-        if len(users) != 1:
-            return None
-        user = users[0]
-        m = self._module(user)
-        if isinstance(m, nn.Flatten) and m.start_dim == 1 and m.end_dim == -1:
-            return user
-        import torch
-
-        args = list(user.args) + list(user.kwargs.values())
-        if user.op == "call_function" and user.target is torch.flatten and args[1:] == [1]:
-            return user
-        if user.op == "call_method" and user.target == "flatten" and args[1:] == [1]:
-            return user
-        return None
-
-    def _subgraph(self, fx, after, start):
-        """A GraphModule computing the module's output from the value of node ``start``."""
-        graph = fx.Graph()
-        env = {start: graph.placeholder("h")}
-        begin = after.index(start) + 1 if start in after else 0
-        for node in after[begin:]:
-            read = []
-            fx.node.map_arg((node.args, node.kwargs), read.append)
-            missing = [n for n in read if n not in env]
-            if missing:
-                raise UnsupportedModel(
-                    f"{self._describe(node)} reads {self._describe(missing[0])}, an activation "
-                    "before the first global layer (a residual branch?)."
-                )
-            env[node] = graph.node_copy(node, lambda n: env[n])
-        return fx.GraphModule(self.traced, graph)
+            self.head = subgraph_after(self.traced, after, boundary)
 
     def bytes_per_edit(self, width=1):
         """Working set of one edit of ``width`` positions: its windows (and windowed inputs)
@@ -743,6 +705,70 @@ def fast_edit_scores(adapter, X, sequence, position, new, columns, batch_size,
                 scores = adapter.head(raw).to("cpu", torch.float64).numpy()
                 out[pick] = scores[np.arange(len(pick)), columns[pick]]
     return out
+
+
+def flatten_user(traced, node):
+    """The one user of ``node`` if it flattens all but the batch axis, else None."""
+    import torch
+    from torch import nn
+
+    users = list(node.users)
+    if len(users) != 1:
+        return None
+    user = users[0]
+    if user.op == "call_module":
+        m = traced.get_submodule(user.target)
+        return user if isinstance(m, nn.Flatten) and m.start_dim == 1 and m.end_dim == -1 \
+            else None
+    args = list(user.args) + list(user.kwargs.values())
+    if user.op == "call_function" and user.target is torch.flatten and args[1:] == [1]:
+        return user
+    if user.op == "call_method" and user.target == "flatten" and args[1:] == [1]:
+        return user
+    return None
+
+
+def describe_node(traced, node):
+    """A node of a traced module as error messages name it: its submodule's path and class."""
+    if node is None:
+        return "none"
+    if node.op == "call_module":
+        return f"{node.target} ({type(traced.get_submodule(node.target)).__name__})"
+    return f"{node.op} {getattr(node.target, '__name__', node.target)}"
+
+
+def subgraph_after(traced, after, start):
+    """A GraphModule computing ``traced``'s output from the value of node ``start``.
+
+    Parameters
+    ----------
+    traced : torch.fx.GraphModule
+    after : list of torch.fx.Node
+        The nodes from ``start`` (or just after it) to the output, in graph order.
+    start : torch.fx.Node
+        The node whose value becomes the new module's one input.
+
+    Raises
+    ------
+    UnsupportedModel
+        If a node after ``start`` reads an earlier value (a residual branch).
+    """
+    from torch import fx
+
+    graph = fx.Graph()
+    env = {start: graph.placeholder("h")}
+    begin = after.index(start) + 1 if start in after else 0
+    for node in after[begin:]:
+        read = []
+        fx.node.map_arg((node.args, node.kwargs), read.append)
+        missing = [n for n in read if n not in env]
+        if missing:
+            raise UnsupportedModel(
+                f"{describe_node(traced, node)} reads {describe_node(traced, missing[0])}, an "
+                "activation before the first global layer (a residual branch?)."
+            )
+        env[node] = graph.node_copy(node, lambda n: env[n])
+    return fx.GraphModule(traced, graph)
 
 
 def fast_engine_for(adapter, feature_shape, engine):

@@ -12,6 +12,7 @@ from .._core.base import LocalExplainer
 from .._core.compute import parallel_map, resolve_batch_size, spawn_seeds
 from .._core.model import OUTPUT_CONSTRAINT, check_scores
 from ..metrics._perturbation import walk_box
+from ._first_linear import first_linear_for
 from ._groups import groups_from_labels
 from ._perturbation import shared_docs
 
@@ -212,6 +213,7 @@ class SensX(LocalExplainer):
         "lower": ["array-like", Real, None],
         "upper": ["array-like", Real, None],
         "feature_groups": ["array-like", None],
+        "engine": [StrOptions({"auto", "fast", "full"})],
         "output": OUTPUT_CONSTRAINT,
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "device": "no_validation",
@@ -223,8 +225,8 @@ class SensX(LocalExplainer):
     def __init__(
         self, model=None, *, n_walks=150, delta="auto", delta_grid=None, n_profile_samples=25,
         delta_rule="median", tau=0.1, lower=None, upper=None, feature_groups=None,
-        output="auto", batch_size="auto", device=None, n_jobs=None, random_state=None,
-        verbose=0,
+        engine="auto", output="auto", batch_size="auto", device=None, n_jobs=None,
+        random_state=None, verbose=0,
     ):
         super().__init__(model)
         self.output = output
@@ -237,6 +239,7 @@ class SensX(LocalExplainer):
         self.lower = lower
         self.upper = upper
         self.feature_groups = feature_groups
+        self.engine = engine
         self.batch_size = batch_size
         self.device = device
         self.n_jobs = n_jobs
@@ -250,6 +253,8 @@ class SensX(LocalExplainer):
             raise ValueError("lower must not exceed upper for any feature.")
         self.delta_grid_ = self._check_delta_grid()
         self.feature_groups_, self.group_names_ = self._check_groups()
+        self.first_linear_ = first_linear_for(self.model_adapter_, self.n_features_in_,
+                                              self.engine)
 
     def _domain_bound(self, bound, X, reduce):
         if bound is None:
@@ -331,8 +336,10 @@ class SensX(LocalExplainer):
         else:
             delta_star = np.full(n_samples, float(self.delta))
             insensitive = np.zeros(n_samples, dtype=bool)
-        info.update(delta_star=delta_star, insensitive=insensitive)
-        values = self._walks(engine, X, target, lower, upper, delta_star, walk_seeds)
+        plan = self._walk_plan()
+        info.update(delta_star=delta_star, insensitive=insensitive,
+                    engine="full" if plan.head is None else "fast")
+        values = self._walks(engine, plan, X, target, lower, upper, delta_star, walk_seeds)
         return values, info
 
     def _stability_profiles(self, engine, X, target, lower, upper, seeds):
@@ -350,10 +357,21 @@ class SensX(LocalExplainer):
         per_item = max(MIN_WALKS_PER_SEED, ITEM_ROWS // (self._n_units() + 1))
         return min(self.n_walks, per_item)
 
-    def _walks(self, engine, X, target, lower, upper, delta_star, seeds):
+    def _walk_plan(self):
+        """Walks through the model's first Linear layer where it has one and no model_args
+        are bound (``first_linear_``), else through whole forward passes."""
+        if self.first_linear_ is None:
+            return _WalkPlan(self.feature_groups_, self.n_features_in_)
+        if self.score_function_._model_args is not None:
+            if self.engine == "fast":
+                raise ValueError("engine='fast' cannot run with model_args: the first Linear "
+                                 "layer would not see them.")
+            return _WalkPlan(self.feature_groups_, self.n_features_in_)
+        return _LinearWalkPlan(self.feature_groups_, self.n_features_in_, self.first_linear_)
+
+    def _walks(self, engine, plan, X, target, lower, upper, delta_star, seeds):
         """Mean absolute elementary effects (n_samples, n_units): items of blocks of walks."""
         n_units = self._n_units()
-        plan = _WalkPlan(self.feature_groups_, self.n_features_in_)
         values = np.zeros((len(X), n_units))
         block = self._walks_per_item()
         jobs = [
@@ -421,10 +439,10 @@ def _score_task(score, plan, dtype, batch_size, items):
     total = int(bounds[-1])
     owners = np.repeat([item[-2] for item in items], sizes)
     targets = np.repeat([item[-3] for item in items], sizes)
-    buffer = np.empty((min(batch_size, total), plan.n_features), dtype)
+    buffer = np.empty((min(batch_size, total), plan.row_width), dtype)
     scratch = np.empty(buffer.shape, dtype=bool)  # the masks of walk states
     scores = np.empty(total)
-    with _scoring(score) as score_rows:
+    with _scoring(score, plan.head) as score_rows:
         k = 0
         for start in range(0, total, batch_size):
             stop = min(start + batch_size, total)
@@ -501,9 +519,10 @@ def median_delta(q50, delta_grid, tau):
 
 
 @contextmanager
-def _scoring(score):
+def _scoring(score, head=None):
     """``score_rows(rows, owner)``: float64 scores; a torch model is put in inference mode
-    once for the whole task rather than once per call."""
+    once for the whole task rather than once per call. With ``head`` (the module after its
+    first layer) the rows are that layer's outputs."""
     module = getattr(score, "module", None)
     if module is None or not hasattr(score, "forward"):
         yield score
@@ -511,8 +530,11 @@ def _scoring(score):
     import torch
 
     def score_rows(rows, owner):
-        batch = rows.reshape((len(rows),) + score.feature_shape)
-        scores = score.forward(score.tensor(batch), owner)
+        if head is None:
+            batch = rows.reshape((len(rows),) + score.feature_shape)
+            scores = score.forward(score.tensor(batch), owner)
+        else:
+            scores = score.head(head(score.tensor(rows)))
         scores = scores.detach().to("cpu", torch.float64).numpy()
         return check_scores(scores, len(rows), score.name, score.model)
 
@@ -530,10 +552,12 @@ class _ProfilePlan:
     quantiles, shape (n_deltas, 3).
     """
 
+    head = None  # rows are model inputs
+
     def __init__(self, delta_grid, n_samples, n_features):
         self.delta_grid = delta_grid
         self.n_samples = n_samples
-        self.n_features = n_features
+        self.row_width = n_features
         self.n_rows = len(delta_grid) * n_samples
 
     def make(self, x, lower, upper, target, owner, seed, dtype):
@@ -618,9 +642,11 @@ class _WalkPlan:
     effect, shape (n_units,).
     """
 
+    head = None  # rows are model inputs
+
     def __init__(self, groups, n_features):
         self.groups = groups
-        self.n_features = n_features
+        self.row_width = n_features
         self.n_units = n_features if groups is None else len(groups)
         self.unit_of_feature = None
         if groups is not None:
@@ -632,14 +658,27 @@ class _WalkPlan:
         return _WalkRows(self, x, low, high, n_walks, seed, dtype)
 
 
-class _WalkRows:
-    """The states of a block of walks, written as bit selects between x and z.
+class _LinearWalkPlan(_WalkPlan):
+    """The same walks, scored through a model's first Linear layer (:class:`FirstLinear`):
+    rows are that layer's outputs (``n_hidden`` wide), the rest of the model scores them."""
 
-    State t of a walk holds z in the features whose unit comes before t in the walk's
-    order (rank < t) and x elsewhere: ``bits(x) ^ ((bits(x) ^ bits(z)) * (rank < t))``,
-    three passes of vectorised integer work per value, exactly x or z, for any number of
-    whole walks at once or part of one walk.
-    """
+    def __init__(self, groups, n_features, first):
+        super().__init__(groups, n_features)
+        self.first = first
+        self.head = first.head
+        self.row_width = first.n_hidden
+        self.weight_t, self.bias = first.weights()
+        if groups is not None:  # features unit by unit: a unit's members are a slice
+            self.members = np.concatenate(groups)
+            self.unit_size = np.array([len(g) for g in groups])
+            self.unit_start = np.cumsum(self.unit_size) - self.unit_size
+
+    def make(self, x, low, high, n_walks, target, owner, seed, dtype):
+        return _LinearWalkRows(self, x, low, high, n_walks, seed, dtype)
+
+
+class _Walks:
+    """Endpoints, orders and step lengths of a block of walks; their effects from scores."""
 
     def __init__(self, plan, x, low, high, n_walks, seed, dtype):
         rng = np.random.default_rng(seed)
@@ -657,12 +696,6 @@ class _WalkRows:
             orders[:] = np.arange(n_units)
             self.order = rng.permuted(orders, axis=1, out=orders)
         x = x.astype(dtype)
-        bits = np.dtype(f"u{dtype.itemsize}")
-        self.x_bits = x.view(bits)
-        self.flip = z.view(bits) ^ self.x_bits[None]
-        rank = np.empty((n_walks, n_units), dtype=np.int32)
-        rank[np.arange(n_walks)[:, None], self.order] = np.arange(n_units, dtype=np.int32)
-        self.rank = rank if plan.unit_of_feature is None else rank[:, plan.unit_of_feature]
         change = z.astype(np.float64) - x.astype(np.float64)[None]
         if plan.unit_of_feature is None:
             self.step = np.abs(change)
@@ -670,20 +703,29 @@ class _WalkRows:
             unit = plan.unit_of_feature[None] + n_units * np.arange(n_walks)[:, None]
             self.step = np.sqrt(np.bincount(unit.ravel(), weights=(change * change).ravel(),
                                             minlength=n_walks * n_units)).reshape(n_walks, -1)
-        self.bits = bits
         self.n_walks, self.n_units = n_walks, n_units
         self.n_rows = n_walks * (n_units + 1)
-        self.t = np.arange(n_units + 1, dtype=np.int32)
+        self._prepare(plan, x, z, change)
+
+    def _prepare(self, plan, x, z, change):
+        """Keep what writing the states needs: x and z in the row dtype, the change in
+        float64 (arrays of shape (n_features,) and (n_walks, n_features))."""
+        raise NotImplementedError
 
     def write(self, out, start, stop, scratch):
-        # A cache-sized chunk at a time, so that the three passes stay in cache.
-        chunk = max(1, CHUNK_BYTES // self.x_bits.nbytes)
-        for a in range(start, stop, chunk):
-            b = min(stop, a + chunk)
+        """Rows ``start:stop`` of the block into ``out``, a cache-sized chunk at a time; a
+        chunk holds whole walks where they fit (chunks start at multiples of its rows)."""
+        length = self.n_units + 1
+        chunk = max(1, CHUNK_BYTES // (out.shape[1] * out.itemsize))
+        if chunk >= length:
+            chunk -= chunk % length
+        a = start
+        while a < stop:
+            b = min(stop, (a // chunk + 1) * chunk)
             self._write(out[a - start:b - start], a, b, scratch)
+            a = b
 
     def _write(self, out, start, stop, scratch):
-        out = out.view(self.bits)
         length = self.n_units + 1
         row = start
         while row < stop:
@@ -691,20 +733,13 @@ class _WalkRows:
             at = row - start
             whole = (stop - row) // length if t0 == 0 else 0
             if whole:
-                segment = out[at:at + whole * length].reshape(whole, length, -1)
-                mask = scratch[at:at + whole * length].reshape(segment.shape)
-                walks = slice(walk, walk + whole)
-                np.less(self.rank[walks, None, :], self.t[None, :, None], out=mask)
-                np.multiply(mask, self.flip[walks, None, :], out=segment)
+                self._states(out[at:at + whole * length], scratch[at:at + whole * length],
+                             slice(walk, walk + whole), 0, length)
                 row += whole * length
             else:
                 t1 = min(length, t0 + stop - row)
-                segment = out[at:at + t1 - t0]
-                mask = scratch[at:at + t1 - t0]
-                np.less(self.rank[walk][None], self.t[t0:t1, None], out=mask)
-                np.multiply(mask, self.flip[walk][None], out=segment)
+                self._states(out[at:at + t1 - t0], scratch[at:at + t1 - t0], walk, t0, t1)
                 row += t1 - t0
-        np.bitwise_xor(out, self.x_bits[None], out=out)
 
     def finish(self, scores):
         y = scores.reshape(self.n_walks, self.n_units + 1)
@@ -713,3 +748,103 @@ class _WalkRows:
         moved = step > MIN_STEP
         effect = np.where(moved, effect / np.where(moved, step, 1.0), 0.0)
         return np.bincount(self.order.ravel(), weights=effect.ravel(), minlength=self.n_units)
+
+
+class _WalkRows(_Walks):
+    """The states of a block of walks, written as bit selects between x and z.
+
+    State t of a walk holds z in the features whose unit comes before t in the walk's
+    order (rank < t) and x elsewhere: ``bits(x) ^ ((bits(x) ^ bits(z)) * (rank < t))``,
+    three passes of vectorised integer work per value, exactly x or z, for any number of
+    whole walks at once or part of one walk.
+    """
+
+    def _prepare(self, plan, x, z, change):
+        self.bits = np.dtype(f"u{x.itemsize}")
+        self.x_bits = x.view(self.bits)
+        self.flip = z.view(self.bits) ^ self.x_bits[None]
+        rank = np.empty((self.n_walks, self.n_units), dtype=np.int32)
+        rank[np.arange(self.n_walks)[:, None], self.order] = np.arange(self.n_units,
+                                                                       dtype=np.int32)
+        self.rank = rank if plan.unit_of_feature is None else rank[:, plan.unit_of_feature]
+        self.t = np.arange(self.n_units + 1, dtype=np.int32)
+
+    def _write(self, out, start, stop, scratch):
+        out = out.view(self.bits)
+        super()._write(out, start, stop, scratch)
+        np.bitwise_xor(out, self.x_bits[None], out=out)
+
+    def _states(self, out, mask, walks, t0, t1):
+        """States t0..t1 of one walk (an int) or of whole walks (a slice; t0 = 0), without
+        the final xor with x."""
+        if isinstance(walks, slice):
+            n = walks.stop - walks.start
+            segment = out.reshape(n, t1, -1)
+            mask = mask.reshape(segment.shape)
+            np.less(self.rank[walks, None, :], self.t[None, :, None], out=mask)
+            np.multiply(mask, self.flip[walks, None, :], out=segment)
+        else:
+            np.less(self.rank[walks][None], self.t[t0:t1, None], out=mask)
+            np.multiply(mask, self.flip[walks][None], out=out)
+
+
+class _LinearWalkRows(_Walks):
+    """The states of a block of walks as a first Linear layer's outputs.
+
+    State 0 is ``W x + b``; state t adds the column of W of the feature moved at step t
+    times its change, ``h_t = h_{t-1} + W[:, j] (z_j - x_j)`` (for a group, the sum over
+    its members). A chunk of states is a gather of weight columns, a scaling and a running
+    sum: ``O(n_hidden)`` work per state instead of the layer's ``O(n_features *
+    n_hidden)``. The running sum is float32 within a chunk of a few hundred rows; a walk
+    that spans chunks carries its state from one to the next in float64. Writes only move
+    forward.
+    """
+
+    def _prepare(self, plan, x, z, change):
+        self.plan = plan
+        self.h0 = (x @ plan.weight_t).astype(np.float64) + plan.bias
+        if plan.groups is None:  # the change of each step, in walk order
+            self.step_change = np.take_along_axis(change.astype(x.dtype), self.order, axis=1)
+        else:
+            self.change = change.astype(x.dtype)
+        self.carry = None  # float64 state of the last row written
+
+    def _states(self, out, mask, walks, t0, t1):
+        import torch
+
+        if isinstance(walks, slice):  # whole walks
+            states = out.reshape(walks.stop - walks.start, t1, -1)
+            states[:, 0] = self.h0
+            if self.plan.groups is None:
+                np.take(self.plan.weight_t, self.order[walks], axis=0, out=states[:, 1:],
+                        mode="clip")
+                states[:, 1:] *= self.step_change[walks, :, None]
+            else:
+                for k, walk in enumerate(range(walks.start, walks.stop)):
+                    self._changes(states[k, 1:], walk, slice(None))
+            torch.from_numpy(states).cumsum_(1)
+            return
+        if t0 == 0:
+            self.carry = self.h0
+            out[0] = 0
+        steps = slice(max(t0, 1) - 1, t1 - 1)
+        self._changes(out[1 - min(t0, 1):], walks, steps)
+        total = out.sum(axis=0, dtype=np.float64)
+        out[0] += self.carry
+        torch.from_numpy(out).cumsum_(0)
+        self.carry = self.carry + total
+
+    def _changes(self, out, walk, steps):
+        """``out[i]``: the change of the layer's output at the i-th of a walk's ``steps``."""
+        plan = self.plan
+        units = self.order[walk, steps]
+        if plan.groups is None:
+            np.take(plan.weight_t, units, axis=0, out=out, mode="clip")
+            out *= self.step_change[walk, steps, None]
+            return
+        size = plan.unit_size[units]
+        offsets = np.cumsum(size) - size
+        features = plan.members[np.repeat(plan.unit_start[units] - offsets, size)
+                                + np.arange(size.sum())]
+        np.add.reduceat(plan.weight_t[features] * self.change[walk, features][:, None],
+                        offsets, axis=0, out=out)

@@ -1,0 +1,125 @@
+"""Models whose input feeds only a first dense layer: rows that differ step by step.
+
+A multilayer perceptron on tabular or single-cell data starts with ``h = W x + b``. Along a
+Morris walk consecutive rows differ in one feature (or one group of features), so the first
+layer's output moves by one column of W times the step: ``h_t = h_{t-1} + W[:, j] (z_j -
+x_j)``. :class:`FirstLinear` computes ``h`` for whole walks as a running sum of such columns
+and runs only the rest of the network (the "head") on it; a walk of n features then costs
+``O(n * n_hidden)`` in the first layer instead of ``O(n**2 * n_hidden)``. The same idea
+drives the sparse dense-layer update of :mod:`._fast_ism` (fastISM's, Nair et al. 2022).
+
+The module is traced with ``torch.fx``; it qualifies when its one input is read only by an
+``nn.Linear`` (directly, or through one flatten of all but the batch axis) and nothing after
+that layer reads the input again.
+"""
+
+import numpy as np
+
+from ._fast_ism import UnsupportedModel, describe_node, flatten_user, subgraph_after
+
+__all__ = ["FirstLinear", "first_linear_for"]
+
+
+class FirstLinear:
+    """The first ``nn.Linear`` of a module, and the module after it.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+    n_features : int
+        Values per input row (the Linear's ``in_features``).
+
+    Attributes
+    ----------
+    layer : torch.nn.Linear
+    head : torch.fx.GraphModule
+        The module from the layer's output on.
+    n_hidden : int
+
+    Raises
+    ------
+    UnsupportedModel
+        If the module cannot be traced, takes more than one input, or its input feeds
+        anything but one float32 or float64 Linear layer of ``n_features`` inputs.
+    """
+
+    def __init__(self, module, n_features):
+        import torch
+        from torch import fx, nn
+
+        try:
+            traced = fx.symbolic_trace(module)
+        except Exception as error:  # noqa: BLE001 - any tracing failure means "not provable"
+            raise UnsupportedModel(
+                f"{type(module).__name__} cannot be traced by torch.fx ({type(error).__name__}:"
+                f" {error})."
+            ) from error
+        nodes = list(traced.graph.nodes)
+        inputs = [n for n in nodes if n.op == "placeholder"]
+        if len(inputs) != 1:
+            raise UnsupportedModel(
+                f"{type(module).__name__}.forward takes {len(inputs)} inputs; one is needed."
+            )
+        source = flatten_user(traced, inputs[0]) or inputs[0]
+        users = list(source.users)
+        node = users[0] if len(users) == 1 else None
+        layer = traced.get_submodule(node.target) if node is not None \
+            and node.op == "call_module" else None
+        if not isinstance(layer, nn.Linear) or node.args != (source,) or node.kwargs:
+            raise UnsupportedModel(
+                f"the input of {type(module).__name__} is not read by one Linear layer only "
+                f"(first operation: {describe_node(traced, node)})."
+            )
+        if layer.in_features != n_features:
+            raise UnsupportedModel(
+                f"its first Linear layer takes {layer.in_features} inputs, not {n_features}."
+            )
+        if layer.weight.dtype not in (torch.float32, torch.float64):
+            raise UnsupportedModel(f"its first Linear layer is {layer.weight.dtype}, not float32 "
+                                   "or float64.")
+        self.head = subgraph_after(traced, nodes, node)
+        self.layer = layer
+        self.n_hidden = layer.out_features
+
+    def weights(self):
+        """The layer's current weight, transposed, as an ndarray (n_features, n_hidden) in
+        the module's dtype, and its bias as a float64 ndarray (n_hidden,) (zeros if none)."""
+        import torch
+
+        layer = self.layer
+        weight_t = layer.weight.detach().to("cpu").T.contiguous().numpy()
+        bias = np.zeros(self.n_hidden) if layer.bias is None else \
+            layer.bias.detach().to("cpu", torch.float64).numpy()
+        return weight_t, bias
+
+
+def first_linear_for(adapter, n_features, engine):
+    """The :class:`FirstLinear` of a bound model adapter, or None where full passes run.
+
+    Parameters
+    ----------
+    adapter : ModelAdapter
+    n_features : int
+    engine : {"auto", "fast", "full"}
+        "full" gives None; "auto" gives None where the model does not qualify; "fast" raises.
+
+    Raises
+    ------
+    ValueError
+        With ``engine="fast"``, if the model is not a torch module (or skorch net) called
+        without model_args whose input feeds only a first Linear layer.
+    """
+    if engine == "full":
+        return None
+    try:
+        if adapter.module is None or adapter._model_args is not None:
+            raise UnsupportedModel(
+                "it needs a torch module (or skorch net) called without model_args, got "
+                f"a {type(adapter.model).__name__}"
+                f"{'' if adapter.module is None else ' with model_args'}."
+            )
+        return FirstLinear(adapter.module, n_features)
+    except UnsupportedModel as error:
+        if engine == "fast":
+            raise ValueError(f"engine='fast' cannot run on this model: {error}") from error
+        return None

@@ -1,0 +1,127 @@
+"""SensX walks through a model's first Linear layer (engine="fast") equal whole forward
+passes (engine="full"): exactly up to float64 rounding, and within float32 rounding."""
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from skexplain.explainers import SensX
+
+
+def _mlp(n_features, n_hidden=24, dtype=torch.float64, flatten=False):
+    torch.manual_seed(0)
+    layers = [nn.Flatten()] if flatten else []
+    layers += [nn.Linear(n_features, n_hidden), nn.ReLU(), nn.Linear(n_hidden, 8), nn.Tanh(),
+               nn.Linear(8, 2)]
+    return nn.Sequential(*layers).to(dtype).eval()
+
+
+class Residual(nn.Module):
+    """Reads its input twice: the first layer's output is not all the rest sees."""
+
+    def __init__(self, n_features):
+        super().__init__()
+        self.first = nn.Linear(n_features, 16)
+        self.out = nn.Linear(16, n_features)
+
+    def forward(self, x):
+        return (self.out(torch.relu(self.first(x))) + x).sum(dim=1, keepdim=True)
+
+
+class TwoInputs(nn.Module):
+    def __init__(self, n_features):
+        super().__init__()
+        self.first = nn.Linear(n_features, 8)
+
+    def forward(self, x, shift):
+        return self.first(x) + shift
+
+
+def _both(model, X, explained, **params):
+    params = dict(n_walks=12, n_profile_samples=20, random_state=0, **params)
+    full = SensX(model, engine="full", **params).fit(X).explain(explained)
+    fast = SensX(model, engine="fast", **params).fit(X).explain(explained)
+    assert (full.info["engine"], fast.info["engine"]) == ("full", "fast")
+    return full.values, fast.values
+
+
+@pytest.mark.parametrize("batch_size", ["auto", 37])
+def test_fast_equals_full_forward_passes_in_float64(batch_size):
+    # 700 features: a walk of 701 states spans several write chunks and, at batch_size 37,
+    # many model calls, so states are carried across both.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(80, 700))
+    full, fast = _both(_mlp(700), X, X[:3], batch_size=batch_size, output="probability")
+    np.testing.assert_allclose(fast, full, rtol=1e-9, atol=1e-12 * np.abs(full).max())
+    assert np.abs(full).max() > 0
+
+
+def test_fast_equals_full_with_feature_groups_and_a_flatten_first():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(60, 4, 30))  # (n, C, L) rows flattened by the module
+    labels = np.broadcast_to(np.arange(30) // 3, (4, 30))  # 10 groups of 12 values
+    full, fast = _both(_mlp(120, flatten=True), X, X[:4], feature_groups=labels)
+    assert full.shape == (4, 10)
+    np.testing.assert_allclose(fast, full, rtol=1e-9, atol=1e-12 * np.abs(full).max())
+
+
+def test_float32_fast_is_as_close_to_float64_as_full_passes():
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(80, 300)).astype(np.float32)
+    params = dict(n_walks=8, delta=0.5, random_state=0)
+    exact = SensX(_mlp(300), engine="full", **params).fit(X).explain(X[:3]).values
+    net32 = _mlp(300, dtype=torch.float32)
+    error = {engine: np.abs(SensX(net32, engine=engine, **params).fit(X).explain(X[:3]).values
+                            - exact).max() / np.abs(exact).max()
+             for engine in ("full", "fast")}
+    assert error["fast"] < 1e-3 and error["fast"] <= 2 * error["full"]
+
+
+def test_fast_identical_for_any_n_jobs():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(50, 40)).astype(np.float32)
+    explainer = SensX(_mlp(40, dtype=torch.float32), n_walks=30, random_state=0).fit(X)
+    serial = explainer.explain(X[:4])
+    parallel = explainer.set_params(n_jobs=2).explain(X[:4])
+    assert serial.info["engine"] == "fast"
+    np.testing.assert_array_equal(serial.values, parallel.values)
+
+
+def test_auto_falls_back_to_full_passes_and_fast_names_the_reason():
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(40, 10))
+    for model, reason in [(Residual(10).double(), "not read by one Linear layer only"),
+                          (lambda X: X[:, :2], "needs a torch module")]:
+        explanation = SensX(model, n_walks=3, random_state=0).fit(X).explain(X[:2])
+        assert explanation.info["engine"] == "full"
+        with pytest.raises(ValueError, match=reason):
+            SensX(model, engine="fast").fit(X)
+
+
+def test_model_args_run_full_passes():
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(30, 6))
+    shift = torch.zeros((2, 8), dtype=torch.float64)
+    explainer = SensX(TwoInputs(6).double(), n_walks=3, delta=0.5, random_state=0).fit(X)
+    explanation = explainer.explain(X[:2], target=0, model_args=(shift,))
+    assert explanation.info["engine"] == "full"
+    # the Linear layer alone: |w| of the explained output, exactly
+    expected = np.abs(explainer.model.first.weight.detach().numpy()[0])
+    np.testing.assert_allclose(explanation.values, np.tile(expected, (2, 1)), rtol=1e-9)
+
+
+def test_explain_reads_the_current_weights_and_the_fitted_explainer_pickles():
+    rng = np.random.default_rng(6)
+    X = rng.normal(size=(40, 12))
+    net = _mlp(12)
+    explainer = SensX(net, n_walks=5, delta=0.5, random_state=0).fit(X)
+    with torch.no_grad():
+        net[0].weight.mul_(3.0)  # trained further after fit
+    after = explainer.explain(X[:2]).values
+    fresh = SensX(net, n_walks=5, delta=0.5, random_state=0, engine="full").fit(X)
+    np.testing.assert_allclose(after, fresh.explain(X[:2]).values, rtol=1e-9)
+    restored = pickle.loads(pickle.dumps(explainer))
+    np.testing.assert_array_equal(restored.explain(X[:2]).values, after)
