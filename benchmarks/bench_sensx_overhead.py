@@ -7,7 +7,10 @@ profile rows per instance plus ``n_walks * (D + 1)`` walk rows per sensitive ins
 same number of rows, built outside the timed region (one random batch reused), is then
 pushed through the model alone in calls of the same batch size,
 under ``torch.no_grad``. The ratio SensX seconds / model seconds is the overhead (the aim
-is <= 1.2). Runs are interleaved (SensX, model, SensX, model, ...), ``--repeats`` times,
+is <= 1.2). SensX runs with its default ``engine="auto"`` (walks through the first Linear
+layer) and with ``engine="full"`` (whole forward passes). Runs are interleaved (SensX,
+SensX full, model, ...), at least ``--repeats`` times and until ``--min-seconds`` have
+passed for the setting (runs of a few milliseconds vary by 10-20 % from one to the next),
 one torch thread; the medians are reported. Run from the repository root::
 
     python benchmarks/bench_sensx_overhead.py              # a few minutes on an idle core
@@ -38,8 +41,7 @@ def make_mlp(n_features):
     ).eval()
 
 
-def sensx_run(model, X_fit, X, params):
-    explainer = SensX(model, random_state=0, **params).fit(X_fit)
+def sensx_run(explainer, X):
     start = time.perf_counter()
     E = explainer.explain(X)
     seconds = time.perf_counter() - start
@@ -49,7 +51,7 @@ def sensx_run(model, X_fit, X, params):
     n_rows = n_profile + n_sensitive * explainer.n_walks * (X.shape[1] + 1)
     batch_size = resolve_batch_size(explainer.batch_size, X.shape[1],
                                     itemsize=row_dtype(explainer.model_adapter_).itemsize)
-    return seconds, n_rows, batch_size
+    return seconds, n_rows, batch_size, E.info["engine"]
 
 
 def model_run(model, n_rows, batch_size, n_features):
@@ -70,6 +72,8 @@ def main(argv=None):
     parser.add_argument("--n-explain", type=int, nargs="+", default=[8, 4, 1],
                         help="instances explained for each D (the last value repeats)")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--min-seconds", type=float, default=3.0,
+                        help="repeat each setting until this long has passed")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
@@ -83,29 +87,35 @@ def main(argv=None):
         X = rng.normal(size=(n_explain, n_features)).astype(np.float32)
         model = make_mlp(n_features)
         for label, params in settings.items():
-            sensx, alone = [], []
-            for _ in range(args.repeats):
-                seconds, n_rows, batch_size = sensx_run(model, X_fit, X, params)
+            auto = SensX(model, random_state=0, **params).fit(X_fit)
+            full = SensX(model, random_state=0, engine="full", **params).fit(X_fit)
+            sensx, whole, alone = [], [], []
+            begin = time.perf_counter()
+            while len(sensx) < args.repeats or time.perf_counter() - begin < args.min_seconds:
+                seconds, n_rows, batch_size, engine = sensx_run(auto, X)
                 sensx.append(seconds)
+                whole.append(sensx_run(full, X)[0])
                 alone.append(model_run(model, n_rows, batch_size, n_features))
-            s, m = np.median(sensx), np.median(alone)
+            s, f, m = np.median(sensx), np.median(whole), np.median(alone)
             line = (f"| {n_features:,} | {label} | {n_explain} | {n_rows:,} | {batch_size} | "
-                    f"{s:.3f} | {m:.3f} | {s / m:.2f} | {s / n_rows * 1e6:.2f} | "
-                    f"{m / n_rows * 1e6:.2f} |")
+                    f"{len(sensx)} | {s:.4f} ({engine}) | {f:.4f} | {m:.4f} | **{s / m:.2f}** | "
+                    f"{f / m:.2f} | {s / n_rows * 1e6:.2f} | {m / n_rows * 1e6:.2f} |")
             print(line, flush=True)
             lines.append(line)
     load = os.getloadavg()
     header = [
         "# SensX overhead over the model's own forward passes (MLP D-200-100-1, float32)",
         "",
-        f"`python benchmarks/bench_sensx_overhead.py` ({args.repeats} interleaved repeats, "
-        f"medians; one torch thread; defaults n_walks={defaults.n_walks}, "
+        f"`python benchmarks/bench_sensx_overhead.py` (interleaved repeats, at least "
+        f"{args.repeats} and {args.min_seconds:g} s per setting, medians; one torch thread; "
+        f"defaults n_walks={defaults.n_walks}, "
         f"n_profile_samples={defaults.n_profile_samples}, 20 deltas; load average at the "
         f"end {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}).",
         "",
-        "| D | setting | instances | rows evaluated | batch size | SensX s | model alone s "
-        "| ratio | SensX us/row | model us/row |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| D | setting | instances | rows evaluated | batch size | repeats | SensX s (engine) "
+        "| SensX engine=\"full\" s | model alone s | ratio | ratio, full | SensX us/row "
+        "| model us/row |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     text = "\n".join(header + lines) + "\n"
     args.output.parent.mkdir(parents=True, exist_ok=True)

@@ -286,14 +286,16 @@ class ModelAdapter:
         modules = list(self.module.modules())
         training = [m.training for m in modules]
         inplace = [m for m in modules if getattr(m, "inplace", False) is True]
-        self.module.eval()
+        if any(training):  # (eval() on a module in eval mode still costs a setattr each)
+            self.module.eval()
         for m in inplace:
             m.inplace = False
         try:
             yield
         finally:
-            for m, flag in zip(modules, training, strict=True):
-                m.training = flag
+            if any(training):
+                for m, flag in zip(modules, training, strict=True):
+                    m.training = flag
             for m in inplace:
                 m.inplace = True
 

@@ -19,6 +19,10 @@ from ._fast_ism import UnsupportedModel, describe_node, flatten_user, subgraph_a
 
 __all__ = ["FirstLinear", "first_linear_for"]
 
+# Below this many features a whole forward pass of the first layer costs less than the
+# running sum (benchmarks/bench_sensx_overhead.py: MLP D-200-100-1, crossover near 30).
+MIN_FEATURES = 32
+
 
 class FirstLinear:
     """The first ``nn.Linear`` of a module, and the module after it.
@@ -101,7 +105,8 @@ def first_linear_for(adapter, n_features, engine):
     adapter : ModelAdapter
     n_features : int
     engine : {"auto", "fast", "full"}
-        "full" gives None; "auto" gives None where the model does not qualify; "fast" raises.
+        "full" gives None; "auto" gives None where the model does not qualify or has fewer
+        than ``MIN_FEATURES`` inputs; "fast" raises where it does not qualify.
 
     Raises
     ------
@@ -109,7 +114,7 @@ def first_linear_for(adapter, n_features, engine):
         With ``engine="fast"``, if the model is not a torch module (or skorch net) called
         without model_args whose input feeds only a first Linear layer.
     """
-    if engine == "full":
+    if engine == "full" or (engine == "auto" and n_features < MIN_FEATURES):
         return None
     try:
         if adapter.module is None or adapter._model_args is not None:

@@ -105,6 +105,18 @@ class SensX(LocalExplainer):
         A group label for every feature (image patches, genes of a pathway). A group moves
         as one; its step is the L2 norm of its change and its effect is credited to the group,
         so values then have shape (n_samples, n_groups), groups in sorted label order.
+    engine : {"auto", "fast", "full"}, default="auto"
+        How walk states are scored. "fast": through the model's first layer, for a torch
+        module (or skorch net) whose one input is read only by an ``nn.Linear`` (directly
+        or after a flatten), e.g. an MLP on tabular or expression data. Consecutive states
+        differ in one feature (or group), so the layer's output is updated by one weight
+        column per step, ``O(n_hidden)`` work instead of ``O(n_features * n_hidden)``, and
+        only the rest of the network runs; values equal whole forward passes up to float
+        rounding. "full": whole forward passes. "auto": "fast" where the model qualifies
+        and has at least 32 features (below that a forward pass of the first layer is the
+        cheaper), else "full"; ``info["engine"]`` says which ran. "fast" where the model
+        does not qualify raises a ValueError at ``fit``. The stability profile always runs
+        whole forward passes (its rows differ in every feature).
     <output>
     <batch_size>
         It bounds the memory of perturbed rows to ``batch_size * n_features`` values.
@@ -135,6 +147,9 @@ class SensX(LocalExplainer):
         Column names, when fitted on a DataFrame.
     baseline_ : ndarray of shape (n_features,)
         Mean of the reference data, used by ``score``.
+    first_linear_ : FirstLinear or None
+        The model's first Linear layer and the network after it, where the fast engine
+        runs; None where whole forward passes run.
 
     Notes
     -----
@@ -144,8 +159,13 @@ class SensX(LocalExplainer):
     A walk state is a bit select between x and the endpoint z (``rank < t``), computed for
     many whole walks at once, a cache-sized chunk at a time; a profile row is one fused
     multiply-add ``low + u * width`` of a uniform vector u drawn once per sample and mapped
-    into every delta box (common random numbers across deltas). Elementary effects use the
-    steps between x and z as the model sees them (in its dtype), accumulated in float64.
+    into every delta box (common random numbers across deltas). With the fast engine a
+    walk state is the first Linear layer's output instead: ``W x + b`` plus a running sum
+    of the weight columns of the features moved so far, each times its change (float32
+    within a chunk of a few hundred states, carried across chunks in float64), so that a
+    walk of n features costs ``O(n * n_hidden)`` in that layer rather than ``O(n**2 *
+    n_hidden)``. Elementary effects use the steps between x and z as the model sees them
+    (in its dtype), accumulated in float64.
     ``batch_size="auto"`` counts the row dtype's bytes (float32 rows: twice the rows of
     float64).
 
@@ -158,7 +178,11 @@ class SensX(LocalExplainer):
     *Cost.* Each walk scores ``n_units + 1`` rows of ``n_features`` values, so the number
     of model evaluations grows linearly in ``n_units`` and the time of one evaluation with
     ``n_features`` (building the row, and the model itself for a CNN or dense layer):
-    without groups an explanation costs ``O(n_walks * n_features**2)``. Feature groups
+    without groups an explanation costs ``O(n_walks * n_features**2)`` (for an MLP through
+    the fast engine, the first layer's share of it drops to ``O(n_walks * n_features *
+    n_hidden)``; at 1,000 and 10,000 features SensX then takes 0.2x and 0.03x the time of
+    the model's own forward passes over the same rows,
+    ``benchmarks/bench_sensx_overhead.py``). Feature groups
     (image patches, gene sets) cut the number of evaluations to ``n_walks * (n_groups +
     1)``; for a 3 x 224 x 224 image, 8 x 8 patches make 784 groups instead of 150,528
     features. ``benchmarks/bench_scale.py`` measures both.
@@ -358,14 +382,10 @@ class SensX(LocalExplainer):
         return min(self.n_walks, per_item)
 
     def _walk_plan(self):
-        """Walks through the model's first Linear layer where it has one and no model_args
-        are bound (``first_linear_``), else through whole forward passes."""
+        """Walks through the model's first Linear layer where it has one
+        (``first_linear_``: a module of one input, so never with model_args), else through
+        whole forward passes."""
         if self.first_linear_ is None:
-            return _WalkPlan(self.feature_groups_, self.n_features_in_)
-        if self.score_function_._model_args is not None:
-            if self.engine == "fast":
-                raise ValueError("engine='fast' cannot run with model_args: the first Linear "
-                                 "layer would not see them.")
             return _WalkPlan(self.feature_groups_, self.n_features_in_)
         return _LinearWalkPlan(self.feature_groups_, self.n_features_in_, self.first_linear_)
 
@@ -433,31 +453,20 @@ class _Engine:
 
 def _score_task(score, plan, dtype, batch_size, items):
     """Rows of a task's items, ``batch_size`` per model call; each item's finished result."""
-    makers = [plan.make(*item, dtype) for item in items]
-    sizes = [m.n_rows for m in makers]
-    bounds = np.cumsum([0] + sizes)
-    total = int(bounds[-1])
-    owners = np.repeat([item[-2] for item in items], sizes)
-    targets = np.repeat([item[-3] for item in items], sizes)
+    rows = plan.rows(items, dtype)
+    total = int(rows.item_rows.sum())
+    owners = np.repeat([item[-2] for item in items], rows.item_rows)
+    targets = np.repeat([item[-3] for item in items], rows.item_rows)
     buffer = np.empty((min(batch_size, total), plan.row_width), dtype)
     scratch = np.empty(buffer.shape, dtype=bool)  # the masks of walk states
     scores = np.empty(total)
     with _scoring(score, plan.head) as score_rows:
-        k = 0
         for start in range(0, total, batch_size):
             stop = min(start + batch_size, total)
-            position = start
-            while position < stop:
-                while bounds[k + 1] <= position:
-                    k += 1
-                end = min(stop, int(bounds[k + 1]))
-                makers[k].write(buffer[position - start:end - start], position - bounds[k],
-                                end - bounds[k], scratch)
-                position = end
+            rows.write(buffer[:stop - start], start, stop, scratch)
             batch = score_rows(buffer[:stop - start], owners[start:stop])
             scores[start:stop] = batch[np.arange(stop - start), targets[start:stop]]
-    return [m.finish(scores[a:b]) for m, a, b in zip(makers, bounds[:-1], bounds[1:],
-                                                      strict=True)]
+    return rows.finish(scores)
 
 
 def characteristic_delta(q_low, q_high, delta_grid, tau):
@@ -543,13 +552,13 @@ def _scoring(score, head=None):
 
 
 class _ProfilePlan:
-    """Stability profile of one instance: ``n_samples`` uniform points in each delta box.
+    """Stability profiles: ``n_samples`` uniform points in each delta box of an instance.
 
     Common random numbers: sample k draws one uniform vector u_k in [0, 1)^D and is mapped
-    into every box, ``low_j + u_k * (high_j - low_j)``; rows run sample-major (all deltas
-    of u_0, then of u_1, ...), so one draw of D numbers makes ``n_deltas`` rows and a row
-    costs one multiply-add per value. ``finish`` gives the 1 %, 50 % and 99 % score
-    quantiles, shape (n_deltas, 3).
+    into every box, ``low_j + u_k * (high_j - low_j)``; rows run instance by instance,
+    sample-major within one (all deltas of u_0, then of u_1, ...), so one draw of D numbers
+    makes ``n_deltas`` rows and a row costs one multiply-add per value. The result of an
+    instance is its 1 %, 50 % and 99 % score quantiles, shape (n_deltas, 3).
     """
 
     head = None  # rows are model inputs
@@ -560,74 +569,79 @@ class _ProfilePlan:
         self.row_width = n_features
         self.n_rows = len(delta_grid) * n_samples
 
-    def make(self, x, lower, upper, target, owner, seed, dtype):
-        return _ProfileRows(self, x, lower, upper, seed, dtype)
+    def rows(self, items, dtype):
+        return _ProfileRows(self, items, dtype)
 
 
 class _ProfileRows:
-    def __init__(self, plan, x, lower, upper, seed, dtype):
-        # walk_box for every delta at once (the same operations, so the same boxes)
-        low, high = walk_box(x[None], lower[None], upper[None], plan.delta_grid[:, None])
-        self.low = low.astype(dtype)
-        self.width = (high - low).astype(dtype)
-        self.n_deltas, self.n_samples = len(plan.delta_grid), plan.n_samples
-        self.n_rows = plan.n_rows
-        self.rng = np.random.default_rng(seed)
-        self.dtype = dtype
-        self.drawn = 0  # samples drawn so far
-        self.last = None  # u of sample drawn - 1
+    """The profile rows of a task's instances, built for all of them at once."""
 
-    def _uniforms(self, first, last):
-        """u of samples first..last (inclusive), drawn in order (writes only move forward)."""
+    def __init__(self, plan, items, dtype):
+        x, lower, upper = (np.stack([item[k] for item in items]) for k in range(3))
+        # walk_box for every delta at once (the same operations, so the same boxes)
+        low, high = walk_box(x[:, None], lower[:, None], upper[:, None],
+                             plan.delta_grid[None, :, None])
+        self.low = low.astype(dtype)  # (n_items, n_deltas, D)
+        self.width = (high - low).astype(dtype)
         # float32 uniforms (24 random bits) whatever the dtype: rows in float32 and float64
         # differ by rounding only.
-        shape = (max(0, last + 1 - self.drawn), self.width.shape[1])
-        new = self.rng.random(shape, dtype=np.float32).astype(self.dtype, copy=False)
-        u = new if first >= self.drawn else np.concatenate([self.last[None], new])
-        if len(new):
-            self.drawn, self.last = last + 1, new[-1]
-        return u
+        self.u = np.stack([
+            np.random.default_rng(item[-1]).random((plan.n_samples, x.shape[1]),
+                                                   dtype=np.float32)
+            for item in items
+        ]).astype(dtype, copy=False)  # (n_items, n_samples, D)
+        self.n_deltas, self.n_samples = len(plan.delta_grid), plan.n_samples
+        self.item_rows = np.full(len(items), plan.n_rows)
 
     def write(self, out, start, stop, scratch):
         import torch
 
-        n_deltas = self.n_deltas
-        first, last = start // n_deltas, (stop - 1) // n_deltas
-        u = torch.from_numpy(self._uniforms(first, last))
+        n_deltas, per_item = self.n_deltas, self.n_deltas * self.n_samples
         out = torch.from_numpy(out)
-        low, width = torch.from_numpy(self.low), torch.from_numpy(self.width)
+        low, width, u = (torch.from_numpy(a) for a in (self.low, self.width, self.u))
         row = start
         while row < stop:  # one fused pass: low + u * width
-            k, j0 = divmod(row, n_deltas)
-            whole = (stop - row) // n_deltas if j0 == 0 else 0
+            i, r = divmod(row, per_item)
+            k, j0 = divmod(r, n_deltas)
             at = row - start
-            if whole:  # whole samples: every delta of each
-                block = out[at:at + whole * n_deltas].view(whole, n_deltas, -1)
-                torch.addcmul(low[None], u[k - first:k - first + whole, None, :], width[None],
+            items = (stop - row) // per_item if r == 0 else 0
+            samples = (stop - row) // n_deltas if j0 == 0 and not items else 0
+            if items:  # whole instances
+                block = out[at:at + items * per_item].view(items, self.n_samples, n_deltas, -1)
+                torch.addcmul(low[i:i + items, None], u[i:i + items, :, None],
+                              width[i:i + items, None], out=block)
+                row += items * per_item
+            elif samples:  # whole samples of one instance: every delta of each
+                samples = min(samples, self.n_samples - k)
+                block = out[at:at + samples * n_deltas].view(samples, n_deltas, -1)
+                torch.addcmul(low[i, None], u[i, k:k + samples, None], width[i, None],
                               out=block)
-                row += whole * n_deltas
+                row += samples * n_deltas
             else:
                 j1 = min(n_deltas, j0 + stop - row)
-                torch.addcmul(low[j0:j1], u[k - first][None], width[j0:j1],
+                torch.addcmul(low[i, j0:j1], u[i, k][None], width[i, j0:j1],
                               out=out[at:at + j1 - j0])
                 row += j1 - j0
 
     def finish(self, scores):
-        return _quantiles(scores.reshape(self.n_samples, self.n_deltas)).T
+        values = scores.reshape(-1, self.n_samples, self.n_deltas)
+        return list(np.swapaxes(_quantiles(values), 1, 2))
 
 
 PROFILE_QUANTILES = np.array([0.01, 0.5, 0.99])
 
 
 def _quantiles(values):
-    """The 1 %, 50 % and 99 % quantiles along axis 0 (numpy's default linear method),
-    computed from one sort: ``np.quantile``'s overhead dominates for these small arrays."""
-    ordered = np.sort(values, axis=0)
-    position = PROFILE_QUANTILES * (len(values) - 1)
+    """The 1 %, 50 % and 99 % quantiles along axis 1 of (n, n_samples, m) values (numpy's
+    default linear method), computed from one sort: ``np.quantile``'s overhead dominates
+    for these small arrays. Shape (n, 3, m)."""
+    ordered = np.sort(values, axis=1)
+    n_samples = values.shape[1]
+    position = PROFILE_QUANTILES * (n_samples - 1)
     below = np.floor(position).astype(np.intp)
-    above = np.minimum(below + 1, len(values) - 1)
+    above = np.minimum(below + 1, n_samples - 1)
     fraction = (position - below)[:, None]
-    a, b = ordered[below], ordered[above]
+    a, b = ordered[:, below], ordered[:, above]
     return a + (b - a) * fraction
 
 
@@ -654,8 +668,8 @@ class _WalkPlan:
             for unit, members in enumerate(groups):
                 self.unit_of_feature[members] = unit
 
-    def make(self, x, low, high, n_walks, target, owner, seed, dtype):
-        return _WalkRows(self, x, low, high, n_walks, seed, dtype)
+    def rows(self, items, dtype):
+        return _WalkRows(self, items, dtype)
 
 
 class _LinearWalkPlan(_WalkPlan):
@@ -673,48 +687,68 @@ class _LinearWalkPlan(_WalkPlan):
             self.unit_size = np.array([len(g) for g in groups])
             self.unit_start = np.cumsum(self.unit_size) - self.unit_size
 
-    def make(self, x, low, high, n_walks, target, owner, seed, dtype):
-        return _LinearWalkRows(self, x, low, high, n_walks, seed, dtype)
+    def rows(self, items, dtype):
+        return _LinearWalkRows(self, items, dtype)
+
+
+def _draw_walks(plan, low, high, n_walks, seed):
+    """Orders (n_walks, n_units) and endpoints (n_walks, n_features) of a block of walks.
+
+    Endpoints are ``low + (high - low) * u``, u uniform in [0, 1): the arithmetic (and the
+    stream) of ``Generator.uniform(low, high)``, without its per-call argument checks.
+    """
+    rng = np.random.default_rng(seed)
+    n_units = plan.n_units
+    low, high = low.ravel(), high.ravel()
+    if n_walks <= MIN_WALKS_PER_SEED:
+        # Endpoint and order of each walk in turn: the stream of earlier releases, whose
+        # blocks were ten walks (kept for the many-feature problems they served).
+        u = np.empty((n_walks, low.size))
+        order = np.empty((n_walks, n_units), dtype=np.intp)
+        for walk in range(n_walks):
+            rng.random(out=u[walk])
+            order[walk] = rng.permutation(n_units)
+    else:  # all endpoints, then all orders: two generator calls for a long block
+        u = rng.random((n_walks, low.size))
+        order = np.empty((n_walks, n_units), dtype=np.intp)
+        order[:] = np.arange(n_units)
+        rng.permuted(order, axis=1, out=order)
+    return order, low + (high - low) * u
 
 
 class _Walks:
-    """Endpoints, orders and step lengths of a block of walks; their effects from scores."""
+    """The blocks of walks of a task's items, one after the other: endpoints, orders and
+    step lengths; each item's effects from the scores."""
 
-    def __init__(self, plan, x, low, high, n_walks, seed, dtype):
-        rng = np.random.default_rng(seed)
+    def __init__(self, plan, items, dtype):
+        draws = [_draw_walks(plan, low, high, n_walks, seed)
+                 for _, low, high, n_walks, _, _, seed in items]
         n_units = plan.n_units
-        if n_walks <= MIN_WALKS_PER_SEED:
-            # Endpoint and order of each walk in turn: the stream of earlier releases,
-            # whose blocks were ten walks (kept for the many-feature problems they served).
-            draws = [(rng.uniform(low, high), rng.permutation(n_units))
-                     for _ in range(n_walks)]
-            self.order = np.array([order for _, order in draws]).reshape(n_walks, n_units)
-            z = np.array([z for z, _ in draws]).astype(dtype).reshape(n_walks, -1)
-        else:  # all endpoints, then all orders: two generator calls for a long block
-            z = rng.uniform(low.ravel(), high.ravel(), size=(n_walks, low.size)).astype(dtype)
-            orders = np.empty((n_walks, n_units), dtype=np.intp)
-            orders[:] = np.arange(n_units)
-            self.order = rng.permuted(orders, axis=1, out=orders)
-        x = x.astype(dtype)
-        change = z.astype(np.float64) - x.astype(np.float64)[None]
+        item_walks = np.array([len(order) for order, _ in draws])
+        self.order = np.concatenate([order for order, _ in draws])
+        z = np.concatenate([z for _, z in draws]).astype(dtype)
+        x = np.stack([item[0] for item in items]).astype(dtype)
+        self.walk_item = np.repeat(np.arange(len(items)), item_walks)
+        change = z.astype(np.float64) - x.astype(np.float64)[self.walk_item]
+        n_walks = len(z)
         if plan.unit_of_feature is None:
             self.step = np.abs(change)
         else:
             unit = plan.unit_of_feature[None] + n_units * np.arange(n_walks)[:, None]
             self.step = np.sqrt(np.bincount(unit.ravel(), weights=(change * change).ravel(),
                                             minlength=n_walks * n_units)).reshape(n_walks, -1)
-        self.n_walks, self.n_units = n_walks, n_units
-        self.n_rows = n_walks * (n_units + 1)
+        self.n_units = n_units
+        self.item_rows = item_walks * (n_units + 1)
         self._prepare(plan, x, z, change)
 
     def _prepare(self, plan, x, z, change):
-        """Keep what writing the states needs: x and z in the row dtype, the change in
-        float64 (arrays of shape (n_features,) and (n_walks, n_features))."""
+        """Keep what writing the states needs: x (n_items, n_features) and z (n_walks,
+        n_features) in the row dtype, the change z - x (n_walks, n_features) in float64."""
         raise NotImplementedError
 
     def write(self, out, start, stop, scratch):
-        """Rows ``start:stop`` of the block into ``out``, a cache-sized chunk at a time; a
-        chunk holds whole walks where they fit (chunks start at multiples of its rows)."""
+        """Rows ``start:stop`` into ``out``, a cache-sized chunk at a time; a chunk holds
+        whole walks where they fit (chunks start at multiples of its rows)."""
         length = self.n_units + 1
         chunk = max(1, CHUNK_BYTES // (out.shape[1] * out.itemsize))
         if chunk >= length:
@@ -742,16 +776,19 @@ class _Walks:
                 row += t1 - t0
 
     def finish(self, scores):
-        y = scores.reshape(self.n_walks, self.n_units + 1)
+        y = scores.reshape(len(self.order), self.n_units + 1)
         effect = np.abs(np.diff(y, axis=1))  # step t moves unit order[:, t]
         step = np.take_along_axis(self.step, self.order, axis=1)
         moved = step > MIN_STEP
         effect = np.where(moved, effect / np.where(moved, step, 1.0), 0.0)
-        return np.bincount(self.order.ravel(), weights=effect.ravel(), minlength=self.n_units)
+        n_items = len(self.item_rows)
+        slot = self.walk_item[:, None] * self.n_units + self.order  # (item, unit) of a step
+        return list(np.bincount(slot.ravel(), weights=effect.ravel(),
+                                minlength=n_items * self.n_units).reshape(n_items, -1))
 
 
 class _WalkRows(_Walks):
-    """The states of a block of walks, written as bit selects between x and z.
+    """Walk states written as bit selects between x and z.
 
     State t of a walk holds z in the features whose unit comes before t in the walk's
     order (rank < t) and x elsewhere: ``bits(x) ^ ((bits(x) ^ bits(z)) * (rank < t))``,
@@ -761,31 +798,28 @@ class _WalkRows(_Walks):
 
     def _prepare(self, plan, x, z, change):
         self.bits = np.dtype(f"u{x.itemsize}")
-        self.x_bits = x.view(self.bits)
-        self.flip = z.view(self.bits) ^ self.x_bits[None]
-        rank = np.empty((self.n_walks, self.n_units), dtype=np.int32)
-        rank[np.arange(self.n_walks)[:, None], self.order] = np.arange(self.n_units,
-                                                                       dtype=np.int32)
+        self.x_bits = x.view(self.bits)[self.walk_item]
+        self.flip = z.view(self.bits) ^ self.x_bits
+        n_walks = len(z)
+        rank = np.empty((n_walks, self.n_units), dtype=np.int32)
+        rank[np.arange(n_walks)[:, None], self.order] = np.arange(self.n_units, dtype=np.int32)
         self.rank = rank if plan.unit_of_feature is None else rank[:, plan.unit_of_feature]
         self.t = np.arange(self.n_units + 1, dtype=np.int32)
 
-    def _write(self, out, start, stop, scratch):
-        out = out.view(self.bits)
-        super()._write(out, start, stop, scratch)
-        np.bitwise_xor(out, self.x_bits[None], out=out)
-
     def _states(self, out, mask, walks, t0, t1):
-        """States t0..t1 of one walk (an int) or of whole walks (a slice; t0 = 0), without
-        the final xor with x."""
+        """States t0..t1 of one walk (an int) or of whole walks (a slice; t0 = 0)."""
+        out = out.view(self.bits)
         if isinstance(walks, slice):
             n = walks.stop - walks.start
-            segment = out.reshape(n, t1, -1)
-            mask = mask.reshape(segment.shape)
+            out = out.reshape(n, t1, -1)
+            mask = mask.reshape(out.shape)
             np.less(self.rank[walks, None, :], self.t[None, :, None], out=mask)
-            np.multiply(mask, self.flip[walks, None, :], out=segment)
+            np.multiply(mask, self.flip[walks, None, :], out=out)
+            np.bitwise_xor(out, self.x_bits[walks, None, :], out=out)
         else:
             np.less(self.rank[walks][None], self.t[t0:t1, None], out=mask)
             np.multiply(mask, self.flip[walks][None], out=out)
+            np.bitwise_xor(out, self.x_bits[walks][None], out=out)
 
 
 class _LinearWalkRows(_Walks):
@@ -802,7 +836,7 @@ class _LinearWalkRows(_Walks):
 
     def _prepare(self, plan, x, z, change):
         self.plan = plan
-        self.h0 = (x @ plan.weight_t).astype(np.float64) + plan.bias
+        self.h0 = ((x @ plan.weight_t).astype(np.float64) + plan.bias)[self.walk_item]
         if plan.groups is None:  # the change of each step, in walk order
             self.step_change = np.take_along_axis(change.astype(x.dtype), self.order, axis=1)
         else:
@@ -814,7 +848,7 @@ class _LinearWalkRows(_Walks):
 
         if isinstance(walks, slice):  # whole walks
             states = out.reshape(walks.stop - walks.start, t1, -1)
-            states[:, 0] = self.h0
+            states[:, 0] = self.h0[walks]
             if self.plan.groups is None:
                 np.take(self.plan.weight_t, self.order[walks], axis=0, out=states[:, 1:],
                         mode="clip")
@@ -825,7 +859,7 @@ class _LinearWalkRows(_Walks):
             torch.from_numpy(states).cumsum_(1)
             return
         if t0 == 0:
-            self.carry = self.h0
+            self.carry = self.h0[walks]
             out[0] = 0
         steps = slice(max(t0, 1) - 1, t1 - 1)
         self._changes(out[1 - min(t0, 1):], walks, steps)

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from skexplain.explainers import SensX
+from skexplain.explainers._first_linear import MIN_FEATURES
 
 
 def _mlp(n_features, n_hidden=24, dtype=torch.float64, flatten=False):
@@ -101,13 +102,23 @@ def test_auto_falls_back_to_full_passes_and_fast_names_the_reason():
             SensX(model, engine="fast").fit(X)
 
 
+def test_auto_runs_the_fast_engine_from_min_features_on():
+    rng = np.random.default_rng(7)
+    for n_features, engine in [(MIN_FEATURES - 1, "full"), (MIN_FEATURES, "fast")]:
+        X = rng.normal(size=(30, n_features))
+        explainer = SensX(_mlp(n_features), n_walks=2, delta=0.5, random_state=0).fit(X)
+        assert explainer.explain(X[:1]).info["engine"] == engine
+
+
 def test_model_args_run_full_passes():
     rng = np.random.default_rng(5)
-    X = rng.normal(size=(30, 6))
+    X = rng.normal(size=(30, 40))
     shift = torch.zeros((2, 8), dtype=torch.float64)
-    explainer = SensX(TwoInputs(6).double(), n_walks=3, delta=0.5, random_state=0).fit(X)
+    explainer = SensX(TwoInputs(40).double(), n_walks=3, delta=0.5, random_state=0).fit(X)
     explanation = explainer.explain(X[:2], target=0, model_args=(shift,))
     assert explanation.info["engine"] == "full"
+    with pytest.raises(ValueError, match="takes 2 inputs; one is needed"):
+        explainer.set_params(engine="fast").fit(X)
     # the Linear layer alone: |w| of the explained output, exactly
     expected = np.abs(explainer.model.first.weight.detach().numpy()[0])
     np.testing.assert_allclose(explanation.values, np.tile(expected, (2, 1)), rtol=1e-9)
@@ -117,7 +128,7 @@ def test_explain_reads_the_current_weights_and_the_fitted_explainer_pickles():
     rng = np.random.default_rng(6)
     X = rng.normal(size=(40, 12))
     net = _mlp(12)
-    explainer = SensX(net, n_walks=5, delta=0.5, random_state=0).fit(X)
+    explainer = SensX(net, n_walks=5, delta=0.5, engine="fast", random_state=0).fit(X)
     with torch.no_grad():
         net[0].weight.mul_(3.0)  # trained further after fit
     after = explainer.explain(X[:2]).values
