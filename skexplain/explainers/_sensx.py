@@ -850,9 +850,8 @@ class _LinearWalkRows(_Walks):
             states = out.reshape(walks.stop - walks.start, t1, -1)
             states[:, 0] = self.h0[walks]
             if self.plan.groups is None:
-                np.take(self.plan.weight_t, self.order[walks], axis=0, out=states[:, 1:],
-                        mode="clip")
-                states[:, 1:] *= self.step_change[walks, :, None]
+                np.multiply(self.plan.weight_t[self.order[walks]],
+                            self.step_change[walks, :, None], out=states[:, 1:])
             else:
                 for k, walk in enumerate(range(walks.start, walks.stop)):
                     self._changes(states[k, 1:], walk, slice(None))
@@ -873,8 +872,7 @@ class _LinearWalkRows(_Walks):
         plan = self.plan
         units = self.order[walk, steps]
         if plan.groups is None:
-            np.take(plan.weight_t, units, axis=0, out=out, mode="clip")
-            out *= self.step_change[walk, steps, None]
+            np.multiply(plan.weight_t[units], self.step_change[walk, steps, None], out=out)
             return
         size = plan.unit_size[units]
         offsets = np.cumsum(size) - size
