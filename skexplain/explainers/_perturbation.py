@@ -27,6 +27,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from .._core.base import LocalExplainer
 from .._core.compute import (
     BATCH_SIZE_DOC,
+    CHUNKS_PER_WORKER,
     MAX_AUTO_BATCH,
     parallel_map,
     resolve_batch_size,
@@ -762,15 +763,16 @@ class InSilicoMutagenesis(_PerturbationExplainer):
         reference = grid.argmax(axis=1)
         batch_size = self._fast_batch_size(engine)
         # Each sequence is computed on its own, so the split into tasks cannot change the
-        # values: a few tasks per worker (each traces the module once).
-        per_task = -(-len(X) // (4 * effective_n_jobs(self.n_jobs))) \
-            if effective_n_jobs(self.n_jobs) > 1 else len(X)
-        tasks = [(self.score_function_, grid[s:s + per_task], target[s:s + per_task],
-                  self.start_, self.end_, batch_size)
-                 for s in range(0, len(X), per_task)]
+        # values: one task per chunk of parallel_map (each traces the module once), the
+        # model sent once per chunk.
+        workers = effective_n_jobs(self.n_jobs)
+        per_task = -(-len(X) // (CHUNKS_PER_WORKER * workers)) if workers > 1 else len(X)
+        tasks = [(grid[s:s + per_task], target[s:s + per_task]) for s in range(0, len(X),
+                                                                          per_task)]
         effects = np.concatenate(list(parallel_map(
             _fast_ism_task, tasks, n_jobs=self.n_jobs, verbose=self.verbose,
-            description=type(self).__name__)))
+            description=type(self).__name__,
+            shared=(self.score_function_, self.start_, self.end_, batch_size))))
         values = np.stack([self._reduce(e, r).ravel()
                            for e, r in zip(effects, reference, strict=True)])
         return values, {"method": self._method, "axes": self._axes(), "engine": "fast"}
@@ -811,7 +813,7 @@ def _activation_batch_size(explainer):
     return resolve_batch_size(explainer.batch_size, explainer.n_features_in_, factor)
 
 
-def _fast_ism_task(adapter, grid, target, start, end, batch_size):
+def _fast_ism_task(adapter, start, end, batch_size, grid, target):
     """Raw effects (n, C, L) of every substitution in [start, end) of sequences grid (n, C, L)
     through the fast engine: one task of whole sequences.
 
