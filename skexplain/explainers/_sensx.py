@@ -169,11 +169,12 @@ class SensX(LocalExplainer):
     ``batch_size="auto"`` counts the row dtype's bytes (float32 rows: twice the rows of
     float64).
 
-    *Memory.* A task holds one buffer of ``batch_size`` rows (plus a boolean mask of the
-    same shape) and, for the walks it runs, their endpoints and orders (``n_units`` values
-    each). Memory therefore does not grow with ``n_walks``, ``n_profile_samples`` or the
-    number of instances, only with ``batch_size * n_features``; each of ``n_jobs`` workers
-    holds this much.
+    *Memory.* A task holds one buffer of ``batch_size`` rows (plus, for whole forward
+    passes of walks, a boolean mask of the same shape), the profile boxes of its instances
+    (``2 * len(delta_grid)`` rows each) and, for the walks it runs, their endpoints and
+    orders (``n_units`` values each). Memory therefore does not grow with ``n_walks``,
+    ``n_profile_samples`` or the number of instances, only with ``batch_size *
+    n_features``; each of ``n_jobs`` workers holds this much.
 
     *Cost.* Each walk scores ``n_units + 1`` rows of ``n_features`` values, so the number
     of model evaluations grows linearly in ``n_units`` and the time of one evaluation with
@@ -458,7 +459,8 @@ def _score_task(score, plan, dtype, batch_size, items):
     owners = np.repeat([item[-2] for item in items], rows.item_rows)
     targets = np.repeat([item[-3] for item in items], rows.item_rows)
     buffer = np.empty((min(batch_size, total), plan.row_width), dtype)
-    scratch = np.empty(buffer.shape, dtype=bool)  # the masks of walk states
+    scratch = np.empty(buffer.shape, dtype=bool) \
+        if isinstance(rows, _WalkRows) else None  # the masks of walk states
     scores = np.empty(total)
     with _scoring(score, plan.head) as score_rows:
         for start in range(0, total, batch_size):
@@ -583,22 +585,32 @@ class _ProfileRows:
                              plan.delta_grid[None, :, None])
         self.low = low.astype(dtype)  # (n_items, n_deltas, D)
         self.width = (high - low).astype(dtype)
-        # float32 uniforms (24 random bits) whatever the dtype: rows in float32 and float64
-        # differ by rounding only.
-        self.u = np.stack([
-            np.random.default_rng(item[-1]).random((plan.n_samples, x.shape[1]),
-                                                   dtype=np.float32)
-            for item in items
-        ]).astype(dtype, copy=False)  # (n_items, n_samples, D)
+        self.rngs = [np.random.default_rng(item[-1]) for item in items]
+        self.dtype = dtype
+        self.item, self.drawn, self.last = None, 0, None  # samples drawn of self.item
         self.n_deltas, self.n_samples = len(plan.delta_grid), plan.n_samples
         self.item_rows = np.full(len(items), plan.n_rows)
+
+    def _uniforms(self, i, first, last):
+        """u of samples first..last (inclusive) of item i, drawn in order (writes only move
+        forward, so that at most a batch's worth of samples is held)."""
+        if self.item != i:
+            self.item, self.drawn, self.last = i, 0, None
+        # float32 uniforms (24 random bits) whatever the dtype: rows in float32 and float64
+        # differ by rounding only.
+        shape = (max(0, last + 1 - self.drawn), self.low.shape[2])
+        new = self.rngs[i].random(shape, dtype=np.float32).astype(self.dtype, copy=False)
+        u = new if first >= self.drawn else np.concatenate([self.last[None], new])
+        if len(new):
+            self.drawn, self.last = last + 1, new[-1]
+        return u
 
     def write(self, out, start, stop, scratch):
         import torch
 
         n_deltas, per_item = self.n_deltas, self.n_deltas * self.n_samples
         out = torch.from_numpy(out)
-        low, width, u = (torch.from_numpy(a) for a in (self.low, self.width, self.u))
+        low, width = torch.from_numpy(self.low), torch.from_numpy(self.width)
         row = start
         while row < stop:  # one fused pass: low + u * width
             i, r = divmod(row, per_item)
@@ -607,20 +619,22 @@ class _ProfileRows:
             items = (stop - row) // per_item if r == 0 else 0
             samples = (stop - row) // n_deltas if j0 == 0 and not items else 0
             if items:  # whole instances
+                u = torch.from_numpy(np.stack([self._uniforms(j, 0, self.n_samples - 1)
+                                               for j in range(i, i + items)]))
                 block = out[at:at + items * per_item].view(items, self.n_samples, n_deltas, -1)
-                torch.addcmul(low[i:i + items, None], u[i:i + items, :, None],
-                              width[i:i + items, None], out=block)
+                torch.addcmul(low[i:i + items, None], u[:, :, None], width[i:i + items, None],
+                              out=block)
                 row += items * per_item
             elif samples:  # whole samples of one instance: every delta of each
                 samples = min(samples, self.n_samples - k)
+                u = torch.from_numpy(self._uniforms(i, k, k + samples - 1))
                 block = out[at:at + samples * n_deltas].view(samples, n_deltas, -1)
-                torch.addcmul(low[i, None], u[i, k:k + samples, None], width[i, None],
-                              out=block)
+                torch.addcmul(low[i, None], u[:, None], width[i, None], out=block)
                 row += samples * n_deltas
             else:
                 j1 = min(n_deltas, j0 + stop - row)
-                torch.addcmul(low[i, j0:j1], u[i, k][None], width[i, j0:j1],
-                              out=out[at:at + j1 - j0])
+                u = torch.from_numpy(self._uniforms(i, k, k)[:1])
+                torch.addcmul(low[i, j0:j1], u, width[i, j0:j1], out=out[at:at + j1 - j0])
                 row += j1 - j0
 
     def finish(self, scores):
