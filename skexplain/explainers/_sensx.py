@@ -780,14 +780,13 @@ class _Walks:
             walk, t0 = divmod(row, length)
             at = row - start
             whole = (stop - row) // length if t0 == 0 else 0
+            n = whole * length if whole else min(length, t0 + stop - row) - t0
+            mask = None if scratch is None else scratch[at:at + n]
             if whole:
-                self._states(out[at:at + whole * length], scratch[at:at + whole * length],
-                             slice(walk, walk + whole), 0, length)
-                row += whole * length
+                self._states(out[at:at + n], mask, slice(walk, walk + whole), 0, length)
             else:
-                t1 = min(length, t0 + stop - row)
-                self._states(out[at:at + t1 - t0], scratch[at:at + t1 - t0], walk, t0, t1)
-                row += t1 - t0
+                self._states(out[at:at + n], mask, walk, t0, t0 + n)
+            row += n
 
     def finish(self, scores):
         y = scores.reshape(len(self.order), self.n_units + 1)
