@@ -30,8 +30,8 @@ class FirstLinear:
     Parameters
     ----------
     module : torch.nn.Module
-    n_features : int
-        Values per input row (the Linear's ``in_features``).
+    feature_shape : tuple of int
+        Shape of one input row; its product is the Linear's ``in_features``.
 
     Attributes
     ----------
@@ -44,10 +44,11 @@ class FirstLinear:
     ------
     UnsupportedModel
         If the module cannot be traced, takes more than one input, or its input feeds
-        anything but one float32 or float64 Linear layer of ``n_features`` inputs.
+        anything but one float32 or float64 Linear layer of all its values (after a
+        flatten where the rows have more than one axis).
     """
 
-    def __init__(self, module, n_features):
+    def __init__(self, module, feature_shape):
         import torch
         from torch import fx, nn
 
@@ -64,7 +65,13 @@ class FirstLinear:
             raise UnsupportedModel(
                 f"{type(module).__name__}.forward takes {len(inputs)} inputs; one is needed."
             )
-        source = flatten_user(traced, inputs[0]) or inputs[0]
+        flat = flatten_user(traced, inputs[0])
+        if flat is None and len(feature_shape) != 1:
+            raise UnsupportedModel(
+                f"{type(module).__name__} reads rows of shape {tuple(feature_shape)} without "
+                "flattening them first."
+            )
+        source = flat or inputs[0]
         users = list(source.users)
         node = users[0] if len(users) == 1 else None
         layer = traced.get_submodule(node.target) if node is not None \
@@ -74,6 +81,7 @@ class FirstLinear:
                 f"the input of {type(module).__name__} is not read by one Linear layer only "
                 f"(first operation: {describe_node(traced, node)})."
             )
+        n_features = int(np.prod(feature_shape))
         if layer.in_features != n_features:
             raise UnsupportedModel(
                 f"its first Linear layer takes {layer.in_features} inputs, not {n_features}."
@@ -97,13 +105,13 @@ class FirstLinear:
         return weight_t, bias
 
 
-def first_linear_for(adapter, n_features, engine):
+def first_linear_for(adapter, feature_shape, engine):
     """The :class:`FirstLinear` of a bound model adapter, or None where full passes run.
 
     Parameters
     ----------
     adapter : ModelAdapter
-    n_features : int
+    feature_shape : tuple of int
     engine : {"auto", "fast", "full"}
         "full" gives None; "auto" gives None where the model does not qualify or has fewer
         than ``MIN_FEATURES`` inputs; "fast" raises where it does not qualify.
@@ -114,7 +122,7 @@ def first_linear_for(adapter, n_features, engine):
         With ``engine="fast"``, if the model is not a torch module (or skorch net) called
         without model_args whose input feeds only a first Linear layer.
     """
-    if engine == "full" or (engine == "auto" and n_features < MIN_FEATURES):
+    if engine == "full" or (engine == "auto" and np.prod(feature_shape) < MIN_FEATURES):
         return None
     try:
         if adapter.module is None or adapter._model_args is not None:
@@ -123,7 +131,7 @@ def first_linear_for(adapter, n_features, engine):
                 f"a {type(adapter.model).__name__}"
                 f"{'' if adapter.module is None else ' with model_args'}."
             )
-        return FirstLinear(adapter.module, n_features)
+        return FirstLinear(adapter.module, feature_shape)
     except UnsupportedModel as error:
         if engine == "fast":
             raise ValueError(f"engine='fast' cannot run on this model: {error}") from error

@@ -278,7 +278,7 @@ class SensX(LocalExplainer):
             raise ValueError("lower must not exceed upper for any feature.")
         self.delta_grid_ = self._check_delta_grid()
         self.feature_groups_, self.group_names_ = self._check_groups()
-        self.first_linear_ = first_linear_for(self.model_adapter_, self.n_features_in_,
+        self.first_linear_ = first_linear_for(self.model_adapter_, self.feature_shape_,
                                               self.engine)
 
     def _domain_bound(self, bound, X, reduce):

@@ -12,11 +12,11 @@ from skexplain.explainers import SensX
 from skexplain.explainers._first_linear import MIN_FEATURES
 
 
-def _mlp(n_features, n_hidden=24, dtype=torch.float64, flatten=False):
+def _mlp(n_features, n_hidden=24, dtype=torch.float64, flatten=False, bias=True):
     torch.manual_seed(0)
     layers = [nn.Flatten()] if flatten else []
-    layers += [nn.Linear(n_features, n_hidden), nn.ReLU(), nn.Linear(n_hidden, 8), nn.Tanh(),
-               nn.Linear(8, 2)]
+    layers += [nn.Linear(n_features, n_hidden, bias=bias), nn.ReLU(), nn.Linear(n_hidden, 8),
+               nn.Tanh(), nn.Linear(8, 2)]
     return nn.Sequential(*layers).to(dtype).eval()
 
 
@@ -64,9 +64,19 @@ def test_fast_equals_full_with_feature_groups_and_a_flatten_first():
     rng = np.random.default_rng(1)
     X = rng.normal(size=(60, 4, 30))  # (n, C, L) rows flattened by the module
     labels = np.broadcast_to(np.arange(30) // 3, (4, 30))  # 10 groups of 12 values
-    full, fast = _both(_mlp(120, flatten=True), X, X[:4], feature_groups=labels)
+    full, fast = _both(_mlp(120, flatten=True, bias=False), X, X[:4], feature_groups=labels)
     assert full.shape == (4, 10)
     np.testing.assert_allclose(fast, full, rtol=1e-9, atol=1e-12 * np.abs(full).max())
+
+
+def test_a_linear_layer_over_the_last_axis_is_not_the_first_layer_of_all_values():
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(30, 1, 40))  # a Linear(40, .) here maps each row of the last axis
+    model = nn.Sequential(nn.Linear(40, 8), nn.Flatten(), nn.Linear(8, 1)).double().eval()
+    explanation = SensX(model, n_walks=2, delta=0.5, random_state=0).fit(X).explain(X[:1])
+    assert explanation.info["engine"] == "full"
+    with pytest.raises(ValueError, match="without flattening them first"):
+        SensX(model, engine="fast").fit(X)
 
 
 def test_float32_fast_is_as_close_to_float64_as_full_passes():
