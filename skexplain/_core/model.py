@@ -455,7 +455,10 @@ class ModelAdapter:
     def _numpy_scores(self, X):
         if self.kind == "sklearn":
             X = _as_model_frame(self.model, X)
-        raw = self._method(X)
+        return self.numpy_output(self._method(X))
+
+    def numpy_output(self, raw):
+        """Scores (float64) from what a numpy model's method returned, in the output rule."""
         if callable(self.output):
             return np.asarray(self.output(raw), dtype=np.float64)
         scores = np.asarray(raw, dtype=np.float64)

@@ -3,21 +3,27 @@
 A multilayer perceptron on tabular or single-cell data starts with ``h = W x + b``. Along a
 Morris walk consecutive rows differ in one feature (or one group of features), so the first
 layer's output moves by one column of W times the step: ``h_t = h_{t-1} + W[:, j] (z_j -
-x_j)``. :class:`FirstLinear` computes ``h`` for whole walks as a running sum of such columns
-and runs only the rest of the network (the "head") on it; a walk of n features then costs
-``O(n * n_hidden)`` in the first layer instead of ``O(n**2 * n_hidden)``. The same idea
-drives the sparse dense-layer update of :mod:`._fast_ism` (fastISM's, Nair et al. 2022).
+x_j)``. A caller (SensX's walks) computes ``h`` for whole walks as a running sum of such
+columns and runs only the rest of the network (the "head") on it; a walk of n features then
+costs ``O(n * n_hidden)`` in the first layer instead of ``O(n**2 * n_hidden)``. The same
+idea drives the sparse dense-layer update of :mod:`._fast_ism` (fastISM's, Nair et al. 2022).
 
-The module is traced with ``torch.fx``; it qualifies when its one input is read only by an
-``nn.Linear`` (directly, or through one flatten of all but the batch axis) and nothing after
-that layer reads the input again.
+Two kinds of model qualify:
+
+- :class:`FirstLinear`: a torch module, traced with ``torch.fx``, whose one input is read
+  only by an ``nn.Linear`` (directly, or through one flatten of all but the batch axis);
+  its head is the traced graph after that layer;
+- :class:`SklearnMLPFirstLayer`: a fitted scikit-learn ``MLPClassifier`` (explained by its
+  ``predict_proba``) or ``MLPRegressor`` (``predict``); its head replays scikit-learn's
+  forward pass from the first hidden layer on, in numpy.
 """
 
 import numpy as np
+from scipy.special import expit
 
 from ._fast_ism import UnsupportedModel, describe_node, flatten_user, subgraph_after
 
-__all__ = ["FirstLinear", "first_linear_for"]
+__all__ = ["FirstLinear", "SklearnMLPFirstLayer", "first_linear_for"]
 
 # Below this many features a whole forward pass of the first layer costs less than the
 # running sum (benchmarks/bench_sensx_overhead.py: MLP D-200-100-1, crossover near 30).
@@ -105,6 +111,72 @@ class FirstLinear:
         return weight_t, bias
 
 
+def _softmax(z):
+    z = np.exp(z - z.max(axis=1, keepdims=True))
+    return z / z.sum(axis=1, keepdims=True)
+
+
+_ACTIVATIONS = {"identity": lambda z: z, "logistic": expit, "tanh": np.tanh,
+                "relu": lambda z: np.maximum(z, 0), "softmax": _softmax}
+
+
+class SklearnMLPFirstLayer:
+    """The first layer of a fitted scikit-learn MLP, and its forward pass after it.
+
+    Parameters
+    ----------
+    model : MLPClassifier or MLPRegressor
+        Fitted; a classifier is explained by ``predict_proba``, a regressor by ``predict``.
+
+    Attributes
+    ----------
+    n_hidden : int
+        Width of the first hidden layer.
+    """
+
+    def __init__(self, model):
+        self.model = model
+        self.n_hidden = model.coefs_[0].shape[1]
+
+    def weights(self):
+        """``coefs_[0]`` (n_features, n_hidden) and ``intercepts_[0]`` as float64."""
+        model = self.model
+        return np.ascontiguousarray(model.coefs_[0]), np.asarray(model.intercepts_[0],
+                                                                 dtype=np.float64)
+
+    def head(self, h):
+        """What ``predict_proba`` (classifier) or ``predict`` (regressor) returns for rows
+        whose first layer's pre-activations are h (ndarray (n, n_hidden))."""
+        model = self.model
+        hidden = _ACTIVATIONS[model.activation]
+        activation = hidden(h)
+        for i in range(1, model.n_layers_ - 1):
+            activation = activation @ model.coefs_[i] + model.intercepts_[i]
+            if i != model.n_layers_ - 2:
+                activation = hidden(activation)
+        output = _ACTIVATIONS[model.out_activation_](activation)
+        if output.shape[1] > 1:
+            return output
+        output = output.ravel()
+        return np.column_stack([1 - output, output]) if hasattr(model, "classes_") \
+            else output
+
+
+def _sklearn_mlp(adapter):
+    """The :class:`SklearnMLPFirstLayer` of a scikit-learn adapter, or UnsupportedModel."""
+    from sklearn.neural_network import MLPClassifier, MLPRegressor
+
+    model, method = adapter.model, getattr(adapter._method, "__name__", None)
+    if isinstance(model, MLPClassifier) and method == "predict_proba" or \
+            isinstance(model, MLPRegressor) and method == "predict":
+        return SklearnMLPFirstLayer(model)
+    raise UnsupportedModel(
+        "it needs a torch module, a skorch net, or a scikit-learn MLPClassifier (explained "
+        f"by predict_proba) or MLPRegressor, got a {type(model).__name__}"
+        f"{'' if method is None else f' explained by {method}'}."
+    )
+
+
 def first_linear_for(adapter, feature_shape, engine):
     """The :class:`FirstLinear` of a bound model adapter, or None where full passes run.
 
@@ -119,18 +191,17 @@ def first_linear_for(adapter, feature_shape, engine):
     Raises
     ------
     ValueError
-        With ``engine="fast"``, if the model is not a torch module (or skorch net) called
-        without model_args whose input feeds only a first Linear layer.
+        With ``engine="fast"``, if the model is neither a torch module (or skorch net)
+        called without model_args whose input feeds only a first Linear layer, nor a
+        scikit-learn MLP.
     """
     if engine == "full" or (engine == "auto" and np.prod(feature_shape) < MIN_FEATURES):
         return None
     try:
-        if adapter.module is None or adapter._model_args is not None:
-            raise UnsupportedModel(
-                "it needs a torch module (or skorch net) called without model_args, got "
-                f"a {type(adapter.model).__name__}"
-                f"{'' if adapter.module is None else ' with model_args'}."
-            )
+        if adapter.module is None:
+            return _sklearn_mlp(adapter)
+        if adapter._model_args is not None:
+            raise UnsupportedModel("it needs a torch module called without model_args.")
         return FirstLinear(adapter.module, feature_shape)
     except UnsupportedModel as error:
         if engine == "fast":

@@ -108,7 +108,9 @@ class SensX(LocalExplainer):
     engine : {"auto", "fast", "full"}, default="auto"
         How walk states are scored. "fast": through the model's first layer, for a torch
         module (or skorch net) whose one input is read only by an ``nn.Linear`` (directly
-        or after a flatten), e.g. an MLP on tabular or expression data. Consecutive states
+        or after a flatten), e.g. an MLP on tabular or expression data, and for a
+        scikit-learn ``MLPClassifier`` (probabilities or log-odds) or ``MLPRegressor``
+        (not inside a pipeline). Consecutive states
         differ in one feature (or group), so the layer's output is updated by one weight
         column per step, ``O(n_hidden)`` work instead of ``O(n_features * n_hidden)``, and
         only the rest of the network runs; values equal whole forward passes up to float
@@ -147,7 +149,7 @@ class SensX(LocalExplainer):
         Column names, when fitted on a DataFrame.
     baseline_ : ndarray of shape (n_features,)
         Mean of the reference data, used by ``score``.
-    first_linear_ : FirstLinear or None
+    first_linear_ : FirstLinear, SklearnMLPFirstLayer or None
         The model's first Linear layer and the network after it, where the fast engine
         runs; None where whole forward passes run.
 
@@ -384,8 +386,8 @@ class SensX(LocalExplainer):
 
     def _walk_plan(self):
         """Walks through the model's first Linear layer where it has one
-        (``first_linear_``: a module of one input, so never with model_args), else through
-        whole forward passes."""
+        (``first_linear_``: a torch module of one input, so never with model_args, or a
+        scikit-learn MLP), else through whole forward passes."""
         if self.first_linear_ is None:
             return _WalkPlan(self.feature_groups_, self.n_features_in_)
         return _LinearWalkPlan(self.feature_groups_, self.n_features_in_, self.first_linear_)
@@ -535,6 +537,10 @@ def _scoring(score, head=None):
     once for the whole task rather than once per call. With ``head`` (the module after its
     first layer) the rows are that layer's outputs."""
     module = getattr(score, "module", None)
+    if module is None and head is not None:  # a scikit-learn MLP's layers after the first
+        yield lambda rows, owner: check_scores(score.numpy_output(head(rows)), len(rows),
+                                               score.name, score.model)
+        return
     if module is None or not hasattr(score, "forward"):
         yield score
         return

@@ -6,6 +6,10 @@ import pickle
 import numpy as np
 import pytest
 import torch
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.neural_network import MLPClassifier, MLPRegressor
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 from torch import nn
 
 from skexplain.explainers import SensX
@@ -146,3 +150,38 @@ def test_explain_reads_the_current_weights_and_the_fitted_explainer_pickles():
     np.testing.assert_allclose(after, fresh.explain(X[:2]).values, rtol=1e-9)
     restored = pickle.loads(pickle.dumps(explainer))
     np.testing.assert_array_equal(restored.explain(X[:2]).values, after)
+
+
+@pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
+@pytest.mark.parametrize("case", ["binary relu", "3 classes tanh, 2 layers", "log-odds",
+                                  "regressor, 2 outputs"])
+def test_fast_equals_full_on_scikit_learn_mlps(case):
+    rng = np.random.default_rng(9)
+    X = rng.normal(size=(200, 40))
+    binary = (X[:, 0] + X[:, 1] > 0).astype(int)
+    params = {}
+    if case == "binary relu":
+        model = MLPClassifier((16,), max_iter=30, random_state=0).fit(X, binary)
+    elif case == "3 classes tanh, 2 layers":
+        model = MLPClassifier((16, 8), activation="tanh", max_iter=30, random_state=0)
+        model.fit(X, np.digitize(X[:, 2], [-0.5, 0.5]))
+    elif case == "log-odds":
+        model = MLPClassifier((16,), activation="logistic", max_iter=30, random_state=0)
+        model.fit(X, binary)
+        params["output"] = "log_odds"
+    else:
+        model = MLPRegressor(hidden_layer_sizes=(16,), max_iter=30, random_state=0)
+        model.fit(X, np.column_stack([X[:, 0] * X[:, 3], X[:, 1]]))
+    full, fast = _both(model, X, X[:3], **params)
+    np.testing.assert_allclose(fast, full, rtol=1e-9, atol=1e-12 * np.abs(full).max())
+
+
+def test_a_scikit_learn_pipeline_runs_full_passes():
+    rng = np.random.default_rng(10)
+    X = rng.normal(size=(100, 40))
+    model = make_pipeline(StandardScaler(), MLPClassifier((8,), max_iter=300, random_state=0))
+    model.fit(X, (X[:, 0] > 0).astype(int))
+    explainer = SensX(model, n_walks=2, delta=0.5, random_state=0).fit(X)
+    assert explainer.explain(X[:1]).info["engine"] == "full"
+    with pytest.raises(ValueError, match="got a Pipeline"):
+        SensX(model, engine="fast").fit(X)
