@@ -127,30 +127,18 @@ class FastISM:
 
     def __init__(self, module, feature_shape):
         import torch
-        from torch import fx, nn
+        from torch import nn
 
         self.module = module
         self.n_channels, self.length = (int(s) for s in feature_shape)
-        try:
-            traced = fx.symbolic_trace(module)
-        except Exception as error:  # noqa: BLE001 - any tracing failure means "not provable"
-            raise UnsupportedModel(
-                f"{type(module).__name__} cannot be traced by torch.fx ({type(error).__name__}:"
-                f" {error})."
-            ) from error
+        traced, nodes, source = trace_one_input(module)
         self.traced = traced
-        nodes = list(traced.graph.nodes)
-        inputs = [n for n in nodes if n.op == "placeholder"]
-        if len(inputs) != 1:
-            raise UnsupportedModel(
-                f"{type(module).__name__}.forward takes {len(inputs)} inputs; fast ISM needs one."
-            )
         param = next(module.parameters(), None)
         self.dtype = torch.float32 if param is None else param.dtype
         self.device = torch.device("cpu") if param is None else param.device
 
         # The local chain: recognised ops, each reading only the previous one.
-        current, chain = inputs[0], []
+        current, chain = source, []
         index = nodes.index(current) + 1
         while index < len(nodes):
             node = nodes[index]
@@ -160,7 +148,7 @@ class FastISM:
             current = node
             index += 1
         if not chain or not self._is_conv(chain[0]):
-            first = nodes[nodes.index(inputs[0]) + 1] if len(nodes) > 1 else None
+            first = nodes[nodes.index(source) + 1] if len(nodes) > 1 else None
             raise UnsupportedModel(
                 f"{type(module).__name__} does not start with a Conv1d over its input "
                 f"(first operation: {self._describe(first)}); fast ISM needs a convolution "
@@ -705,6 +693,32 @@ def fast_edit_scores(adapter, X, sequence, position, new, columns, batch_size,
                 scores = adapter.head(raw).to("cpu", torch.float64).numpy()
                 out[pick] = scores[np.arange(len(pick)), columns[pick]]
     return out
+
+
+def trace_one_input(module):
+    """``torch.fx`` trace of a module, its nodes and its one input (placeholder) node.
+
+    Raises
+    ------
+    UnsupportedModel
+        If the module cannot be traced or its forward takes more than one input.
+    """
+    from torch import fx
+
+    try:
+        traced = fx.symbolic_trace(module)
+    except Exception as error:  # noqa: BLE001 - any tracing failure means "not provable"
+        raise UnsupportedModel(
+            f"{type(module).__name__} cannot be traced by torch.fx ({type(error).__name__}:"
+            f" {error})."
+        ) from error
+    nodes = list(traced.graph.nodes)
+    inputs = [n for n in nodes if n.op == "placeholder"]
+    if len(inputs) != 1:
+        raise UnsupportedModel(
+            f"{type(module).__name__}.forward takes {len(inputs)} inputs; one is needed."
+        )
+    return traced, nodes, inputs[0]
 
 
 def flatten_user(traced, node):

@@ -21,7 +21,13 @@ Two kinds of model qualify:
 import numpy as np
 from scipy.special import expit
 
-from ._fast_ism import UnsupportedModel, describe_node, flatten_user, subgraph_after
+from ._fast_ism import (
+    UnsupportedModel,
+    describe_node,
+    flatten_user,
+    subgraph_after,
+    trace_one_input,
+)
 
 __all__ = ["FirstLinear", "SklearnMLPFirstLayer", "first_linear_for"]
 
@@ -56,28 +62,16 @@ class FirstLinear:
 
     def __init__(self, module, feature_shape):
         import torch
-        from torch import fx, nn
+        from torch import nn
 
-        try:
-            traced = fx.symbolic_trace(module)
-        except Exception as error:  # noqa: BLE001 - any tracing failure means "not provable"
-            raise UnsupportedModel(
-                f"{type(module).__name__} cannot be traced by torch.fx ({type(error).__name__}:"
-                f" {error})."
-            ) from error
-        nodes = list(traced.graph.nodes)
-        inputs = [n for n in nodes if n.op == "placeholder"]
-        if len(inputs) != 1:
-            raise UnsupportedModel(
-                f"{type(module).__name__}.forward takes {len(inputs)} inputs; one is needed."
-            )
-        flat = flatten_user(traced, inputs[0])
+        traced, nodes, source = trace_one_input(module)
+        flat = flatten_user(traced, source)
         if flat is None and len(feature_shape) != 1:
             raise UnsupportedModel(
                 f"{type(module).__name__} reads rows of shape {tuple(feature_shape)} without "
                 "flattening them first."
             )
-        source = flat or inputs[0]
+        source = flat or source
         users = list(source.users)
         node = users[0] if len(users) == 1 else None
         layer = traced.get_submodule(node.target) if node is not None \
