@@ -172,7 +172,9 @@ def _sklearn_mlp(adapter):
 
 
 def first_linear_for(adapter, feature_shape, engine):
-    """The :class:`FirstLinear` of a bound model adapter, or None where full passes run.
+    """The first layer (:class:`FirstLinear` of a torch module or skorch net,
+    :class:`SklearnMLPFirstLayer` of a scikit-learn MLP) of a bound model adapter, or None
+    where full passes run.
 
     Parameters
     ----------
