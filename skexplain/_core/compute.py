@@ -17,9 +17,11 @@ chunk rather than once per task, and a process worker runs torch on one thread, 
 ``n_jobs`` workers use ``n_jobs`` cores without oversubscription.
 """
 
+import functools
 import itertools
 import os
 import sys
+from numbers import Integral
 
 import numpy as np
 from joblib import Parallel, delayed, effective_n_jobs
@@ -69,11 +71,20 @@ def spawn_seeds(random_state, n_tasks, n_seeds=1):
 
     Drawn up front, so results do not depend on how tasks are split among workers.
     """
-    root = check_random_state(random_state).randint(np.iinfo(np.int32).max)
+    if isinstance(random_state, Integral):
+        root = _root_of_int(int(random_state))
+    else:
+        root = check_random_state(random_state).randint(np.iinfo(np.int32).max)
     return np.array(
         [np.random.SeedSequence(root, spawn_key=(i,)).generate_state(n_seeds)
          for i in range(n_tasks)]
     ).reshape(n_tasks, n_seeds)
+
+
+@functools.lru_cache(maxsize=64)
+def _root_of_int(seed):
+    """``spawn_seeds``' root for an int random_state (seeding a RandomState costs 0.15 ms)."""
+    return check_random_state(seed).randint(np.iinfo(np.int32).max)
 
 
 def parallel_map(function, arguments, *, n_jobs=None, verbose=0, description=None,
