@@ -183,8 +183,8 @@ class SensX(LocalExplainer):
     ``n_features`` (building the row, and the model itself for a CNN or dense layer):
     without groups an explanation costs ``O(n_walks * n_features**2)`` (for an MLP through
     the fast engine, the first layer's share of it drops to ``O(n_walks * n_features *
-    n_hidden)``; at 1,000 and 10,000 features SensX then takes 0.2x and 0.03x the time of
-    the model's own forward passes over the same rows,
+    n_hidden)``; at 1,000 and 10,000 features SensX then takes 0.25-0.37x and 0.03-0.04x
+    the time of the model's own forward passes over the same rows,
     ``benchmarks/bench_sensx_overhead.py``). Feature groups
     (image patches, gene sets) cut the number of evaluations to ``n_walks * (n_groups +
     1)``; for a 3 x 224 x 224 image, 8 x 8 patches make 784 groups instead of 150,528
