@@ -107,8 +107,8 @@ def test_fast_identical_for_any_n_jobs():
 
 def test_auto_falls_back_to_full_passes_and_fast_names_the_reason():
     rng = np.random.default_rng(4)
-    X = rng.normal(size=(40, 10))
-    for model, reason in [(Residual(10).double(), "not read by one Linear layer only"),
+    X = rng.normal(size=(40, MIN_FEATURES + 8))
+    for model, reason in [(Residual(X.shape[1]).double(), "not read by one Linear layer only"),
                           (lambda X: X[:, :2], "needs a torch module")]:
         explanation = SensX(model, n_walks=3, random_state=0).fit(X).explain(X[:2])
         assert explanation.info["engine"] == "full"
