@@ -14,7 +14,8 @@ Two kinds of model qualify:
   only by an ``nn.Linear`` (directly, or through one flatten of all but the batch axis);
   its head is the traced graph after that layer;
 - :class:`SklearnMLPFirstLayer`: a fitted scikit-learn ``MLPClassifier`` (explained by its
-  ``predict_proba``) or ``MLPRegressor`` (``predict``); its head replays scikit-learn's
+  ``predict_proba``) or ``MLPRegressor`` (``predict``), alone or at the end of a pipeline
+  of per-feature scalers (folded into its first layer); its head replays scikit-learn's
   forward pass from the first hidden layer on, in numpy.
 """
 
@@ -121,6 +122,9 @@ class SklearnMLPFirstLayer:
     ----------
     model : MLPClassifier or MLPRegressor
         Fitted; a classifier is explained by ``predict_proba``, a regressor by ``predict``.
+    scalers : list of fitted StandardScaler, MinMaxScaler or MaxAbsScaler, default=()
+        Pipeline steps before the MLP, folded into its first layer (each maps every
+        feature by ``x * scale + shift``).
 
     Attributes
     ----------
@@ -128,15 +132,19 @@ class SklearnMLPFirstLayer:
         Width of the first hidden layer.
     """
 
-    def __init__(self, model):
+    def __init__(self, model, scalers=()):
         self.model = model
+        self.scalers = list(scalers)
         self.n_hidden = model.coefs_[0].shape[1]
 
     def weights(self):
-        """``coefs_[0]`` (n_features, n_hidden) and ``intercepts_[0]`` as float64."""
-        model = self.model
-        return np.ascontiguousarray(model.coefs_[0]), np.asarray(model.intercepts_[0],
-                                                                 dtype=np.float64)
+        """The first layer's weight (n_features, n_hidden) and bias (float64) as a function
+        of the pipeline's input: ``coefs_[0]`` and ``intercepts_[0]`` with the scalers
+        folded in."""
+        weight = np.asarray(self.model.coefs_[0], dtype=np.float64)
+        bias = np.asarray(self.model.intercepts_[0], dtype=np.float64)
+        scale, shift = _affine_of(self.scalers, len(weight))
+        return np.ascontiguousarray(scale[:, None] * weight), bias + shift @ weight
 
     def head(self, h):
         """What ``predict_proba`` (classifier) or ``predict`` (regressor) returns for rows
@@ -156,14 +164,46 @@ class SklearnMLPFirstLayer:
             else output
 
 
+def _affine_of(scalers, n_features):
+    """``(scale, shift)`` of the per-feature map ``x * scale + shift`` of fitted scalers
+    applied one after the other."""
+    from sklearn.preprocessing import MaxAbsScaler, StandardScaler
+
+    scale, shift = np.ones(n_features), np.zeros(n_features)
+    for scaler in scalers:
+        if isinstance(scaler, StandardScaler):  # mean_ is kept even without with_mean
+            a = 1 / scaler.scale_ if scaler.with_std else np.ones(n_features)
+            b = -scaler.mean_ * a if scaler.with_mean else np.zeros(n_features)
+        elif isinstance(scaler, MaxAbsScaler):
+            a, b = 1 / scaler.scale_, np.zeros(n_features)
+        else:  # MinMaxScaler without clipping
+            a, b = scaler.scale_, scaler.min_
+        scale, shift = scale * a, shift * a + b
+    return scale, shift
+
+
 def _sklearn_mlp(adapter):
     """The :class:`SklearnMLPFirstLayer` of a scikit-learn adapter, or UnsupportedModel."""
     from sklearn.neural_network import MLPClassifier, MLPRegressor
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import MaxAbsScaler, MinMaxScaler, StandardScaler
 
     model, method = adapter.model, getattr(adapter._method, "__name__", None)
+    scalers = []
+    if isinstance(model, Pipeline):
+        steps = [step for _, step in model.steps if step not in (None, "passthrough")]
+        scalers, model = steps[:-1], steps[-1]
+        for scaler in scalers:
+            if not (isinstance(scaler, (StandardScaler, MaxAbsScaler)) or isinstance(
+                    scaler, MinMaxScaler) and not scaler.clip):
+                raise UnsupportedModel(
+                    f"its pipeline has a {type(scaler).__name__} before the model; only "
+                    "StandardScaler, MinMaxScaler (clip=False) and MaxAbsScaler fold into "
+                    "the first layer."
+                )
     if isinstance(model, MLPClassifier) and method == "predict_proba" or \
             isinstance(model, MLPRegressor) and method == "predict":
-        return SklearnMLPFirstLayer(model)
+        return SklearnMLPFirstLayer(model, scalers)
     raise UnsupportedModel(
         "it needs a torch module, a skorch net, or a scikit-learn MLPClassifier (explained "
         f"by predict_proba) or MLPRegressor, got a {type(model).__name__}"

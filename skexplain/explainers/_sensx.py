@@ -109,8 +109,9 @@ class SensX(LocalExplainer):
         How walk states are scored. "fast": through the model's first layer, for a torch
         module (or skorch net) whose one input is read only by an ``nn.Linear`` (directly
         or after a flatten), e.g. an MLP on tabular or expression data, and for a
-        scikit-learn ``MLPClassifier`` (probabilities or log-odds) or ``MLPRegressor``
-        (not inside a pipeline). Consecutive states
+        scikit-learn ``MLPClassifier`` (probabilities or log-odds) or ``MLPRegressor``,
+        alone or after per-feature scalers in a pipeline (StandardScaler, MinMaxScaler,
+        MaxAbsScaler, folded into its first layer). Consecutive states
         differ in one feature (or group), so the layer's output is updated by one weight
         column per step, ``O(n_hidden)`` work instead of ``O(n_features * n_hidden)``, and
         only the rest of the network runs; values equal whole forward passes up to float

@@ -6,10 +6,11 @@ import pickle
 import numpy as np
 import pytest
 import torch
+from sklearn.decomposition import PCA
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import MaxAbsScaler, MinMaxScaler, StandardScaler
 from torch import nn
 
 from skexplain.explainers import SensX
@@ -176,12 +177,30 @@ def test_fast_equals_full_on_scikit_learn_mlps(case):
     np.testing.assert_allclose(fast, full, rtol=1e-9, atol=1e-12 * np.abs(full).max())
 
 
-def test_a_scikit_learn_pipeline_runs_full_passes():
+@pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
+@pytest.mark.parametrize("scalers", [
+    [StandardScaler()], [StandardScaler(with_mean=False)], [MinMaxScaler()],
+    [MaxAbsScaler(), "passthrough", StandardScaler(with_std=False)],
+])
+def test_scalers_before_a_scikit_learn_mlp_fold_into_its_first_layer(scalers):
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(200, 40)) * rng.uniform(0.5, 5, 40) + 3 * rng.normal(size=40)
+    model = make_pipeline(*scalers, MLPClassifier((16,), max_iter=30, random_state=0))
+    model.fit(X, (X[:, 0] > np.median(X[:, 0])).astype(int))
+    full, fast = _both(model, X, X[:3])
+    np.testing.assert_allclose(fast, full, rtol=1e-9, atol=1e-12 * np.abs(full).max())
+
+
+@pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
+def test_other_pipeline_steps_run_full_passes():
     rng = np.random.default_rng(10)
     X = rng.normal(size=(100, 40))
-    model = make_pipeline(StandardScaler(), MLPClassifier((8,), max_iter=300, random_state=0))
-    model.fit(X, (X[:, 0] > 0).astype(int))
-    explainer = SensX(model, n_walks=2, delta=0.5, random_state=0).fit(X)
-    assert explainer.explain(X[:1]).info["engine"] == "full"
-    with pytest.raises(ValueError, match="got a Pipeline"):
-        SensX(model, engine="fast").fit(X)
+    y = (X[:, 0] > 0).astype(int)
+    for first, reason in [(PCA(5), "a PCA before the model"),
+                          (MinMaxScaler(clip=True), "a MinMaxScaler before the model")]:
+        model = make_pipeline(first, MLPClassifier((8,), max_iter=30, random_state=0))
+        model.fit(X, y)
+        explainer = SensX(model, n_walks=2, delta=0.5, random_state=0).fit(X)
+        assert explainer.explain(X[:1]).info["engine"] == "full"
+        with pytest.raises(ValueError, match=reason):
+            SensX(model, engine="fast").fit(X)
