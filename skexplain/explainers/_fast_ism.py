@@ -37,16 +37,21 @@ import operator
 
 import numpy as np
 
+from ._graph import (
+    UnsupportedModel,
+    describe_node,
+    fast_or_none,
+    flatten_user,
+    subgraph_after,
+    trace_one_input,
+)
+
 __all__ = ["FastISM", "UnsupportedModel", "activation_bytes", "fast_edit_scores",
-           "fast_engine_for", "vocabulary", "window_edit_scores"]
+           "fast_engine_for", "fast_engine_of", "vocabulary", "window_edit_scores"]
 
 
 FAST_WORKING_SET = 2**25  # bytes of windows per engine call for batch_size="auto"
 TABLE_BYTES = 2**26  # largest first-layer table of kernel columns per input column
-
-
-class UnsupportedModel(ValueError):
-    """The module's locality cannot be proven; the message says which part and why."""
 
 
 def _pointwise_modules():
@@ -695,96 +700,6 @@ def fast_edit_scores(adapter, X, sequence, position, new, columns, batch_size,
     return out
 
 
-def trace_one_input(module):
-    """``torch.fx`` trace of a module, its nodes and its one input (placeholder) node.
-
-    Raises
-    ------
-    UnsupportedModel
-        If the module cannot be traced or its forward takes more than one input.
-    """
-    from torch import fx
-
-    try:
-        traced = fx.symbolic_trace(module)
-    except Exception as error:  # noqa: BLE001 - any tracing failure means "not provable"
-        raise UnsupportedModel(
-            f"{type(module).__name__} cannot be traced by torch.fx ({type(error).__name__}:"
-            f" {error})."
-        ) from error
-    nodes = list(traced.graph.nodes)
-    inputs = [n for n in nodes if n.op == "placeholder"]
-    if len(inputs) != 1:
-        raise UnsupportedModel(
-            f"{type(module).__name__}.forward takes {len(inputs)} inputs; one is needed."
-        )
-    return traced, nodes, inputs[0]
-
-
-def flatten_user(traced, node):
-    """The one user of ``node`` if it flattens all but the batch axis, else None."""
-    import torch
-    from torch import nn
-
-    users = list(node.users)
-    if len(users) != 1:
-        return None
-    user = users[0]
-    if user.op == "call_module":
-        m = traced.get_submodule(user.target)
-        return user if isinstance(m, nn.Flatten) and m.start_dim == 1 and m.end_dim == -1 \
-            else None
-    args = list(user.args) + list(user.kwargs.values())
-    if user.op == "call_function" and user.target is torch.flatten and args[1:] == [1]:
-        return user
-    if user.op == "call_method" and user.target == "flatten" and args[1:] == [1]:
-        return user
-    return None
-
-
-def describe_node(traced, node):
-    """A node of a traced module as error messages name it: its submodule's path and class."""
-    if node is None:
-        return "none"
-    if node.op == "call_module":
-        return f"{node.target} ({type(traced.get_submodule(node.target)).__name__})"
-    return f"{node.op} {getattr(node.target, '__name__', node.target)}"
-
-
-def subgraph_after(traced, after, start):
-    """A GraphModule computing ``traced``'s output from the value of node ``start``.
-
-    Parameters
-    ----------
-    traced : torch.fx.GraphModule
-    after : list of torch.fx.Node
-        The nodes from ``start`` (or just after it) to the output, in graph order.
-    start : torch.fx.Node
-        The node whose value becomes the new module's one input.
-
-    Raises
-    ------
-    UnsupportedModel
-        If a node after ``start`` reads an earlier value (a residual branch).
-    """
-    from torch import fx
-
-    graph = fx.Graph()
-    env = {start: graph.placeholder("h")}
-    begin = after.index(start) + 1 if start in after else 0
-    for node in after[begin:]:
-        read = []
-        fx.node.map_arg((node.args, node.kwargs), read.append)
-        missing = [n for n in read if n not in env]
-        if missing:
-            raise UnsupportedModel(
-                f"{describe_node(traced, node)} reads {describe_node(traced, missing[0])}, an "
-                "activation before the first global layer (a residual branch?)."
-            )
-        env[node] = graph.node_copy(node, lambda n: env[n])
-    return fx.GraphModule(traced, graph)
-
-
 def fast_engine_for(adapter, feature_shape, engine):
     """The fast engine for a bound model adapter, or None where full passes run.
 
@@ -802,26 +717,26 @@ def fast_engine_for(adapter, feature_shape, engine):
         module called without model_args, or its locality cannot be proven (the message of
         :class:`UnsupportedModel` names the layer).
     """
-    if engine == "full":
-        return None
-    try:
-        if len(feature_shape) != 2:
-            raise UnsupportedModel(
-                f"it needs sequences of shape (n_samples, n_channels, length), got feature "
-                f"shape {tuple(feature_shape)}."
-            )
-        if adapter.module is None or adapter._model_args is not None:
-            raise UnsupportedModel(
-                "it needs a torch module (or skorch net) called without model_args, got "
-                f"a {type(adapter.model).__name__}"
-                f"{'' if adapter.module is None else ' with model_args'}."
-            )
-        with adapter.inference():
-            return FastISM(adapter.module, feature_shape)
-    except UnsupportedModel as error:
-        if engine == "fast":
-            raise ValueError(f"engine='fast' cannot run on this model: {error}") from error
-        return None
+    return fast_or_none(engine, lambda: fast_engine_of(adapter, feature_shape))
+
+
+def fast_engine_of(adapter, feature_shape):
+    """:class:`FastISM` of a bound model adapter; :class:`UnsupportedModel` where the input
+    is not (n, C, L), the model is not a torch module called without model_args, or its
+    locality cannot be proven."""
+    if len(feature_shape) != 2:
+        raise UnsupportedModel(
+            f"it needs sequences of shape (n_samples, n_channels, length), got feature "
+            f"shape {tuple(feature_shape)}."
+        )
+    if adapter.module is None or adapter._model_args is not None:
+        raise UnsupportedModel(
+            "it needs a torch module (or skorch net) called without model_args, got "
+            f"a {type(adapter.model).__name__}"
+            f"{'' if adapter.module is None else ' with model_args'}."
+        )
+    with adapter.inference():
+        return FastISM(adapter.module, feature_shape)
 
 
 def vocabulary(grid, *extra):

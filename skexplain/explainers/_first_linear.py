@@ -22,9 +22,10 @@ Two kinds of model qualify:
 import numpy as np
 from scipy.special import expit
 
-from ._fast_ism import (
+from ._graph import (
     UnsupportedModel,
     describe_node,
+    fast_or_none,
     flatten_user,
     subgraph_after,
     trace_one_input,
@@ -231,15 +232,14 @@ def first_linear_for(adapter, feature_shape, engine):
         called without model_args whose input feeds only a first Linear layer, nor a
         scikit-learn MLP.
     """
-    if engine == "full" or (engine == "auto" and np.prod(feature_shape) < MIN_FEATURES):
+    if engine == "auto" and np.prod(feature_shape) < MIN_FEATURES:
         return None
-    try:
+
+    def build():
         if adapter.module is None:
             return _sklearn_mlp(adapter)
         if adapter._model_args is not None:
             raise UnsupportedModel("it needs a torch module called without model_args.")
         return FirstLinear(adapter.module, feature_shape)
-    except UnsupportedModel as error:
-        if engine == "fast":
-            raise ValueError(f"engine='fast' cannot run on this model: {error}") from error
-        return None
+
+    return fast_or_none(engine, build)

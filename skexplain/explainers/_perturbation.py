@@ -495,27 +495,20 @@ default="mean"
 
     def _fast_setup(self, X):
         """The fast engine and the tokens of X and of the baseline, or None (full passes)."""
-        if self.engine == "full":
-            return None
-        from ._fast_ism import UnsupportedModel, fast_engine_for, vocabulary
+        from ._fast_ism import fast_engine_of, vocabulary
+        from ._graph import UnsupportedModel, fast_or_none
 
-        try:
+        def build():
             if self.feature_groups is not None:
                 raise UnsupportedModel("it occludes windows of positions, not feature_groups.")
-            engine = fast_engine_for(self.score_function_, self.feature_shape_,
-                                     "fast" if self.engine == "fast" else "auto")
-            if engine is None:
-                return None
+            engine = fast_engine_of(self.score_function_, self.feature_shape_)
             grid = X.reshape((len(X),) + self.feature_shape_).astype(np.float32)
             extra = () if self._baseline_row is None else (
                 self._baseline_row.reshape(self.feature_shape_),)
             vectors, tokens, extra_tokens = vocabulary(grid, *extra)
-        except UnsupportedModel as error:
-            if self.engine == "fast":
-                raise ValueError(f"engine='fast' cannot run on this model: {error}") from error
-            return None
-        base_tokens = extra_tokens[0] if extra_tokens else None
-        return engine, grid, vectors, tokens, base_tokens
+            return engine, grid, vectors, tokens, extra_tokens[0] if extra_tokens else None
+
+        return fast_or_none(self.engine, build)
 
 
 @shared_docs

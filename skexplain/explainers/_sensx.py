@@ -699,7 +699,6 @@ class _LinearWalkPlan(_WalkPlan):
 
     def __init__(self, groups, n_features, first):
         super().__init__(groups, n_features)
-        self.first = first
         self.head = first.head
         self.row_width = first.n_hidden
         self.weight_t, self.bias = first.weights()

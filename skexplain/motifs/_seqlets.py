@@ -725,14 +725,15 @@ def annotate_seqlets(seqlets, X, motifs=None, *, n_nearest=1, attributions=None,
 
     queries = []
     for i, s, e in zip(idx, start, end, strict=True):
+        if hypothetical is not None:
+            queries.append(_softmax_query(hypothetical[i, :, s:e]))
+            continue
         onehot = X[i, :, s:e]
         ppm = onehot + (1 - onehot.sum(axis=0)) / 4  # N -> uniform
         if weights is not None:
             w = weights[i, s:e]
             w = w / w.max() if w.max() > 0 else np.ones_like(w)
             ppm = w * ppm + (1 - w) / 4
-        if hypothetical is not None:
-            ppm = _softmax_query(hypothetical[i, :, s:e])
         queries.append(ppm)
 
     best = []
