@@ -71,12 +71,22 @@ def check_input(X, *, layer=None, use_raw=False, accept_sparse=True, name="X"):
             )
     if sp.issparse(X) and not accept_sparse:
         X = X.toarray()
+    if _plain_finite_array(X):  # check_array's result, at a fraction of its cost
+        X = X.astype(np.float64, copy=False)
+        return X.reshape(len(X), -1), X.shape[1:], names
     X = check_array(X, accept_sparse="csr", dtype=np.float64, allow_nd=True,
                     ensure_all_finite=True, input_name=name)
     feature_shape = tuple(X.shape[1:])
     if not sp.issparse(X):
         X = X.reshape(X.shape[0], -1)
     return X, feature_shape, names
+
+
+def _plain_finite_array(X):
+    """Whether X is a non-empty numeric ndarray of 2 or more dimensions without NaN or
+    infinity: the input that ``check_array`` would only convert to float64."""
+    return (type(X) is np.ndarray and X.dtype.kind in "fiub" and X.ndim >= 2
+            and X.size > 0 and bool(np.isfinite(X).all()))
 
 
 def check_numeric(X, name="X"):

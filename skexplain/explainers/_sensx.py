@@ -462,13 +462,11 @@ def _score_task(score, plan, dtype, batch_size, items):
     owners = np.repeat([item[-2] for item in items], rows.item_rows)
     targets = np.repeat([item[-3] for item in items], rows.item_rows)
     buffer = np.empty((min(batch_size, total), plan.row_width), dtype)
-    scratch = np.empty(buffer.shape, dtype=bool) \
-        if isinstance(rows, _WalkRows) else None  # the masks of walk states
     scores = np.empty(total)
     with _scoring(score, plan.head) as score_rows:
         for start in range(0, total, batch_size):
             stop = min(start + batch_size, total)
-            rows.write(buffer[:stop - start], start, stop, scratch)
+            rows.write(buffer[:stop - start], start, stop)
             batch = score_rows(buffer[:stop - start], owners[start:stop])
             scores[start:stop] = batch[np.arange(stop - start), targets[start:stop]]
     return rows.finish(scores)
@@ -612,7 +610,7 @@ class _ProfileRows:
             self.drawn, self.last = last + 1, new[-1]
         return u
 
-    def write(self, out, start, stop, scratch):
+    def write(self, out, start, stop):
         import torch
 
         n_deltas, per_item = self.n_deltas, self.n_deltas * self.n_samples
@@ -766,7 +764,7 @@ class _Walks:
         n_features) in the row dtype, the change z - x (n_walks, n_features) in float64."""
         raise NotImplementedError
 
-    def write(self, out, start, stop, scratch):
+    def write(self, out, start, stop):
         """Rows ``start:stop`` into ``out``, a cache-sized chunk at a time; a chunk holds
         whole walks where they fit (chunks start at multiples of its rows)."""
         length = self.n_units + 1
@@ -776,10 +774,10 @@ class _Walks:
         a = start
         while a < stop:
             b = min(stop, (a // chunk + 1) * chunk)
-            self._write(out[a - start:b - start], a, b, scratch)
+            self._write(out[a - start:b - start], a, b)
             a = b
 
-    def _write(self, out, start, stop, scratch):
+    def _write(self, out, start, stop):
         length = self.n_units + 1
         row = start
         while row < stop:
@@ -787,11 +785,10 @@ class _Walks:
             at = row - start
             whole = (stop - row) // length if t0 == 0 else 0
             n = whole * length if whole else min(length, t0 + stop - row) - t0
-            mask = None if scratch is None else scratch[at:at + n]
             if whole:
-                self._states(out[at:at + n], mask, slice(walk, walk + whole), 0, length)
+                self._states(out[at:at + n], slice(walk, walk + whole), 0, length)
             else:
-                self._states(out[at:at + n], mask, walk, t0, t0 + n)
+                self._states(out[at:at + n], walk, t0, t0 + n)
             row += n
 
     def finish(self, scores):
@@ -825,9 +822,10 @@ class _WalkRows(_Walks):
         self.rank = rank if plan.unit_of_feature is None else rank[:, plan.unit_of_feature]
         self.t = np.arange(self.n_units + 1, dtype=np.int32)
 
-    def _states(self, out, mask, walks, t0, t1):
+    def _states(self, out, walks, t0, t1):
         """States t0..t1 of one walk (an int) or of whole walks (a slice; t0 = 0)."""
         out = out.view(self.bits)
+        mask = np.empty(out.shape, dtype=bool)
         if isinstance(walks, slice):
             n = walks.stop - walks.start
             out = out.reshape(n, t1, -1)
@@ -862,7 +860,7 @@ class _LinearWalkRows(_Walks):
             self.change = change.astype(x.dtype)
         self.carry = None  # float64 state of the last row written
 
-    def _states(self, out, mask, walks, t0, t1):
+    def _states(self, out, walks, t0, t1):
         import torch
 
         if isinstance(walks, slice):  # whole walks
