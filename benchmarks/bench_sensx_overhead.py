@@ -19,6 +19,7 @@ one torch thread; the medians are reported. Run from the repository root::
 
 import argparse
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -103,10 +104,12 @@ def main(argv=None):
             print(line, flush=True)
             lines.append(line)
     load = os.getloadavg()
+    command = " ".join(["python benchmarks/bench_sensx_overhead.py",
+                        *(sys.argv[1:] if argv is None else argv)])
     header = [
         "# SensX overhead over the model's own forward passes (MLP D-200-100-1, float32)",
         "",
-        f"`python benchmarks/bench_sensx_overhead.py` (interleaved repeats, at least "
+        f"`{command}` (interleaved repeats, at least "
         f"{args.repeats} and {args.min_seconds:g} s per setting, medians; one torch thread; "
         f"defaults n_walks={defaults.n_walks}, "
         f"n_profile_samples={defaults.n_profile_samples}, 20 deltas; load average at the "
