@@ -11,6 +11,7 @@ import scipy.sparse as sp
 import torch
 from sklearn.base import clone
 from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.utils.validation import check_array
 from skorch import NeuralNetBinaryClassifier, NeuralNetClassifier
 from torch import nn
 
@@ -638,6 +639,20 @@ def test_check_input_rejects_bad_arrays():
         check_input(np.array([[1.0, {}]], dtype=object))
     X, _, _ = check_input(np.array([[1, 2.5]], dtype=object))
     assert X.dtype == np.float64
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, np.int64, np.uint8, bool])
+def test_check_input_plain_arrays_as_check_array(dtype):
+    X = np.arange(24).reshape(2, 3, 4).astype(dtype)
+    out, shape, _ = check_input(X)
+    expected = check_array(X, dtype=np.float64, allow_nd=True)
+    assert out.dtype == np.float64 and shape == (3, 4)
+    np.testing.assert_array_equal(out, expected.reshape(2, -1))
+
+
+def test_check_input_without_features_names_the_problem():
+    with pytest.raises(ValueError, match="0 feature"):
+        check_input(np.ones((3, 0)))
 
 
 def test_check_input_does_not_change_its_input():
