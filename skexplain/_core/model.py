@@ -571,17 +571,16 @@ def check_finite(values, what, name="explainer", model=None):
     values : ndarray
     """
     values = np.asarray(values)
-    bad = ~np.isfinite(values.reshape(len(values), -1)).all(axis=1)
-    if bad.any():
-        rows = np.flatnonzero(bad)
-        shown = ", ".join(map(str, rows[:10])) + (", ..." if len(rows) > 10 else "")
-        model_name = type(model).__name__ if model is not None else "model"
-        raise ValueError(
-            f"The {model_name} explained by {name} returned NaN or infinite {what} for "
-            f"{len(rows)} of {len(values)} rows (rows {shown}); explanations of non-finite "
-            "values are meaningless."
-        )
-    return values
+    if np.isfinite(values).all():
+        return values
+    rows = np.flatnonzero(~np.isfinite(values.reshape(len(values), -1)).all(axis=1))
+    shown = ", ".join(map(str, rows[:10])) + (", ..." if len(rows) > 10 else "")
+    model_name = type(model).__name__ if model is not None else "model"
+    raise ValueError(
+        f"The {model_name} explained by {name} returned NaN or infinite {what} for "
+        f"{len(rows)} of {len(values)} rows (rows {shown}); explanations of non-finite "
+        "values are meaningless."
+    )
 
 
 def _check_model_args(model_args, n_samples, adapter):

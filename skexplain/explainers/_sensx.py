@@ -20,7 +20,7 @@ DEFAULT_DELTA_GRID = np.linspace(0.05, 1.0, 20)
 ITEM_ROWS = 2048  # a block of walks drawn from one seed has about this many rows
 MIN_WALKS_PER_SEED = 10  # ... and at least this many walks (the block of earlier releases)
 TASK_BATCHES = 4  # a parallel task scores about this many batches
-CHUNK_BYTES = 2**18  # rows are written in chunks of this many bytes, which stay in cache
+CHUNK_BYTES = 2**19  # rows are written in chunks of this many bytes, which stay in cache
 MIN_STEP = 1e-12
 
 
