@@ -285,15 +285,16 @@ class ModelAdapter:
             return
         modules = list(self.module.modules())
         training = [m.training for m in modules]
+        was_training = any(training)
         inplace = [m for m in modules if getattr(m, "inplace", False) is True]
-        if any(training):  # (eval() on a module in eval mode still costs a setattr each)
+        if was_training:  # (eval() on a module in eval mode still costs a setattr each)
             self.module.eval()
         for m in inplace:
             m.inplace = False
         try:
             yield
         finally:
-            if any(training):
+            if was_training:
                 for m, flag in zip(modules, training, strict=True):
                     m.training = flag
             for m in inplace:

@@ -173,7 +173,7 @@ class SensX(LocalExplainer):
     float64).
 
     *Memory.* A task holds one buffer of ``batch_size`` rows (plus, for whole forward
-    passes of walks, a boolean mask of the same shape), the profile boxes of its instances
+    passes of walks, a boolean mask of one cache-sized chunk), the profile boxes of its instances
     (``2 * len(delta_grid)`` rows each) and, for the walks it runs, their endpoints and
     orders (``n_units`` values each). Memory therefore does not grow with ``n_walks``,
     ``n_profile_samples`` or the number of instances, only with ``batch_size *
@@ -184,7 +184,7 @@ class SensX(LocalExplainer):
     ``n_features`` (building the row, and the model itself for a CNN or dense layer):
     without groups an explanation costs ``O(n_walks * n_features**2)`` (for an MLP through
     the fast engine, the first layer's share of it drops to ``O(n_walks * n_features *
-    n_hidden)``; at 1,000 and 10,000 features SensX then takes 0.25-0.37x and 0.03-0.04x
+    n_hidden)``; at 1,000 and 10,000 features SensX then takes 0.23-0.37x and 0.03-0.05x
     the time of the model's own forward passes over the same rows,
     ``benchmarks/bench_sensx_overhead.py``). Feature groups
     (image patches, gene sets) cut the number of evaluations to ``n_walks * (n_groups +
@@ -825,18 +825,12 @@ class _WalkRows(_Walks):
     def _states(self, out, walks, t0, t1):
         """States t0..t1 of one walk (an int) or of whole walks (a slice; t0 = 0)."""
         out = out.view(self.bits)
+        if isinstance(walks, slice):  # (walk, state, feature)
+            out = out.reshape(walks.stop - walks.start, t1 - t0, -1)
         mask = np.empty(out.shape, dtype=bool)
-        if isinstance(walks, slice):
-            n = walks.stop - walks.start
-            out = out.reshape(n, t1, -1)
-            mask = mask.reshape(out.shape)
-            np.less(self.rank[walks, None, :], self.t[None, :, None], out=mask)
-            np.multiply(mask, self.flip[walks, None, :], out=out)
-            np.bitwise_xor(out, self.x_bits[walks, None, :], out=out)
-        else:
-            np.less(self.rank[walks][None], self.t[t0:t1, None], out=mask)
-            np.multiply(mask, self.flip[walks][None], out=out)
-            np.bitwise_xor(out, self.x_bits[walks][None], out=out)
+        np.less(self.rank[walks, None], self.t[t0:t1, None], out=mask)
+        np.multiply(mask, self.flip[walks, None], out=out)
+        np.bitwise_xor(out, self.x_bits[walks, None], out=out)
 
 
 class _LinearWalkRows(_Walks):
